@@ -1,0 +1,44 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+{
+    "name": "Chorus Pro - Liaison automatique (destinataire public)",
+    "summary": "Receive, process, match and mandate Chorus Pro supplier invoices "
+    "for French public bodies",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Localizations",
+    "website": "https://github.com/chorus-pro-liaison/chorus_pro_liaison",
+    "author": "chorus_pro_liaison contributors",
+    "maintainers": [],
+    "license": "AGPL-3",
+    "countries": ["fr"],
+    "development_status": "Alpha",
+    "application": False,
+    "installable": True,
+    "depends": ["account", "l10n_fr"],
+    "external_dependencies": {
+        "python": ["chorus-pro", "requests", "python-stdnum", "lxml"],
+    },
+    "data": [
+        "security/chorus_pro_security.xml",
+        "security/ir.model.access.csv",
+        "security/chorus_pro_rules.xml",
+        "data/ir_cron.xml",
+        "data/mail_template.xml",
+        "wizards/chorus_pro_structure_choice_views.xml",
+        "views/chorus_pro_account_views.xml",
+        "views/chorus_pro_invoice_views.xml",
+        "views/chorus_pro_run_views.xml",
+        "wizards/chorus_pro_dashboard_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/chorus_pro_menus.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "chorus_pro_liaison/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "chorus_pro_liaison/static/tests/tours/*.js",
+        ],
+    },
+    "images": ["static/description/icon.png"],
+}

@@ -1,0 +1,77 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Chorus Pro client errors in words an accountant understands (one place for all of them)."""
+
+from odoo.exceptions import UserError
+
+from chorus_pro import errors
+
+
+class ChorusGuardError(UserError):
+    """The guard refused a Chorus Pro call; ``code`` says why (disabled, incomplete, ...)."""
+
+    def __init__(self, message, code="refused"):
+        super().__init__(message)
+        self.code = code
+
+
+def chorus_error_message(error, env):
+    """A plain-French (translated) explanation of a :mod:`chorus_pro.errors` exception.
+
+    It quotes what Chorus said (its libellé or the PISTE reason) but never a secret: the client
+    already keeps secrets, IBANs and file contents out of its messages.
+    """
+    said = error.label or getattr(error, "reason", "") or ""
+    detail = env._(" Chorus Pro said: %(said)s", said=said) if said else ""
+    if isinstance(error, errors.ChorusCredentialsError):
+        return env._(
+            "Chorus Pro refused the credentials.%(detail)s Check the technical account login and "
+            "password (the password expires every 424 days) and the PISTE application's client "
+            "ID and secret.",
+            detail=detail,
+        )
+    if isinstance(error, errors.ChorusAuthorizationError):
+        return env._(
+            "Chorus Pro refused access (HTTP 403).%(detail)s The PISTE application may not be "
+            "authorised for this API, the API connection (raccordement) may not be declared in "
+            "Chorus Pro, or the technical account is not attached to the structure.",
+            detail=detail,
+        )
+    if isinstance(error, errors.ChorusNotFoundError):
+        return env._("Chorus Pro does not know this invoice or structure.%(detail)s", detail=detail)
+    if isinstance(error, errors.ChorusTransitionRefused):
+        return env._(
+            "Chorus Pro refused this status change: the invoice's status no longer allows it "
+            "(it may have been changed on the portal, by the supplier or by Hélios).%(detail)s",
+            detail=detail,
+        )
+    if isinstance(error, errors.ChorusPayloadTooLarge):
+        return env._(
+            "The file is too large for Chorus Pro to send in one piece (HTTP 413).%(detail)s",
+            detail=detail,
+        )
+    if isinstance(error, errors.ChorusMalformedResponse):
+        return env._(
+            "Chorus Pro sent an answer that could not be read.%(detail)s Nothing was lost; "
+            "the operation can be tried again later.",
+            detail=detail,
+        )
+    if isinstance(error, errors.ChorusServerError):
+        return env._(
+            "Chorus Pro is unavailable or overloaded right now (HTTP %(status)s).%(detail)s "
+            "Nothing was lost; it will be tried again.",
+            status=error.http_status or "?",
+            detail=detail,
+        )
+    if isinstance(error, errors.ChorusTransportError):
+        return env._(
+            "Chorus Pro cannot be reached (network problem or service down). Nothing was lost; "
+            "it will be tried again."
+        )
+    if isinstance(error, errors.ChorusFunctionalError):
+        return env._(
+            "Chorus Pro refused the request (code %(code)s).%(detail)s",
+            code=error.code if error.code is not None else "?",
+            detail=detail,
+        )
+    return env._("Chorus Pro error: %(message)s", message=error.message or str(error))

@@ -1,0 +1,628 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The Chorus Pro account of a company, and the one guard every Chorus call goes through."""
+
+import logging
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+    ChorusGuardError,
+    chorus_error_message,
+)
+
+from chorus_pro import errors as chorus_errors
+from chorus_pro.client import ChorusProClient
+from chorus_pro.timeutil import PARIS
+
+_logger = logging.getLogger(__name__)
+
+# Chorus Pro technical passwords expire every 424 days (chorus-pro-api.md §1.4).
+TECHNICAL_PASSWORD_LIFETIME_DAYS = 424
+# Columns holding secrets: written and read with SQL only, never through an ORM field, so that
+# no read(), export, search or web client request can ever return them.
+SECRET_COLUMNS = ("technical_password_secret", "piste_client_secret_secret")
+# Guard purposes. Manual actions may require the RGS** key; scheduled ones never do.
+MANAGER_GROUP = "chorus_pro_liaison.group_chorus_pro_manager"
+WRITE_ONLY_FIELDS = ["technical_password", "piste_client_secret"]
+PURPOSES = ("connection_test", "configuration", "sync", "status", "mandate")
+
+
+def paris_today():
+    return datetime.now(PARIS).date()
+
+
+class ChorusProAccount(models.Model):
+    _name = "chorus.pro.account"
+    _description = "Chorus Pro account"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _rec_name = "name"
+    _order = "company_id"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        ondelete="cascade",
+        index=True,
+    )
+    enabled = fields.Boolean(
+        string="Automatic Chorus Pro link",
+        help="Liaison automatique Chorus Portail Pro: when off, nothing is sent to or read from "
+        "Chorus Pro for this company (the scheduled retrieval skips it).",
+        tracking=True,
+    )
+    environment = fields.Selection(
+        [
+            ("production", "Production"),
+            ("qualification", "Qualification (PISTE sandbox)"),
+            ("custom", "Custom URLs (local simulator)"),
+        ],
+        default="qualification",
+        required=True,
+        tracking=True,
+    )
+    custom_api_url = fields.Char(
+        string="API base URL",
+        help="Base of the Chorus Pro API, e.g. http://127.0.0.1:8123 for the local simulator; "
+        "paths /cpro/... are appended.",
+    )
+    custom_token_url = fields.Char(string="OAuth token URL")
+
+    # Technical account (compte technique): what the cpro-account header carries.
+    technical_login = fields.Char(
+        string="Technical account login", tracking=True, groups=MANAGER_GROUP
+    )
+    technical_password = fields.Char(
+        string="Technical account password",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_technical_password",
+        groups=MANAGER_GROUP,
+        help="Write-only: type a new password to set or replace it; it is never shown again.",
+    )
+    technical_password_set = fields.Boolean(
+        string="Password set", compute="_compute_secret_flags"
+    )
+    password_expiry_date = fields.Date(
+        string="Password expiry date",
+        tracking=True,
+        help="Chorus Pro technical passwords expire every 424 days. Set automatically to "
+        "today + 424 days when the password is replaced, and read from Chorus Pro when it "
+        "reports it (connection test).",
+    )
+    password_expiry_source = fields.Selection(
+        [("manual", "Entered"), ("computed", "Computed (424 days)"), ("chorus", "Chorus Pro")],
+        string="Expiry date source",
+        readonly=True,
+    )
+    password_days_left = fields.Integer(compute="_compute_password_days_left")
+
+    # PISTE application (OAuth2 client credentials).
+    piste_client_id = fields.Char(string="PISTE client ID", tracking=True, groups=MANAGER_GROUP)
+    piste_client_secret = fields.Char(
+        string="PISTE client secret",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_piste_client_secret",
+        groups=MANAGER_GROUP,
+        help="Write-only. When empty, the Odoo server configuration key "
+        "chorus_pro_piste_client_secret is used (hosted setups).",
+    )
+    piste_client_secret_set = fields.Boolean(
+        string="Secret set", compute="_compute_secret_flags"
+    )
+
+    # Recipient structure (our entity in Chorus Pro) and its services.
+    structure_chorus_id = fields.Integer(
+        string="Structure ID (idStructureCPP)", tracking=True
+    )
+    structure_identifier = fields.Char(string="Structure SIRET")
+    structure_name = fields.Char(string="Structure name")
+    service_ids = fields.One2many("chorus.pro.service", "account_id", string="Services")
+
+    # Password expiry reminder.
+    reminder_user_ids = fields.Many2many(
+        "res.users",
+        "chorus_pro_account_reminder_user_rel",
+        "account_id",
+        "user_id",
+        string="Users to remind",
+        domain=[("share", "=", False)],
+        help="Reminded (activity and e-mail) before the technical password expires.",
+    )
+    reminder_days = fields.Integer(string="Remind days before expiry", default=15)
+    reminder_sent_for = fields.Date(
+        string="Reminder sent for expiry", readonly=True, copy=False
+    )
+
+    # Last connection test.
+    last_test_date = fields.Datetime(readonly=True, copy=False)
+    last_test_ok = fields.Boolean(readonly=True, copy=False)
+    last_test_report = fields.Text(readonly=True, copy=False)
+
+    _sql_constraints = [
+        (
+            "company_unique",
+            "unique(company_id)",
+            "A company has only one Chorus Pro account.",
+        ),
+    ]
+
+    def init(self):
+        for column in SECRET_COLUMNS:
+            self.env.cr.execute(
+                f"ALTER TABLE {self._table} ADD COLUMN IF NOT EXISTS {column} varchar"
+            )
+
+    @api.depends("company_id.name")
+    def _compute_name(self):
+        for account in self:
+            account.name = _("Chorus Pro – %(company)s", company=account.company_id.name)
+
+    def _compute_secret_inputs(self):
+        # Write-only fields: reading them always gives an empty value.
+        for account in self:
+            account.technical_password = False
+            account.piste_client_secret = False
+
+    def _compute_secret_flags(self):
+        values = self._read_secret_flags()
+        for account in self:
+            flags = values.get(account.id, {})
+            account.technical_password_set = flags.get("technical_password_secret", False)
+            account.piste_client_secret_set = flags.get("piste_client_secret_secret", False)
+
+    @api.depends("password_expiry_date")
+    def _compute_password_days_left(self):
+        today = paris_today()
+        for account in self:
+            account.password_days_left = (
+                (account.password_expiry_date - today).days
+                if account.password_expiry_date
+                else 0
+            )
+
+    def _inverse_technical_password(self):
+        for account in self:
+            if account.technical_password:
+                account._write_secret("technical_password_secret", account.technical_password)
+                # A new password is valid 424 days, unless an expiry date is entered with it.
+                if not self.env.context.get("chorus_pro_expiry_in_write"):
+                    account.sudo().write(
+                        {
+                            "password_expiry_date": paris_today()
+                            + timedelta(days=TECHNICAL_PASSWORD_LIFETIME_DAYS),
+                            "password_expiry_source": "computed",
+                        }
+                    )
+                account.message_post(body=_("The technical account password was replaced."))
+
+    def _inverse_piste_client_secret(self):
+        for account in self:
+            if account.piste_client_secret:
+                account._write_secret("piste_client_secret_secret", account.piste_client_secret)
+                account.message_post(body=_("The PISTE client secret was replaced."))
+
+    # ------------------------------------------------------------------ secrets
+    def _check_manager_access(self):
+        if not (
+            self.env.su or self.env.user.has_group(MANAGER_GROUP)
+        ):
+            raise AccessError(
+                _("Only Chorus Pro managers can change the Chorus Pro credentials.")
+            )
+
+    def _write_secret(self, column, value):
+        assert column in SECRET_COLUMNS
+        self._check_manager_access()
+        self.check_access("write")
+        self.env.cr.execute(
+            f"UPDATE {self._table} SET {column} = %s WHERE id = %s",
+            (value or None, self.id),
+        )
+
+    def _read_secret_flags(self):
+        if not self.ids:
+            return {}
+        self.env.cr.execute(
+            f"""SELECT id, technical_password_secret IS NOT NULL,
+                       piste_client_secret_secret IS NOT NULL
+                  FROM {self._table} WHERE id IN %s""",
+            (tuple(self.ids),),
+        )
+        return {
+            row[0]: {"technical_password_secret": row[1], "piste_client_secret_secret": row[2]}
+            for row in self.env.cr.fetchall()
+        }
+
+    def _read_secret(self, column):
+        """Internal use only (building the client); never returned to a caller outside Python."""
+        assert column in SECRET_COLUMNS
+        self.ensure_one()
+        self.env.cr.execute(f"SELECT {column} FROM {self._table} WHERE id = %s", (self.id,))
+        row = self.env.cr.fetchone()
+        return row[0] if row else None
+
+    def _get_piste_credentials(self):
+        """PISTE client id and secret: per account, else from the server configuration file."""
+        self.ensure_one()
+        client_id = self.piste_client_id or tools.config.get("chorus_pro_piste_client_id")
+        secret = self._read_secret("piste_client_secret_secret") or tools.config.get(
+            "chorus_pro_piste_client_secret"
+        )
+        return client_id, secret
+
+    # ------------------------------------------------------------------ ORM
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("password_expiry_date"):
+                vals.setdefault("password_expiry_source", "manual")
+        # An expiry date entered with the password wins over the computed 424 days.
+        keep_expiry = any(vals.get("password_expiry_date") for vals in vals_list)
+        records = super(
+            ChorusProAccount, self.with_context(chorus_pro_expiry_in_write=keep_expiry)
+        ).create(vals_list)
+        records.invalidate_recordset(WRITE_ONLY_FIELDS)
+        return records.with_env(self.env)
+
+    def write(self, vals):
+        if "password_expiry_date" in vals and "password_expiry_source" not in vals:
+            vals = dict(vals, password_expiry_source="manual", reminder_sent_for=False)
+        records = self
+        if "password_expiry_date" in vals and "technical_password" in vals:
+            records = self.with_context(chorus_pro_expiry_in_write=True)
+        result = super(ChorusProAccount, records).write(vals)
+        # Write-only fields: what was typed must not linger in the cache and be read back.
+        self.invalidate_recordset(WRITE_ONLY_FIELDS)
+        return result
+
+    @api.constrains("environment", "custom_api_url", "custom_token_url")
+    def _check_custom_urls(self):
+        for account in self:
+            if account.environment == "custom" and account.enabled and not (
+                account.custom_api_url and account.custom_token_url
+            ):
+                raise ValidationError(
+                    _("Custom environment: enter the API base URL and the OAuth token URL.")
+                )
+
+    @api.model
+    def _for_company(self, company=None, create=False):
+        company = company or self.env.company
+        account = self.search([("company_id", "=", company.id)], limit=1)
+        if not account and create:
+            account = self.create({"company_id": company.id})
+        return account
+
+    # ------------------------------------------------------------------ the guard
+    def _chorus_guard(self, purpose, *, manual=True):
+        """The one place that decides whether a Chorus Pro call may happen.
+
+        Every action that talks to Chorus (connection test, configuration loading, sync, status
+        changes, mandating) calls this first, through :meth:`_chorus_client`. It checks the
+        switch, the credentials and the technical password's expiry, then the hooks of
+        :meth:`_chorus_guard_extra_checks` (the RGS** key). It raises :class:`ChorusGuardError`
+        (a ``UserError``) with a message an accountant understands; nothing is sent then.
+        """
+        self.ensure_one()
+        assert purpose in PURPOSES, purpose
+        account = self.sudo()
+        company = account.company_id.name
+        if purpose not in ("connection_test", "configuration") and not account.enabled:
+            raise ChorusGuardError(
+                _(
+                    "The automatic Chorus Pro link is switched off for %(company)s: nothing "
+                    "is sent to Chorus Pro. A Chorus Pro manager can switch it on in "
+                    "Accounting > Chorus Pro > Configuration.",
+                    company=company,
+                ),
+                code="disabled",
+            )
+        missing = []
+        if not account.technical_login:
+            missing.append(_("technical account login"))
+        if not account._read_secret("technical_password_secret"):
+            missing.append(_("technical account password"))
+        client_id, client_secret = account._get_piste_credentials()
+        if not client_id:
+            missing.append(_("PISTE client ID"))
+        if not client_secret:
+            missing.append(_("PISTE client secret"))
+        if account.environment == "custom" and not (
+            account.custom_api_url and account.custom_token_url
+        ):
+            missing.append(_("API and token URLs"))
+        if missing:
+            raise ChorusGuardError(
+                _(
+                    "The Chorus Pro account of %(company)s is incomplete (%(missing)s). "
+                    "A Chorus Pro manager must complete it in Accounting > Chorus Pro > "
+                    "Configuration.",
+                    company=company,
+                    missing=", ".join(missing),
+                ),
+                code="incomplete",
+            )
+        if account.password_expiry_date and account.password_expiry_date < paris_today():
+            raise ChorusGuardError(
+                _(
+                    "The Chorus Pro technical account password expired on %(date)s: nothing "
+                    "was sent to Chorus Pro. The main manager of the structure (gestionnaire "
+                    "principal) must renew it in Chorus Pro (Raccordements > Compte technique), "
+                    "then a Chorus Pro manager enters the new password here.",
+                    date=account.password_expiry_date.strftime("%d/%m/%Y"),
+                ),
+                code="password_expired",
+            )
+        self._chorus_guard_extra_checks(purpose, manual=manual)
+        return True
+
+    def _chorus_guard_extra_checks(self, purpose, *, manual=True):
+        """Hook for further checks of the guard (the RGS** key plugs in here)."""
+        return True
+
+    def _chorus_client_kwargs(self):
+        self.ensure_one()
+        account = self.sudo()
+        client_id, client_secret = account._get_piste_credentials()
+        kwargs = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "login": account.technical_login,
+            "password": account._read_secret("technical_password_secret"),
+        }
+        if account.environment == "custom":
+            kwargs.update(api_url=account.custom_api_url, token_url=account.custom_token_url)
+        return kwargs
+
+    @contextmanager
+    def _chorus_client(self, purpose, *, manual=True, **client_options):
+        """Guarded Chorus Pro client: ``with account._chorus_client("sync") as client: ...``."""
+        self._chorus_guard(purpose, manual=manual)
+        client = ChorusProClient.for_environment(
+            self.sudo().environment, **self._chorus_client_kwargs(), **client_options
+        )
+        try:
+            yield client
+        finally:
+            client.close()
+
+    # ------------------------------------------------------------------ actions
+    def action_test_connection(self):
+        """"Tester la connexion": token, technical account, structure access, in plain words."""
+        self.ensure_one()
+        self._check_manager_access()
+        lines = []
+        ok = True
+        try:
+            with self._chorus_client("connection_test") as client:
+                ok = self._run_connection_checks(client, lines)
+        except ChorusGuardError as error:
+            ok = False
+            lines.append("✗ " + error.args[0])
+        self.sudo().write(
+            {
+                "last_test_date": fields.Datetime.now(),
+                "last_test_ok": ok,
+                "last_test_report": "\n".join(lines),
+            }
+        )
+        self.message_post(
+            body=_("Connection test: %(result)s", result=_("success") if ok else _("failure"))
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Chorus Pro connection test"),
+                "message": "\n".join(lines),
+                "type": "success" if ok else "danger",
+                "sticky": not ok,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _run_connection_checks(self, client, lines):
+        """Run each check in turn and describe it; stops at the first blocking failure."""
+        try:
+            client.get_token()
+            lines.append("✓ " + _("PISTE application: access token obtained."))
+        except chorus_errors.ChorusProError as error:
+            lines.append(
+                "✗ " + _("PISTE application: %(reason)s", reason=chorus_error_message(error, self.env))
+            )
+            return False
+        try:
+            client.get_vat_rates()
+            lines.append("✓ " + _("Technical account: accepted by Chorus Pro."))
+        except chorus_errors.ChorusProError as error:
+            lines.append(
+                "✗ " + _("Technical account: %(reason)s", reason=chorus_error_message(error, self.env))
+            )
+            return False
+        if not self.structure_chorus_id:
+            lines.append(
+                "✗ "
+                + _(
+                    "Recipient structure: none chosen yet. Use \"Load my structures\" or "
+                    "\"Find by SIRET\"."
+                )
+            )
+            return False
+        try:
+            structures = client.get_active_structures()
+        except chorus_errors.ChorusProError as error:
+            lines.append(
+                "✗ " + _("Recipient structure: %(reason)s", reason=chorus_error_message(error, self.env))
+            )
+            return False
+        if self.structure_chorus_id not in [s.chorus_id for s in structures]:
+            lines.append(
+                "✗ "
+                + _(
+                    "Recipient structure: the technical account is not attached to structure "
+                    "%(id)s (%(name)s). The main manager must attach it in Chorus Pro, or "
+                    "choose another structure.",
+                    id=self.structure_chorus_id,
+                    name=self.structure_name or "?",
+                )
+            )
+            return False
+        try:
+            detail = client.get_structure(self.structure_chorus_id)
+            services = client.get_services(self.structure_chorus_id)
+        except chorus_errors.ChorusProError as error:
+            lines.append(
+                "✗ " + _("Recipient structure: %(reason)s", reason=chorus_error_message(error, self.env))
+            )
+            return False
+        self._store_structure(detail, services)
+        lines.append(
+            "✓ "
+            + _(
+                "Recipient structure: %(name)s (SIRET %(siret)s), %(count)s active service(s).",
+                name=detail.name or self.structure_name,
+                siret=detail.identifier or self.structure_identifier or "?",
+                count=len([s for s in services if s.active]),
+            )
+        )
+        if detail.password_expiry_date:
+            lines.append(
+                "✓ "
+                + _(
+                    "Chorus Pro reports that the technical password expires on %(date)s.",
+                    date=detail.password_expiry_date.strftime("%d/%m/%Y"),
+                )
+            )
+        return True
+
+    def _store_structure(self, detail, services=None):
+        """Remember the structure's identity, Chorus's password expiry date and its services."""
+        self.ensure_one()
+        vals = {
+            "structure_chorus_id": detail.chorus_id,
+            "structure_identifier": detail.identifier or self.structure_identifier,
+            "structure_name": detail.name or detail.label or self.structure_name,
+        }
+        if detail.password_expiry_date and detail.password_expiry_date != self.password_expiry_date:
+            vals.update(
+                password_expiry_date=detail.password_expiry_date,
+                password_expiry_source="chorus",
+                reminder_sent_for=False,
+            )
+        self.sudo().write(vals)
+        if services is not None:
+            self.env["chorus.pro.service"].sudo()._sync_from_chorus(self, services)
+
+    def action_load_structures(self):
+        """Load the structures the technical account can receive for, to pick one."""
+        self.ensure_one()
+        self._check_manager_access()
+        try:
+            with self._chorus_client("configuration") as client:
+                structures = client.get_active_structures()
+        except chorus_errors.ChorusProError as error:
+            raise UserError(chorus_error_message(error, self.env)) from error
+        return self.env["chorus.pro.structure.choice"]._open_for(self, structures)
+
+    def action_find_structure_by_siret(self):
+        """Find the structure of the company's SIRET."""
+        self.ensure_one()
+        self._check_manager_access()
+        siret = (self.company_id.siret or "").replace(" ", "")
+        if not siret:
+            raise UserError(
+                _("Enter the SIRET of %(company)s first (company settings).",
+                  company=self.company_id.name)
+            )
+        try:
+            with self._chorus_client("configuration") as client:
+                structures = client.search_structures(siret)
+        except chorus_errors.ChorusProError as error:
+            raise UserError(chorus_error_message(error, self.env)) from error
+        if not structures:
+            raise UserError(
+                _("Chorus Pro knows no structure with SIRET %(siret)s.", siret=siret)
+            )
+        return self.env["chorus.pro.structure.choice"]._open_for(self, structures)
+
+    def action_load_services(self):
+        self.ensure_one()
+        self._check_manager_access()
+        if not self.structure_chorus_id:
+            raise UserError(_("Choose the recipient structure first."))
+        try:
+            with self._chorus_client("configuration") as client:
+                detail = client.get_structure(self.structure_chorus_id)
+                services = client.get_services(self.structure_chorus_id)
+        except chorus_errors.ChorusProError as error:
+            raise UserError(chorus_error_message(error, self.env)) from error
+        self._store_structure(detail, services)
+        return True
+
+    # ------------------------------------------------------------------ reminders
+    @api.model
+    def _cron_password_expiry_reminder(self):
+        """Daily: remind the chosen users N days before the technical password expires."""
+        today = paris_today()
+        accounts = self.sudo().search([("password_expiry_date", "!=", False)])
+        for account in accounts:
+            days_left = (account.password_expiry_date - today).days
+            if days_left > account.reminder_days:
+                continue
+            if account.reminder_sent_for == account.password_expiry_date:
+                continue
+            account._send_password_expiry_reminder(days_left)
+
+    def _send_password_expiry_reminder(self, days_left):
+        self.ensure_one()
+        users = self.reminder_user_ids.filtered("active")
+        if not users:
+            _logger.warning(
+                "Chorus Pro password of company %s expires in %s days and nobody is set to be "
+                "reminded.",
+                self.company_id.id,
+                days_left,
+            )
+        summary = _("Renew the Chorus Pro technical password")
+        note = _(
+            "The Chorus Pro technical account password of %(company)s expires on %(date)s "
+            "(%(days)s day(s) left). The main manager of the structure must renew it in "
+            "Chorus Pro (Raccordements > Compte technique); then enter the new password in "
+            "Accounting > Chorus Pro > Configuration.",
+            company=self.company_id.name,
+            date=self.password_expiry_date.strftime("%d/%m/%Y"),
+            days=days_left,
+        )
+        for user in users:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                date_deadline=self.password_expiry_date,
+                summary=summary,
+                note=note,
+                user_id=user.id,
+            )
+        template = self.env.ref(
+            "chorus_pro_liaison.mail_template_password_expiry", raise_if_not_found=False
+        )
+        if template and users:
+            template.with_context(days_left=days_left).send_mail(
+                self.id,
+                email_values={"recipient_ids": [(6, 0, users.partner_id.ids)]},
+            )
+        self.reminder_sent_for = self.password_expiry_date
+
+    def _action_open_form(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Chorus Pro account"),
+            "res_model": "chorus.pro.account",
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "current",
+        }

@@ -1,0 +1,567 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""A supplier invoice received through Chorus Pro, as Chorus describes it."""
+
+import hashlib
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+
+from chorus_pro import statuses as chorus_statuses
+from chorus_pro.records import IDENTIFIER_TYPES
+from chorus_pro.timeutil import paris_date, to_utc_naive
+
+# Every status Chorus may report, in lifecycle order; unknown codes are kept in
+# chorus_status_code and shown as "Other".
+STATUS_SELECTION = [(code, en) for code, en, _fr in chorus_statuses.CATALOGUE] + [
+    ("OTHER", "Other"),
+]
+KNOWN_STATUSES = {code for code, _label in STATUS_SELECTION}
+
+FRAMES = {
+    "A1": "A1_FACTURE_FOURNISSEUR",
+    "A2": "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE",
+    "A3": "A3_MEMOIRE_JUSTICE",
+    "A4": "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR",
+    "A5": "A5_ETAT_ACOMPTE_FOURNISSEUR",
+    "A6": "A6_ETAT_ACOMPTE_VALIDE_FOURNISSEUR",
+    "A7": "A7_PROJET_DECOMPTE_FINAL_FOURNISSEUR",
+    "A8": "A8_DECOMPTE_GENERAL_DEFINITIF_FOURNISSEUR",
+    "A9": "A9_FACTURE_SOUSTRAITANT",
+    "A10": "A10_PROJET_DECOMPTE_MENSUEL_SOUSTRAITANT",
+    "A11": "A11_PROJET_DECOMPTE_FINAL_SOUSTRAITANT",
+    "A12": "A12_FACTURE_COTRAITANT",
+    "A13": "A13_PROJET_DECOMPTE_MENSUEL_COTRAITANT",
+    "A14": "A14_PROJET_DECOMPTE_FINAL_COTRAITANT",
+    "A15": "A15_ETAT_ACOMPTE_MOE",
+    "A16": "A16_ETAT_ACOMPTE_VALIDE_MOE",
+    "A17": "A17_PROJET_DECOMPTE_GENERAL_MOE",
+    "A18": "A18_DECOMPTE_GENERAL_MOE",
+    "A19": "A19_ETAT_ACOMPTE_VALIDE_MOA",
+    "A20": "A20_DECOMPTE_GENERAL_MOA",
+    "A21": "A21_DEMANDE_REMBOURSEMENT_TIC",
+    "A22": "A22_PROJET_DECOMPTE_GENERAL_FOURNISSEUR_PROCEDURE_TACITE",
+    "A23": "A23_DECOMPTE_GENERAL_DEFINITIF_TACITE_FOURNISSEUR",
+    "A24": "A24_DECOMPTE_GENERAL_DEFINITIF_TACITE_MOE",
+    "A25": "A25_DECOMPTE_GENERAL_DEFINITIF_MOE_PROCEDURE_TACITE",
+}
+
+
+def full_frame_code(code):
+    """``A2`` (PIVOT) or ``A2_FACTURE_FOURNISSEUR_DEJA_PAYEE`` (JSON) → the JSON form."""
+    if not code:
+        return ""
+    return FRAMES.get(code, code)
+
+
+class ChorusProInvoice(models.Model):
+    _name = "chorus.pro.invoice"
+    _description = "Chorus Pro received invoice"
+    _inherit = ["mail.thread.main.attachment", "mail.activity.mixin"]
+    _order = "status_datetime desc, id desc"
+    _rec_names_search = ["number", "supplier_name", "supplier_identifier", "purchase_order"]
+
+    # ------------------------------------------------------------------ identity
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    account_id = fields.Many2one("chorus.pro.account", index=True, ondelete="restrict")
+    chorus_id = fields.Integer(
+        string="Chorus ID", required=True, index=True, readonly=True,
+        help="Chorus Pro technical invoice id (idFacture / identifiantFactureCPP).",
+    )
+    number = fields.Char(string="Invoice number", readonly=True, tracking=True, index="trigram")
+    payment_request_type = fields.Selection(
+        [("FACTURE", "Invoice"), ("FACTURE_TRAVAUX", "Works invoice")],
+        string="Request type", default="FACTURE", readonly=True,
+    )
+    is_works = fields.Boolean(
+        string="Works invoice", compute="_compute_is_works", store=True
+    )
+    invoice_type = fields.Selection(
+        [("invoice", "Invoice"), ("credit_note", "Credit note"), ("advance", "Advance")],
+        default="invoice", readonly=True,
+    )
+    works_type = fields.Char(readonly=True)
+    frame = fields.Char(
+        string="Billing frame", readonly=True,
+        help="Cadre de facturation, e.g. A1_FACTURE_FOURNISSEUR; A2 means already paid.",
+    )
+    deposit_mode = fields.Char(readonly=True)
+    redelivery = fields.Char(
+        readonly=True, help="PIVOT 'Renvoi': Non, Complétée or Recyclée."
+    )
+    origin_invoice_number = fields.Char(
+        string="Original invoice number", readonly=True,
+        help="For a credit note: the number of the invoice it corrects.",
+    )
+    supplier_comment = fields.Text(readonly=True)
+
+    # ------------------------------------------------------------------ supplier
+    supplier_name = fields.Char(readonly=True, index="trigram")
+    supplier_identifier = fields.Char(
+        string="Supplier identifier", readonly=True, index=True,
+        help="SIRET for French companies, otherwise the identifier of the given type.",
+    )
+    supplier_identifier_type = fields.Selection(
+        [(code, code.replace("_", " ").title()) for code in IDENTIFIER_TYPES],
+        readonly=True,
+    )
+    supplier_chorus_id = fields.Integer(string="Chorus supplier ID", readonly=True)
+    supplier_service_code = fields.Char(readonly=True)
+    supplier_street = fields.Char(readonly=True)
+    supplier_street2 = fields.Char(readonly=True)
+    supplier_zip = fields.Char(readonly=True)
+    supplier_city = fields.Char(readonly=True)
+    supplier_country_code = fields.Char(readonly=True)
+    supplier_rcs = fields.Char(readonly=True)
+
+    # ------------------------------------------------------------------ payment
+    bank_account_type = fields.Char(readonly=True)
+    bank_account = fields.Char(
+        string="IBAN", readonly=True,
+        help="The account this invoice asks to be paid on (it may belong to a factor).",
+    )
+    bank_bic = fields.Char(string="BIC", readonly=True)
+    bank_holder = fields.Char(string="Account holder", readonly=True)
+    bank_name = fields.Char(readonly=True)
+    is_factored = fields.Boolean(
+        readonly=True,
+        help="The money goes to a factoring company (affacturage) rather than to the supplier.",
+    )
+    factor_name = fields.Char(readonly=True)
+    factor_identifier = fields.Char(readonly=True)
+    factor_identifier_type = fields.Char(readonly=True)
+    factor_chorus_id = fields.Integer(readonly=True)
+    payment_mode = fields.Char(readonly=True)
+    supplier_due_date = fields.Date(
+        string="Due date asked by the supplier", readonly=True,
+        help="Informative only: the legal payment delay (DGP) governs the due date.",
+    )
+
+    # ------------------------------------------------------------------ recipient
+    recipient_chorus_id = fields.Integer(string="Recipient structure ID", readonly=True)
+    recipient_identifier = fields.Char(string="Recipient SIRET", readonly=True)
+    service_id = fields.Many2one("chorus.pro.service", string="Service", readonly=True, index=True)
+    service_code = fields.Char(readonly=True, index=True)
+    service_name = fields.Char(readonly=True)
+    purchase_order = fields.Char(
+        string="Engagement (EJ)", readonly=True, index=True,
+        help="Engagement juridique / purchase order number given by the supplier.",
+    )
+    contract = fields.Char(string="Contract (marché)", readonly=True)
+
+    # ------------------------------------------------------------------ amounts
+    currency_id = fields.Many2one(
+        "res.currency", readonly=True, default=lambda self: self.env.ref("base.EUR")
+    )
+    amount_untaxed = fields.Monetary(string="Untaxed amount", readonly=True)
+    amount_tax = fields.Monetary(string="VAT", readonly=True)
+    amount_total = fields.Monetary(string="Total (TTC)", readonly=True)
+    amount_to_pay = fields.Monetary(string="Amount to pay", readonly=True)
+    tax_ids = fields.One2many("chorus.pro.invoice.tax", "invoice_id", string="VAT by rate")
+    line_ids = fields.One2many("chorus.pro.invoice.line", "invoice_id", string="Lines")
+    has_lines = fields.Boolean(compute="_compute_has_lines", store=True)
+
+    # ------------------------------------------------------------------ dates (Paris dates)
+    invoice_date = fields.Date(readonly=True)
+    deposit_date = fields.Date(readonly=True)
+    delivery_date = fields.Date(readonly=True)
+    mise_a_disposition_at = fields.Datetime(
+        string="First made available at", readonly=True,
+        help="When Chorus Pro first made the invoice available to us: the payment delay starts.",
+    )
+    mise_a_disposition_date = fields.Date(
+        string="Made available on", readonly=True,
+        help="Paris date of the first mise à disposition.",
+    )
+    status_datetime = fields.Datetime(string="Status date", readonly=True, index=True)
+
+    # ------------------------------------------------------------------ status
+    chorus_status = fields.Selection(
+        STATUS_SELECTION, string="Chorus status", readonly=True, tracking=True,
+        index=True, group_expand="_group_expand_chorus_status",
+    )
+    chorus_status_code = fields.Char(string="Chorus status code", readonly=True)
+    chorus_status_comment = fields.Char(string="Status comment", readonly=True)
+    status_history_ids = fields.One2many(
+        "chorus.pro.invoice.status", "invoice_id", string="Status history", readonly=True
+    )
+    mandate_number_chorus = fields.Char(string="Mandate number in Chorus", readonly=True)
+    imported_as_history = fields.Boolean(
+        string="Imported as history", readonly=True,
+        help="Older than the cutoff date and already closed when the link was activated: "
+        "kept for reference, nothing to process.",
+    )
+
+    # ------------------------------------------------------------------ files
+    attachment_ids = fields.One2many(
+        "ir.attachment", "res_id", domain=[("res_model", "=", "chorus.pro.invoice")],
+        string="Files", readonly=True,
+    )
+    main_attachment_pdf_id = fields.Many2one(
+        "ir.attachment", string="Invoice PDF", readonly=True, ondelete="set null"
+    )
+    attachment_count = fields.Integer(string="Number of files", compute="_compute_attachment_count")
+    files_state = fields.Selection(
+        [
+            ("pending", "To download"),
+            ("done", "Downloaded"),
+            ("unavailable", "Not available"),
+            ("error", "Error"),
+        ],
+        string="File retrieval", default="pending", readonly=True, index=True,
+    )
+    files_size = fields.Integer(readonly=True, help="Size Chorus reported when last downloaded.")
+    files_status_code = fields.Char(
+        readonly=True, help="Chorus status when the files were last downloaded."
+    )
+    sync_error = fields.Text(string="Last retrieval error", readonly=True)
+    sync_attempts = fields.Integer(readonly=True)
+    last_sync_at = fields.Datetime(readonly=True)
+
+    _sql_constraints = [
+        (
+            "company_chorus_id_unique",
+            "unique(company_id, chorus_id)",
+            "This Chorus Pro invoice already exists in this company.",
+        )
+    ]
+
+    # ------------------------------------------------------------------ compute
+    @api.depends("payment_request_type")
+    def _compute_is_works(self):
+        for invoice in self:
+            invoice.is_works = invoice.payment_request_type == "FACTURE_TRAVAUX"
+
+    @api.depends("line_ids")
+    def _compute_has_lines(self):
+        for invoice in self:
+            invoice.has_lines = bool(invoice.line_ids)
+
+    def _compute_attachment_count(self):
+        data = self.env["ir.attachment"]._read_group(
+            [("res_model", "=", self._name), ("res_id", "in", self.ids)],
+            ["res_id"], ["__count"],
+        )
+        counts = dict(data)
+        for invoice in self:
+            invoice.attachment_count = counts.get(invoice.id, 0)
+
+    def _compute_display_name(self):
+        for invoice in self:
+            parts = [invoice.number or str(invoice.chorus_id or "")]
+            if invoice.supplier_name:
+                parts.append(invoice.supplier_name)
+            invoice.display_name = " – ".join(parts)
+
+    @api.model
+    def _group_expand_chorus_status(self, statuses, domain):
+        main = [
+            chorus_statuses.MISE_A_DISPOSITION, chorus_statuses.COMPLETEE,
+            chorus_statuses.SUSPENDUE, chorus_statuses.SERVICE_FAIT, chorus_statuses.MANDATEE,
+            chorus_statuses.MISE_EN_PAIEMENT, chorus_statuses.REJETEE, chorus_statuses.A_RECYCLER,
+        ]
+        return [code for code, _label in STATUS_SELECTION if code in main or code in statuses]
+
+    # ------------------------------------------------------------------ helpers
+    @api.model
+    def _status_selection_value(self, code):
+        return code if code in KNOWN_STATUSES else "OTHER"
+
+    def action_open_files(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Files of %(invoice)s", invoice=self.display_name),
+            "res_model": "ir.attachment",
+            "view_mode": "kanban,list,form",
+            "domain": [("res_model", "=", self._name), ("res_id", "=", self.id)],
+            "context": {"default_res_model": self._name, "default_res_id": self.id, "create": False},
+        }
+
+    # ------------------------------------------------------------------ from Chorus
+    def _status_label(self, code):
+        labels = dict(self._fields["chorus_status"]._description_selection(self.env))
+        return labels.get(code, code or "?")
+
+    def _post_status_change(self, previous, new, comment=""):
+        """Chatter trace of a status change made elsewhere (portal, supplier, Hélios)."""
+        body = Markup("%s") % _(
+            "Chorus Pro status changed: %(old)s → %(new)s",
+            old=self._status_label(previous) if previous else "–",
+            new=self._status_label(new),
+        )
+        if comment:
+            body += Markup("<br/>") + _("Comment: %(comment)s", comment=comment)
+        self.message_post(body=body, subtype_xmlid="mail.mt_note")
+
+    def _apply_history(self, history):
+        """Store Chorus's status history (upsert) and the dates derived from it (Paris dates)."""
+        self.ensure_one()
+        Status = self.env["chorus.pro.invoice.status"].sudo()
+        known = {(entry.chorus_history_id, entry.code, entry.at) for entry in self.status_history_ids}
+        known_ids = {entry.chorus_history_id for entry in self.status_history_ids if entry.chorus_history_id}
+        to_create = []
+        for event in history.events:
+            at = to_utc_naive(event.at)
+            if event.chorus_id and event.chorus_id in known_ids:
+                continue
+            if (event.chorus_id or 0, event.code, at) in known:
+                continue
+            to_create.append({
+                "invoice_id": self.id,
+                "code": event.code,
+                "at": at,
+                "comment": (event.comment or "")[:255] or False,
+                "chorus_history_id": event.chorus_id or 0,
+                "author": event.user_name or False,
+            })
+        if to_create:
+            Status.create(to_create)
+        vals = {}
+        first = history.first(chorus_statuses.MISE_A_DISPOSITION)
+        if first and first.at:
+            vals.update(
+                mise_a_disposition_at=to_utc_naive(first.at),
+                mise_a_disposition_date=paris_date(first.at),
+            )
+        current = history.current_status or (history.events[-1].code if history.events else "")
+        if current and current != self.chorus_status_code:
+            previous = self.chorus_status_code
+            last = history.last(current)
+            vals.update(
+                chorus_status=self._status_selection_value(current),
+                chorus_status_code=current,
+                chorus_status_comment=(last.comment or "")[:255] or False if last else False,
+            )
+            if last and last.at:
+                vals["status_datetime"] = to_utc_naive(last.at)
+            self.write(vals)
+            self._post_status_change(previous, current, last.comment if last else "")
+        elif vals:
+            self.write(vals)
+
+    def _values_from_pivot(self, pivot):
+        """Neutral PIVOT record → field values (what the search did not already give)."""
+        vals = {
+            "redelivery": pivot.redelivery or False,
+            "origin_invoice_number": pivot.origin_invoice_number or False,
+            "frame": full_frame_code(pivot.frame) or self.frame,
+            "delivery_date": pivot.delivery_date,
+            "payment_mode": " ".join(
+                part for part in (pivot.payment_mode_code, pivot.payment_mode_label) if part
+            ) or False,
+        }
+        if pivot.number:
+            vals["number"] = pivot.number
+        if pivot.issue_date:
+            vals["invoice_date"] = pivot.issue_date
+        if pivot.type_code == "381":
+            vals["invoice_type"] = "credit_note"
+        supplier = pivot.supplier
+        if supplier.identifier:
+            vals.update(
+                supplier_identifier=supplier.identifier,
+                supplier_name=supplier.name or self.supplier_name,
+                supplier_country_code=supplier.country_code or False,
+            )
+            if supplier.identifier_type in dict(self._fields["supplier_identifier_type"].selection):
+                vals["supplier_identifier_type"] = supplier.identifier_type
+        bank = pivot.bank
+        if bank and bank.account:
+            vals.update(
+                bank_account_type=bank.account_type or False,
+                bank_account=bank.account,
+                bank_name=bank.bank_name or False,
+                bank_holder=bank.holder or False,
+            )
+            if bank.bic:
+                vals["bank_bic"] = bank.bic
+            holder = (bank.holder or "").strip().upper()
+            supplier_name = (supplier.name or self.supplier_name or "").strip().upper()
+            factored = bool(holder) and bool(supplier_name) and holder != supplier_name
+            vals["is_factored"] = factored
+            if factored:
+                vals.setdefault("factor_name", bank.holder)
+        if pivot.service_code:
+            vals["service_code"] = pivot.service_code
+            vals["service_name"] = pivot.service_name or self.service_name
+        if pivot.purchase_order:
+            vals["purchase_order"] = pivot.purchase_order
+        if pivot.contract:
+            vals["contract"] = pivot.contract
+        currency = self.env["res.currency"].with_context(active_test=False).search(
+            [("name", "=", pivot.currency or "EUR")], limit=1
+        )
+        if currency:
+            vals["currency_id"] = currency.id
+        if pivot.amount_untaxed is not None:
+            vals["amount_untaxed"] = float(pivot.amount_untaxed)
+        if pivot.amount_total is not None:
+            vals["amount_total"] = float(pivot.amount_total)
+        if pivot.amount_untaxed is not None and pivot.amount_total is not None:
+            vals["amount_tax"] = float(pivot.amount_total - pivot.amount_untaxed)
+        if pivot.amount_to_pay is not None:
+            vals["amount_to_pay"] = float(pivot.amount_to_pay)
+        vals["tax_ids"] = [(5, 0, 0)] + [
+            (0, 0, {
+                "rate": float(tax.rate) if tax.rate is not None else 0.0,
+                "base": float(tax.base or 0),
+                "amount": float(tax.amount or 0),
+            })
+            for tax in pivot.taxes
+        ]
+        vals["line_ids"] = [(5, 0, 0)] + [
+            (0, 0, {
+                "sequence": line.sequence or index,
+                "reference": line.reference or False,
+                "name": line.name or line.reference or False,
+                "quantity": float(line.quantity or 0),
+                "unit_code": line.unit_code or False,
+                "price_unit": float(line.price_unit or 0),
+                "discount_amount": float(line.discount_amount or 0),
+                "tax_rate": float(line.tax_rate) if line.tax_rate is not None else 0.0,
+                "amount_untaxed": float(line.amount_untaxed or 0),
+                "amount_tax": float(line.amount_tax) if line.amount_tax is not None else 0.0,
+                "amount_total": float(line.amount_total) if line.amount_total is not None else 0.0,
+            })
+            for index, line in enumerate(pivot.lines, start=1)
+        ]
+        return vals
+
+    def _values_from_detail(self, detail):
+        """Consult answer → the few values neither the search nor the PIVOT carry."""
+        vals = {}
+        supplier = detail.supplier
+        if supplier.chorus_id:
+            vals["supplier_chorus_id"] = supplier.chorus_id
+        address = supplier.address
+        vals.update({
+            key: value for key, value in {
+                "supplier_street": address.street,
+                "supplier_street2": address.street2,
+                "supplier_zip": address.zip,
+                "supplier_city": address.city,
+                "supplier_country_code": address.country_code or supplier.country_code,
+                "supplier_rcs": supplier.rcs,
+                "supplier_service_code": supplier.service_code,
+                "deposit_mode": detail.deposit_mode,
+                "supplier_comment": detail.supplier_comment,
+                "supplier_due_date": detail.due_date,
+                "mandate_number_chorus": detail.mandate_number,
+            }.items() if value
+        })
+        if detail.frame:
+            vals["frame"] = full_frame_code(detail.frame)
+        if detail.bank and detail.bank.bic:
+            vals["bank_bic"] = detail.bank.bic
+        if detail.factor and (detail.factor.name or detail.factor.identifier):
+            vals.update(
+                is_factored=True,
+                factor_name=detail.factor.name or self.factor_name,
+                factor_identifier=detail.factor.identifier or False,
+                factor_identifier_type=detail.factor.identifier_type or False,
+                factor_chorus_id=detail.factor.chorus_id or 0,
+            )
+        return vals
+
+    def _store_pivot_attachments(self, pivot):
+        """Attach the PIVOT's files: the invoice PDF flagged as main document, each complementary
+        attachment under its original name. A file already attached (same content) is kept."""
+        self.ensure_one()
+        Attachment = self.env["ir.attachment"].sudo()
+        existing = {
+            att.checksum: att
+            for att in Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)])
+        }
+        main = pivot.main_document
+        main_attachment = None
+        for document in pivot.attachments:
+            if not document.content:
+                continue
+            checksum = hashlib.sha1(document.content).hexdigest()
+            attachment = existing.get(checksum)
+            name = document.original_name or document.name or _("attachment")
+            if not attachment:
+                attachment = Attachment.create({
+                    "name": name,
+                    "raw": document.content,
+                    "mimetype": document.mime_type or None,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                    "company_id": self.company_id.id,
+                    "chorus_pro_original_name": name,
+                    "chorus_pro_type_code": document.type_code or False,
+                })
+                existing[checksum] = attachment
+            if document is main:
+                main_attachment = attachment
+        if main_attachment:
+            (existing and Attachment.browse([a.id for a in existing.values()])).write(
+                {"chorus_pro_is_main": False}
+            )
+            main_attachment.chorus_pro_is_main = True
+            self.write({
+                "main_attachment_pdf_id": main_attachment.id,
+                "message_main_attachment_id": main_attachment.id,
+            })
+
+
+class ChorusProInvoiceTax(models.Model):
+    _name = "chorus.pro.invoice.tax"
+    _description = "Chorus Pro invoice VAT line"
+    _order = "rate desc"
+
+    invoice_id = fields.Many2one("chorus.pro.invoice", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="invoice_id.company_id", store=True, index=True)
+    currency_id = fields.Many2one(related="invoice_id.currency_id")
+    rate = fields.Float(string="VAT rate (%)", digits=(5, 3))
+    base = fields.Monetary(string="Base")
+    amount = fields.Monetary(string="VAT")
+
+
+class ChorusProInvoiceLine(models.Model):
+    _name = "chorus.pro.invoice.line"
+    _description = "Chorus Pro invoice line"
+    _order = "invoice_id, sequence, id"
+
+    invoice_id = fields.Many2one("chorus.pro.invoice", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="invoice_id.company_id", store=True, index=True)
+    currency_id = fields.Many2one(related="invoice_id.currency_id")
+    sequence = fields.Integer()
+    reference = fields.Char()
+    name = fields.Char(string="Description")
+    quantity = fields.Float(digits="Product Unit of Measure")
+    unit_code = fields.Char(string="Unit")
+    price_unit = fields.Float(string="Unit price", digits="Product Price")
+    discount_amount = fields.Monetary(string="Discount")
+    tax_rate = fields.Float(string="VAT rate (%)", digits=(5, 3))
+    amount_untaxed = fields.Monetary(string="Untaxed amount")
+    amount_tax = fields.Monetary(string="VAT")
+    amount_total = fields.Monetary(string="Total")
+
+
+class ChorusProInvoiceStatus(models.Model):
+    """One step of an invoice's status history, as Chorus reports it (or as we pushed it)."""
+
+    _name = "chorus.pro.invoice.status"
+    _description = "Chorus Pro invoice status history"
+    _order = "at desc, id desc"
+
+    invoice_id = fields.Many2one("chorus.pro.invoice", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="invoice_id.company_id", store=True, index=True)
+    code = fields.Char(string="Status", required=True)
+    label = fields.Char(compute="_compute_label")
+    at = fields.Datetime(string="Date")
+    comment = fields.Char(string="Comment / motif")
+    chorus_history_id = fields.Integer(string="Chorus history ID")
+    author = fields.Char(string="By (in Chorus)")
+
+    def _compute_label(self):
+        labels = dict(
+            self.env["chorus.pro.invoice"]._fields["chorus_status"]._description_selection(self.env)
+        )
+        for entry in self:
+            entry.label = labels.get(entry.code, entry.code)

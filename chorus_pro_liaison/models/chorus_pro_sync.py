@@ -1,0 +1,624 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Step 1 — bring every received invoice into Odoo once, with its files, and keep its status.
+
+Data flows one way: Chorus → client (typed records) → neutral values → Odoo records.
+
+How it behaves:
+- incremental on the status-change date (with an overlap window), all pages;
+- one record per (company, Chorus id), enforced by a unique constraint; upserts only;
+- files (PIVOT, which embeds the PDF and the attachments) downloaded only for new invoices or
+  when they changed (completion, size change), in bundles under a size cap, a few calls in flight;
+- history (``consulter/historique``) only when the status changed or is not the first
+  mise à disposition; consult only for factored invoices (the factor's identity);
+- committed in batches (never in tests); one bad invoice is recorded and retried next run;
+- Chorus down: the run ends with a clear message and the watermark does not move;
+- a PostgreSQL advisory lock keeps two syncs of the same account apart.
+"""
+
+import hashlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timedelta, timezone
+
+from odoo import _, fields
+
+from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+    ChorusGuardError,
+    chorus_error_message,
+)
+
+from chorus_pro import errors as chorus_errors
+from chorus_pro import statuses as chorus_statuses
+from chorus_pro.pivot import PivotError, iter_pivot_invoices
+from chorus_pro.timeutil import paris_date, to_utc_naive
+
+_logger = logging.getLogger(__name__)
+
+# Advisory lock namespace ("CPRS"), second key = account id.
+LOCK_NAMESPACE = 0x43505253 - (1 << 31)
+BATCH_SIZE = 100
+DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
+INVOICE_TYPES = {"FACTURE": "invoice", "AVOIR": "credit_note", "ACOMPTE": "advance"}
+
+
+def chunked(iterable, size):
+    chunk = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _amount(value):
+    return float(value) if value is not None else 0.0
+
+
+class SyncInterrupted(Exception):
+    """Chorus stopped answering: end the run, keep what was committed, resume next time."""
+
+
+class InvoiceSynchronizer:
+    """One retrieval run for one Chorus Pro account (see the module docstring)."""
+
+    def __init__(self, run):
+        self.run = run
+        self.env = run.env
+        self.account = run.account_id.sudo()
+        self.company = self.account.company_id
+        self.Invoice = (
+            self.env["chorus.pro.invoice"].sudo().with_company(self.company).with_context(
+                tracking_disable=True, mail_notrack=True, mail_create_nolog=True
+            )
+        )
+        self.seen = set()
+        self.failed_ids = set()
+        self.client = None
+        self.interrupted = None
+        self.services = {
+            service.chorus_id: service
+            for service in self.account.service_ids.with_context(active_test=False)
+        }
+
+    # ------------------------------------------------------------------ entry point
+    def execute(self):
+        run = self.run
+        if not self._try_lock():
+            run.write(
+                {
+                    "state": "skipped",
+                    "summary": _(
+                        "A retrieval is already running for %(company)s; this one was not "
+                        "started. Its results will appear when it ends.",
+                        company=self.company.name,
+                    ),
+                }
+            )
+            return
+        try:
+            self._execute_locked()
+        finally:
+            self._unlock()
+
+    def _execute_locked(self):
+        run = self.run
+        account = self.account
+        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        first_sync = not account.last_sync_at
+        window_from = None
+        if not first_sync:
+            window_from = account.last_sync_at - timedelta(hours=account.sync_overlap_hours or 0)
+        run.write({"window_from": window_from, "window_to": now})
+        try:
+            with account._chorus_client(
+                "sync",
+                manual=run.trigger == "manual",
+                max_retries=3,
+            ) as client:
+                self.client = client
+                self._examine_everything(first_sync, window_from, now)
+                self._retry_unfinished()
+                run.count_calls = sum(client.call_counts.values())
+        except ChorusGuardError as error:
+            run.write({"state": "failed", "summary": error.args[0]})
+            run._log(error.args[0], level="error")
+            return
+        except (chorus_errors.ChorusProError, SyncInterrupted) as error:
+            message = chorus_error_message(error, self.env) if isinstance(
+                error, chorus_errors.ChorusProError
+            ) else str(error)
+            if self.client:
+                run.count_calls = sum(self.client.call_counts.values())
+            run.write(
+                {
+                    "state": "failed",
+                    "summary": _(
+                        "The retrieval stopped: %(reason)s What was retrieved is kept; the next "
+                        "run continues from where this one stopped.",
+                        reason=message,
+                    ),
+                }
+            )
+            run._log(message, level="error")
+            return
+        # Everything was examined: the watermark moves; failed invoices are retried next run
+        # through their own state, not through the window.
+        account.write({"last_sync_at": now, "last_sync_run_id": run.id})
+        state = "warning" if run.count_failed or run.line_ids.filtered(
+            lambda line: line.level != "info"
+        ) else "done"
+        run.write({"state": state, "summary": self._summary()})
+
+    def _summary(self):
+        run = self.run
+        text = _(
+            "%(new)s new, %(updated)s updated, %(unchanged)s unchanged, %(failed)s failed.",
+            new=run.count_new,
+            updated=run.count_updated,
+            unchanged=run.count_unchanged,
+            failed=run.count_failed,
+        )
+        if run.count_failed:
+            text += " " + _(
+                "The failed invoices are listed below with the reason; they are tried again at "
+                "the next retrieval."
+            )
+        return text
+
+    # ------------------------------------------------------------------ lock
+    def _try_lock(self):
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id)
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _unlock(self):
+        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
+
+    # ------------------------------------------------------------------ searching
+    def _search_specs(self, first_sync, window_from, now):
+        """(label, kwargs, works?) of each search to run."""
+        account = self.account
+        structure = account.structure_chorus_id or None
+        to = now.replace(tzinfo=timezone.utc)
+        specs = []
+        if first_sync:
+            # Invoices still waiting for our decision come in whatever their date: their
+            # payment delay is already running.
+            for status in sorted(chorus_statuses.AWAITING_DECISION):
+                specs.append(("pending", {"recipient_id": structure, "statuses": [status]}, False))
+            cutoff = account.sync_cutoff_date
+            since = None
+            if cutoff and account.sync_cutoff_mode == "skip":
+                since = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=timezone.utc)
+            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
+                                     "status_changed_to": to}, False))
+            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
+                                    "status_changed_to": to}, True))
+        else:
+            since = window_from.replace(tzinfo=timezone.utc)
+            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
+                                     "status_changed_to": to}, False))
+            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
+                                    "status_changed_to": to}, True))
+        return specs
+
+    def _examine_everything(self, first_sync, window_from, now):
+        for _label, kwargs, works in self._search_specs(first_sync, window_from, now):
+            search = (
+                self.client.search_works_invoices(**kwargs)
+                if works
+                else self.client.search_received_invoices(**kwargs)
+            )
+            for chunk in chunked(self._with_total(search), BATCH_SIZE):
+                self._process_chunk(chunk, first_sync=first_sync)
+                self._end_batch()
+
+    def _with_total(self, search):
+        """Iterate a search, adding its total to the run's "to examine" counter once known."""
+        counted = False
+        for summary in search:
+            if not counted:
+                total = getattr(search, "total", None)
+                if total:
+                    self.run.total += total
+                counted = True
+            yield summary
+
+    def _end_batch(self):
+        run = self.run
+        if self.client:
+            run.count_calls = sum(self.client.call_counts.values())
+        if run.done > run.total:
+            run.total = run.done
+        run._commit()
+        run._notify()
+
+    # ------------------------------------------------------------------ one chunk
+    def _process_chunk(self, summaries, first_sync=False):
+        run = self.run
+        fresh = []
+        for summary in summaries:
+            if summary.chorus_id in self.seen:
+                # Already examined by another search of this run (pending + window overlap).
+                run.done += 1
+                continue
+            self.seen.add(summary.chorus_id)
+            fresh.append(summary)
+        if not fresh:
+            return
+        existing = {
+            invoice.chorus_id: invoice
+            for invoice in self.Invoice.search(
+                [("company_id", "=", self.company.id),
+                 ("chorus_id", "in", [s.chorus_id for s in fresh])]
+            )
+        }
+        cutoff = self.account.sync_cutoff_date
+        todo = []  # (summary, invoice or None, is_new, as_history)
+        for summary in fresh:
+            run.done += 1
+            invoice = existing.get(summary.chorus_id)
+            status_at = to_utc_naive(summary.status_datetime)
+            if invoice is None:
+                as_history = False
+                if first_sync and cutoff and summary.status not in chorus_statuses.AWAITING_DECISION:
+                    old = (paris_date(summary.status_datetime) or cutoff) < cutoff
+                    if old and self.account.sync_cutoff_mode == "skip":
+                        run.done -= 1
+                        run.total -= 1 if run.total else 0
+                        continue
+                    as_history = old
+                todo.append((summary, None, True, as_history))
+                continue
+            changed = (
+                invoice.chorus_status_code != summary.status
+                or (status_at and invoice.status_datetime != status_at)
+            )
+            needs_files = invoice.files_state in ("pending", "error") or (
+                changed and summary.status == chorus_statuses.COMPLETEE
+            ) or (
+                summary.size and invoice.files_size and summary.size != invoice.files_size
+            )
+            if changed or needs_files:
+                todo.append((summary, invoice, False, False))
+            else:
+                run.count_unchanged += 1
+        if not todo:
+            return
+        # Records first (metadata from the search), so that nothing is lost even if the files
+        # cannot be fetched; then history, then files.
+        records = []
+        for summary, invoice, is_new, as_history in todo:
+            vals = self._values_from_summary(summary)
+            if is_new:
+                vals.update(
+                    company_id=self.company.id,
+                    account_id=self.account.id,
+                    chorus_id=summary.chorus_id,
+                    imported_as_history=as_history,
+                    files_state="pending",
+                )
+                if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
+                    # Its first mise à disposition is its current status: no history call needed.
+                    vals.update(
+                        mise_a_disposition_at=to_utc_naive(summary.status_datetime),
+                        mise_a_disposition_date=paris_date(summary.status_datetime),
+                    )
+                invoice = self.Invoice.create(vals)
+                run.count_new += 1
+            else:
+                previous = invoice.chorus_status_code
+                invoice.write(vals)
+                if previous != summary.status:
+                    invoice._post_status_change(previous, summary.status, summary.status_comment)
+                run.count_updated += 1
+            records.append((summary, invoice, is_new))
+        self._fetch_histories(records)
+        self._fetch_files(
+            [(summary, invoice) for summary, invoice, _new in records
+             if invoice.files_state in ("pending", "error")
+             or (not _new and summary.status == chorus_statuses.COMPLETEE)]
+        )
+
+    def _service_for(self, summary):
+        """The account's service for this invoice; a service Chorus names that we do not know
+        yet is added (the structure's services change over time)."""
+        if not summary.service_id:
+            return None
+        service = self.services.get(summary.service_id)
+        if service is None and summary.service_code:
+            service = self.env["chorus.pro.service"].sudo().create({
+                "account_id": self.account.id,
+                "chorus_id": summary.service_id,
+                "code": summary.service_code,
+                "name": summary.service_name or False,
+            })
+            self.services[summary.service_id] = service
+        return service
+
+    def _values_from_summary(self, summary):
+        service = self._service_for(summary)
+        vals = {
+            "number": summary.number,
+            "payment_request_type": summary.payment_request_type or "FACTURE",
+            "works_type": summary.works_type or False,
+            "chorus_status": self.Invoice._status_selection_value(summary.status),
+            "chorus_status_code": summary.status,
+            "chorus_status_comment": (summary.status_comment or "")[:255] or False,
+            "status_datetime": to_utc_naive(summary.status_datetime),
+            "invoice_date": summary.invoice_date,
+            "deposit_date": summary.deposit_date,
+            "recipient_chorus_id": summary.recipient_id or 0,
+            "recipient_identifier": summary.recipient_code or False,
+            "service_id": service.id if service else False,
+            "service_code": summary.service_code or (service.code if service else False),
+            "service_name": summary.service_name or (service.name if service else False),
+            "supplier_name": summary.supplier_name or False,
+            "supplier_identifier": summary.supplier_code or False,
+            "supplier_identifier_type": summary.supplier_identifier_type or False,
+            "purchase_order": summary.purchase_order or False,
+            "contract": summary.contract or False,
+            "amount_untaxed": _amount(summary.amount_untaxed),
+            "amount_total": _amount(summary.amount_total),
+            "amount_to_pay": _amount(
+                summary.amount_to_pay if summary.amount_to_pay is not None else summary.amount_total
+            ),
+            "last_sync_at": fields.Datetime.now(),
+        }
+        if summary.amount_untaxed is not None and summary.amount_total is not None:
+            vals["amount_tax"] = float(summary.amount_total - summary.amount_untaxed)
+        if summary.invoice_type in INVOICE_TYPES:
+            vals["invoice_type"] = INVOICE_TYPES[summary.invoice_type]
+        currency = self._currency(summary.currency)
+        if currency:
+            vals["currency_id"] = currency.id
+        if vals["supplier_identifier_type"] not in dict(
+            self.Invoice._fields["supplier_identifier_type"].selection
+        ):
+            vals["supplier_identifier_type"] = "AUTRE" if vals["supplier_identifier_type"] else False
+        return vals
+
+    def _currency(self, code):
+        if not code:
+            return None
+        cache = getattr(self, "_currencies", None)
+        if cache is None:
+            cache = self._currencies = {}
+        if code not in cache:
+            cache[code] = self.env["res.currency"].with_context(active_test=False).search(
+                [("name", "=", code)], limit=1
+            )
+        return cache[code]
+
+    # ------------------------------------------------------------------ history
+    def _fetch_histories(self, records):
+        """Status history for invoices whose status changed, or whose first mise à disposition
+        is not their current status (needed for the payment delay)."""
+        wanted = [
+            invoice for summary, invoice, is_new in records
+            if not is_new or summary.status != chorus_statuses.MISE_A_DISPOSITION
+        ]
+        if not wanted:
+            return
+        results = self._parallel(
+            [(invoice.chorus_id, invoice) for invoice in wanted],
+            lambda chorus_id: self.client.get_history(chorus_id),
+        )
+        for invoice, history, error in results:
+            if error is not None:
+                if isinstance(error, chorus_errors.ChorusTransportError):
+                    raise SyncInterrupted(chorus_error_message(error, self.env))
+                self._fail(invoice, _("Status history unavailable: %(reason)s",
+                                      reason=chorus_error_message(error, self.env)))
+                continue
+            invoice._apply_history(history)
+
+    # ------------------------------------------------------------------ files
+    def _fetch_files(self, items):
+        """Download PIVOT bundles (size-capped), parse them incrementally, store the files."""
+        if not items:
+            return
+        cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
+        bundles, current, current_size = [], [], 0
+        for summary, invoice in items:
+            size = summary.size or DEFAULT_SIZE
+            if current and current_size + size > cap:
+                bundles.append(current)
+                current, current_size = [], 0
+            current.append((summary, invoice))
+            current_size += size
+        if current:
+            bundles.append(current)
+        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        if workers == 1 or len(bundles) == 1:
+            for bundle in bundles:
+                self._store_bundle(bundle, self._download_bundle(bundle))
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(self._download_bundle, bundle): bundle for bundle in bundles}
+            for future in as_completed(futures):
+                self._store_bundle(futures[future], future.result())
+
+    def _download_bundle(self, bundle):
+        """HTTP only (no cursor use here: this runs in worker threads).
+
+        Returns a list of (chorus ids, DownloadedFile or error) — a bundle refused as a whole is
+        split in halves until the bad invoice is isolated.
+        """
+        ids = [summary.chorus_id for summary, _invoice in bundle]
+        outcomes = []
+        stack = [ids]
+        while stack:
+            part = stack.pop()
+            try:
+                outcomes.append((part, self.client.download_invoices(part, fmt="PIVOT")))
+            except chorus_errors.ChorusTransportError as error:
+                outcomes.append((part, error))
+            except chorus_errors.ChorusProError as error:
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    stack.extend([part[middle:], part[:middle]])
+                else:
+                    outcomes.append((part, error))
+        return outcomes
+
+    def _store_bundle(self, bundle, outcomes):
+        invoices = {summary.chorus_id: (summary, invoice) for summary, invoice in bundle}
+        for ids, outcome in outcomes:
+            if isinstance(outcome, chorus_errors.ChorusTransportError):
+                raise SyncInterrupted(chorus_error_message(outcome, self.env))
+            if isinstance(outcome, chorus_errors.ChorusProError):
+                summary, invoice = invoices[ids[0]]
+                self._files_unavailable(invoice, outcome)
+                continue
+            self.run.count_downloads += 1
+            try:
+                self._store_pivot(ids, outcome, invoices)
+            finally:
+                outcome.cleanup()
+
+    def _store_pivot(self, ids, downloaded, invoices):
+        remaining = set(ids)
+        if downloaded.kind != "xml":
+            for chorus_id in ids:
+                self._fail(invoices[chorus_id][1], _(
+                    "Chorus Pro sent a %(kind)s file where the PIVOT XML was expected.",
+                    kind=downloaded.kind))
+            return
+        by_number = {}
+        for chorus_id in ids:
+            by_number.setdefault(invoices[chorus_id][1].number, []).append(chorus_id)
+        try:
+            for position, pivot in enumerate(iter_pivot_invoices(downloaded.path)):
+                chorus_id = pivot.chorus_id
+                if chorus_id not in remaining:
+                    # PIVOT before V2_02 has no IdCPRO: fall back on the invoice number, then order.
+                    candidates = [c for c in by_number.get(pivot.number, []) if c in remaining]
+                    chorus_id = candidates[0] if candidates else (
+                        ids[position] if position < len(ids) and ids[position] in remaining else None
+                    )
+                if chorus_id is None:
+                    continue
+                remaining.discard(chorus_id)
+                summary, invoice = invoices[chorus_id]
+                self._store_invoice_files(invoice, summary, pivot, downloaded)
+        except PivotError as error:
+            if len(remaining) > 1:
+                # Isolate the broken one: fetch the others one by one.
+                for chorus_id in sorted(remaining):
+                    summary, invoice = invoices[chorus_id]
+                    single = self._download_bundle([(summary, invoice)])
+                    self._store_bundle([(summary, invoice)], single)
+                return
+            for chorus_id in remaining:
+                self._fail(invoices[chorus_id][1], _(
+                    "The PIVOT file sent by Chorus Pro is malformed: %(error)s", error=str(error)))
+            return
+        for chorus_id in remaining:
+            self._fail(invoices[chorus_id][1], _(
+                "Chorus Pro did not include this invoice in the downloaded file."))
+
+    def _store_invoice_files(self, invoice, summary, pivot, downloaded):
+        vals = invoice._values_from_pivot(pivot)
+        vals.update(
+            files_state="done",
+            files_size=summary.size or 0,
+            files_status_code=summary.status,
+            sync_error=False,
+        )
+        invoice.write(vals)
+        invoice._store_pivot_attachments(pivot)
+        if invoice.is_factored and not invoice.factor_identifier:
+            self._complete_from_consult(invoice)
+
+    def _complete_from_consult(self, invoice):
+        """The factor's identity is only in the consult answer (not in search nor PIVOT)."""
+        try:
+            detail = self.client.get_invoice(invoice.chorus_id)
+        except chorus_errors.ChorusTransportError as error:
+            raise SyncInterrupted(chorus_error_message(error, self.env)) from error
+        except chorus_errors.ChorusProError as error:
+            self.run._log(
+                _("Factor details unavailable: %(reason)s", reason=chorus_error_message(error, self.env)),
+                level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+                invoice=invoice,
+            )
+            return
+        invoice.write(invoice._values_from_detail(detail))
+
+    def _files_unavailable(self, invoice, error):
+        reason = chorus_error_message(error, self.env)
+        if invoice.is_works or isinstance(error, chorus_errors.ChorusFunctionalError):
+            # Listed with a clear notice, retried at each run.
+            invoice.write({"files_state": "unavailable", "sync_error": reason,
+                           "sync_attempts": invoice.sync_attempts + 1})
+            self.run._log(
+                _("The files of this invoice cannot be downloaded from Chorus Pro for now: "
+                  "%(reason)s Its data is kept and the download is tried again at each run.",
+                  reason=reason),
+                level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+                invoice=invoice,
+            )
+            return
+        self._fail(invoice, reason)
+
+    def _fail(self, invoice, reason):
+        invoice.write({"files_state": "error", "sync_error": reason,
+                       "sync_attempts": invoice.sync_attempts + 1})
+        if invoice.chorus_id not in self.failed_ids:
+            self.failed_ids.add(invoice.chorus_id)
+            self.run.count_failed += 1
+        self.run._log(reason, level="error", chorus_id=invoice.chorus_id,
+                      number=invoice.number, invoice=invoice)
+
+    # ------------------------------------------------------------------ retries
+    def _retry_unfinished(self):
+        """Invoices whose files are still missing (errors, unavailable) are tried again."""
+        leftovers = self.Invoice.search(
+            [("account_id", "=", self.account.id),
+             ("files_state", "in", ("pending", "error", "unavailable")),
+             ("chorus_id", "not in", list(self.seen))]
+        )
+        for chunk in chunked(leftovers, BATCH_SIZE):
+            items = []
+            for invoice in chunk:
+                self.seen.add(invoice.chorus_id)
+                items.append((_Known(invoice), invoice))
+            self._fetch_files(items)
+            self._end_batch()
+
+    # ------------------------------------------------------------------ helpers
+    def _parallel(self, items, call):
+        """Run ``call(key)`` for each (key, payload) with a few calls in flight; results in the
+        input order as (payload, result, error)."""
+        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+
+        def guarded(key):
+            try:
+                return call(key), None
+            except chorus_errors.ChorusProError as error:
+                return None, error
+
+        if workers == 1 or len(items) == 1:
+            return [(payload, *guarded(key)) for key, payload in items]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda item: guarded(item[0]), items))
+        return [(payload, result, error) for (key, payload), (result, error) in zip(items, results)]
+
+
+class _Known:
+    """A search-summary stand-in for an invoice already known (retries)."""
+
+    def __init__(self, invoice):
+        self.chorus_id = invoice.chorus_id
+        self.size = invoice.files_size or None
+        self.status = invoice.chorus_status_code
+
+
+def attachment_checksum(content):
+    return hashlib.sha1(content).hexdigest()

@@ -1,0 +1,3 @@
+from . import test_account
+from . import test_sync
+from . import test_tour_configuration

@@ -1,0 +1,324 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Step 1 against the simulator: full retrieval, idempotence, cutoff, faults, isolation."""
+
+from datetime import date, timedelta
+
+from odoo.tests import tagged
+from odoo.tests.common import TransactionCase
+
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import LOCK_NAMESPACE
+
+from .common import ChorusSimulatorMixin
+
+DOWNLOAD = "factures/v1/telecharger/groupe"
+SEARCH = "factures/v1/rechercher/recipiendaire"
+
+
+class SyncCase(ChorusSimulatorMixin, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = cls.start_simulator()
+        cls.account = cls.create_chorus_account(
+            cls.sim, sync_cutoff_date=date(2000, 1, 1), sync_cutoff_mode="history"
+        )
+        cls.Invoice = cls.env["chorus.pro.invoice"]
+
+    def setUp(self):
+        super().setUp()
+        self.sim.admin.reset()
+
+    def sync(self, account=None, trigger="manual"):
+        account = account or self.account
+        run = self.env["chorus.pro.run"].create({
+            "company_id": account.company_id.id,
+            "account_id": account.id,
+            "run_type": "sync",
+            "trigger": trigger,
+        })
+        run._execute()
+        return run
+
+    def sim_invoices(self, tag=None, structure_id=None):
+        structure_id = structure_id or self.sim.info["structure_id"]
+        return [
+            item for item in self.sim.admin.invoices(tag=tag)
+            if item.get("idDestinataire", structure_id) == structure_id
+            and item.get("statut") not in ("BROUILLON", "DEPOSEE", "EN_COURS_ACHEMINEMENT")
+        ]
+
+    def record(self, tag):
+        item = self.sim_invoices(tag=tag)[0]
+        invoice = self.Invoice.search([("chorus_id", "=", item["idFacture"])])
+        self.assertTrue(invoice, f"invoice tagged {tag} was not retrieved")
+        return invoice, self.sim.admin.invoice(item["idFacture"])
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestSyncFull(SyncCase):
+    def test_full_sync_brings_every_invoice_once(self):
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        expected = {item["idFacture"] for item in self.sim_invoices()}
+        got = set(self.Invoice.search([("company_id", "=", self.env.company.id)]).mapped("chorus_id"))
+        self.assertEqual(got, expected)
+        self.assertEqual(run.count_new, len(expected))
+        # Chorus calls per new invoice stay well under the ceiling of 3.
+        calls = sum(v for k, v in self.sim.admin.counters().items() if not k.startswith("_"))
+        self.assertLessEqual(calls / len(expected), 3.0)
+        # Everything downloaded except what Chorus refuses to send (listed, not skipped).
+        refused = {item["idFacture"] for item in self.sim_invoices(tag="download_refused")}
+        problems = self.Invoice.search([("files_state", "!=", "done")])
+        self.assertEqual(set(problems.mapped("chorus_id")), refused)
+        for invoice in problems:
+            self.assertEqual(invoice.files_state, "unavailable")
+            self.assertTrue(invoice.sync_error)
+            self.assertTrue(run.line_ids.filtered(lambda l, i=invoice: l.invoice_id == i))
+        for invoice in self.Invoice.search([("files_state", "=", "done")]):
+            self.assertTrue(invoice.main_attachment_pdf_id, invoice.number)
+            self.assertEqual(invoice.main_attachment_pdf_id.mimetype, "application/pdf")
+            self.assertTrue(invoice.main_attachment_pdf_id.raw.startswith(b"%PDF"))
+            self.assertTrue(invoice.mise_a_disposition_date, invoice.number)
+        self.assertTrue(self.account.last_sync_at)
+
+    def test_representative_invoices_every_field(self):
+        self.sync()
+        # Factored invoice: the money goes to the factor.
+        invoice, sim = self.record("factored")
+        self.assertTrue(invoice.is_factored)
+        self.assertTrue(invoice.factor_name)
+        self.assertNotEqual(invoice.factor_name.upper(), invoice.supplier_name.upper())
+        self.assertEqual(invoice.bank_holder, invoice.factor_name)
+        self.assertTrue(invoice.factor_identifier, "factor identity comes from the consult")
+        self.assertEqual(invoice.bank_account, sim["bank"]["iban"] if "bank" in sim else invoice.bank_account)
+        # Credit note pointing at its invoice.
+        invoice, sim = self.record("credit_note")
+        self.assertEqual(invoice.invoice_type, "credit_note")
+        self.assertTrue(invoice.origin_invoice_number)
+        # Several attachments: the PDF is the main document, the others keep their names.
+        invoice, sim = self.record("multi_attachments")
+        self.assertGreaterEqual(len(invoice.attachment_ids), 4)
+        main = invoice.attachment_ids.filtered("chorus_pro_is_main")
+        self.assertEqual(main, invoice.main_attachment_pdf_id)
+        self.assertEqual(invoice.message_main_attachment_id, main)
+        others = invoice.attachment_ids - main
+        self.assertTrue(all(att.chorus_pro_original_name == att.name for att in others))
+        self.assertTrue(all(att.chorus_pro_type_code == "02" for att in others))
+        # Structured invoice: lines and VAT by rate, consistent to the cent.
+        invoice, sim = self.record("multi_vat")
+        self.assertTrue(invoice.line_ids)
+        self.assertGreaterEqual(len(invoice.tax_ids), 2)
+        self.assertAlmostEqual(sum(invoice.line_ids.mapped("amount_untaxed")), invoice.amount_untaxed, 2)
+        self.assertAlmostEqual(sum(invoice.tax_ids.mapped("base")), invoice.amount_untaxed, 2)
+        self.assertAlmostEqual(invoice.amount_untaxed + sum(invoice.tax_ids.mapped("amount")), invoice.amount_total, 2)
+        self.assertEqual(invoice.number, sim.get("numeroFacture", invoice.number))
+        self.assertTrue(invoice.supplier_identifier)
+        self.assertEqual(invoice.supplier_identifier_type, "SIRET")
+        self.assertTrue(invoice.bank_account.startswith("FR"))
+        self.assertTrue(invoice.purchase_order)
+        self.assertTrue(invoice.service_id, "the service is linked to the account's services")
+        # PDF-only invoice: no lines, VAT recap only.
+        invoice, sim = self.record("pdf_only")
+        self.assertFalse(invoice.line_ids)
+        self.assertTrue(invoice.tax_ids)
+        # Works invoice through its own API.
+        works = self.Invoice.search([("is_works", "=", True)])
+        self.assertEqual(len(works), len(self.sim_invoices(tag="works")))
+        self.assertTrue(works.filtered(lambda w: w.files_state == "done"))
+        # A2 frame (already paid) is kept as such.
+        invoice, sim = self.record("a2")
+        self.assertEqual(invoice.frame, "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE")
+        # The completed invoice's history and payment-delay start come from Chorus's history.
+        invoice, sim = self.record("completed")
+        self.assertEqual(invoice.chorus_status, "COMPLETEE")
+        codes = invoice.status_history_ids.sorted("at").mapped("code")
+        start = codes.index("MISE_A_DISPOSITION")
+        self.assertEqual(codes[start:start + 3], ["MISE_A_DISPOSITION", "SUSPENDUE", "COMPLETEE"])
+        first_mad = invoice.status_history_ids.filtered(lambda s: s.code == "MISE_A_DISPOSITION").sorted("at")[0]
+        self.assertEqual(invoice.mise_a_disposition_at, first_mad.at)
+
+    def test_rerun_creates_nothing_and_downloads_nothing(self):
+        self.sync()
+        count = self.Invoice.search_count([])
+        self.sim.admin.reset_counters()
+        run = self.sync()
+        self.assertEqual(run.count_new, 0)
+        self.assertEqual(self.Invoice.search_count([]), count)
+        counters = self.sim.admin.counters()
+        refused = len(self.sim_invoices(tag="download_refused"))
+        # Only the invoices Chorus refuses to send are tried again.
+        self.assertLessEqual(counters.get(DOWNLOAD, 0), refused)
+        self.assertEqual(counters.get("factures/v1/consulter/historique", 0), 0)
+
+    def test_status_changes_made_elsewhere_come_in(self):
+        self.sync()
+        target = next(i for i in self.sim_invoices() if i["statut"] == "MISE_A_DISPOSITION"
+                      and "works" not in i.get("tags", []))
+        invoice = self.Invoice.search([("chorus_id", "=", target["idFacture"])])
+        # The supplier's invoice is suspended on the portal, then completed by the supplier.
+        self.sim.admin.move(target["idFacture"], "SUSPENDUE", comment="Bon de livraison manquant")
+        self.sync()
+        self.assertEqual(invoice.chorus_status, "SUSPENDUE")
+        self.assertEqual(invoice.chorus_status_comment, "Bon de livraison manquant")
+        self.sim.admin.complete(target["idFacture"])
+        run = self.sync()
+        self.assertEqual(invoice.chorus_status, "COMPLETEE")
+        self.assertEqual(run.count_updated, 1, run.summary)
+        self.assertIn("SUSPENDUE", invoice.status_history_ids.mapped("code"))
+        self.assertIn("COMPLETEE", invoice.status_history_ids.mapped("code"))
+        self.assertTrue(invoice.message_ids.filtered(lambda m: "Completed" in (m.body or "")),
+                        "the change is traced in the chatter")
+        # Hélios moves a mandated invoice.
+        self.sim.admin.move(target["idFacture"], "MISE_A_DISPOSITION_COMPTABLE")
+        self.sync()
+        self.assertEqual(invoice.chorus_status, "MISE_A_DISPOSITION_COMPTABLE")
+        self.sim.admin.move(target["idFacture"], "MISE_EN_PAIEMENT")
+        self.sync()
+        self.assertEqual(invoice.chorus_status, "MISE_EN_PAIEMENT")
+
+    def test_other_company_sees_none(self):
+        self.sync()
+        company_b = self.env["res.company"].create({"name": "Autre collectivité"})
+        user_b = self.chorus_user("chorus_user_b", "processor", company=company_b)
+        self.assertEqual(self.Invoice.with_user(user_b).search_count([]), 0)
+        self.assertEqual(self.env["chorus.pro.run"].with_user(user_b).search_count([]), 0)
+        user_a = self.chorus_user("chorus_user_a", "user")
+        self.assertGreater(self.Invoice.with_user(user_a).search_count([]), 0)
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestSyncCutoff(SyncCase):
+    def test_cutoff_keeps_old_closed_history_out_but_pending_in(self):
+        self.account.write({
+            "sync_cutoff_date": date.today().replace(day=1),
+            "sync_cutoff_mode": "skip",
+        })
+        self.sync()
+        old_pending = self.sim_invoices(tag="old_pending")[0]
+        self.assertTrue(self.Invoice.search([("chorus_id", "=", old_pending["idFacture"])]),
+                        "an old invoice still waiting for a decision is always imported")
+        paid = self.sim_invoices(tag="paid")
+        old_paid = [i for i in paid if i.get("dateHeureEtatCourant", "9999") < str(date.today().replace(day=1))]
+        self.assertTrue(old_paid, "the data set has old closed invoices")
+        self.assertFalse(self.Invoice.search([("chorus_id", "in", [i["idFacture"] for i in old_paid])]))
+
+    def test_cutoff_history_mode_marks_them_processed(self):
+        self.account.write({
+            "sync_cutoff_date": date.today().replace(day=1),
+            "sync_cutoff_mode": "history",
+        })
+        self.sync()
+        paid = self.sim_invoices(tag="paid")
+        old_paid = [i for i in paid if i.get("dateHeureEtatCourant", "9999") < str(date.today().replace(day=1))]
+        records = self.Invoice.search([("chorus_id", "in", [i["idFacture"] for i in old_paid])])
+        self.assertEqual(len(records), len(old_paid))
+        self.assertTrue(all(records.mapped("imported_as_history")))
+        old_pending = self.Invoice.search([("chorus_id", "=", self.sim_invoices(tag="old_pending")[0]["idFacture"])])
+        self.assertFalse(old_pending.imported_as_history)
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestSyncFaults(SyncCase):
+    def test_injected_faults_are_survived(self):
+        admin = self.sim.admin
+        admin.fault(SEARCH, "503", count=1)
+        admin.fault(SEARCH, "429", count=1, retry_after=1)
+        admin.fault(DOWNLOAD, "500", count=2)
+        admin.fault("factures/v1/consulter/historique", "timeout", count=1, delay_s=12)
+        admin.fault(DOWNLOAD, "401", count=1)
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        expected = {item["idFacture"] for item in self.sim_invoices()}
+        got = set(self.Invoice.search([]).mapped("chorus_id"))
+        self.assertEqual(got, expected)
+        refused = {item["idFacture"] for item in self.sim_invoices(tag="download_refused")}
+        self.assertEqual(set(self.Invoice.search([("files_state", "!=", "done")]).mapped("chorus_id")), refused)
+
+    def test_token_expiry_mid_run(self):
+        self.sim.admin.config(token_ttl=1)
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        self.assertEqual(run.count_new, len(self.sim_invoices()))
+
+    def test_malformed_invoice_isolated_then_retried(self):
+        victim = next(i for i in self.sim_invoices() if "structured" in i.get("tags", []))
+        self.sim.admin.corrupt(victim["idFacture"], "broken_xml")
+        run = self.sync()
+        self.assertEqual(run.state, "warning")
+        bad = self.Invoice.search([("chorus_id", "=", victim["idFacture"])])
+        self.assertEqual(bad.files_state, "error")
+        self.assertIn("malformed", bad.sync_error)
+        self.assertEqual(run.count_failed, 1)
+        self.assertTrue(run.line_ids.filtered(lambda l: l.level == "error" and l.invoice_id == bad))
+        refused = {item["idFacture"] for item in self.sim_invoices(tag="download_refused")}
+        others = self.Invoice.search([("id", "!=", bad.id), ("chorus_id", "not in", list(refused))])
+        self.assertTrue(others)
+        self.assertEqual(set(others.mapped("files_state")), {"done"})
+        # Chorus fixes the file: the next run retrieves it.
+        self.sim.admin.reset()
+        self.sync()
+        self.assertEqual(bad.files_state, "done")
+        self.assertTrue(bad.main_attachment_pdf_id)
+
+    def test_too_large_invoice_recorded(self):
+        victim = next(i for i in self.sim_invoices() if "pdf_only" in i.get("tags", []))
+        self.sim.admin.corrupt(victim["idFacture"], "too_large")
+        run = self.sync()
+        bad = self.Invoice.search([("chorus_id", "=", victim["idFacture"])])
+        self.assertEqual(bad.files_state, "error")
+        self.assertIn("413", bad.sync_error)
+        self.assertEqual(run.count_failed, 1)
+
+    def test_chorus_down_is_recorded_not_raised(self):
+        self.sync()
+        watermark = self.account.last_sync_at
+        self.sim.admin.fault("*", "503", count=50)
+        run = self.sync(trigger="cron")
+        self.assertEqual(run.state, "failed")
+        self.assertIn("stopped", run.summary)
+        self.assertEqual(self.account.last_sync_at, watermark, "the watermark does not move")
+
+    def test_cron_skips_disabled_and_records_expired_credentials(self):
+        company_b = self.env["res.company"].create({"name": "Syndicat des eaux"})
+        disabled = self.create_chorus_account(self.sim, company=company_b, enabled=False)
+        self.account.password_expiry_date = date.today() - timedelta(days=2)
+        Run = self.env["chorus.pro.run"]
+        before = Run.search([])
+        self.env["chorus.pro.account"]._cron_scheduled_sync()
+        runs = Run.search([]) - before
+        self.assertEqual(runs.account_id, self.account)
+        self.assertEqual(runs.state, "failed")
+        self.assertIn("expired", runs.summary)
+        self.assertFalse(Run.search([("account_id", "=", disabled.id)]))
+        self.assertTrue(self.env.ref("chorus_pro_liaison.ir_cron_chorus_pro_sync").active)
+
+    def test_two_syncs_never_run_at_once(self):
+        # Another connection holds the lock (a cron or another worker).
+        registry = self.env.registry
+        with registry.cursor() as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
+            try:
+                run = self.sync()
+            finally:
+                other.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
+        self.assertEqual(run.state, "skipped")
+        self.assertIn("already running", run.summary)
+        self.assertFalse(self.Invoice.search([]))
+
+    def test_button_queues_a_background_run(self):
+        processor = self.chorus_user("chorus_processor_btn", "processor")
+        action = self.account.with_user(processor).action_launch_sync()
+        run = self.env["chorus.pro.run"].browse(action["res_id"])
+        self.assertEqual(run.state, "queued")
+        self.assertEqual(run.user_id, processor)
+        cron = self.env.ref("chorus_pro_liaison.ir_cron_chorus_pro_jobs")
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
+        # A second click opens the same run rather than starting another.
+        again = self.account.with_user(processor).action_launch_sync()
+        self.assertEqual(again["res_id"], run.id)
+        # The job loop (run explicitly: there are no cron workers in tests).
+        self.env["chorus.pro.run"]._cron_process_queue()
+        self.assertIn(run.state, ("done", "warning"))
+        self.assertGreater(run.count_new, 0)
+        self.assertEqual(run.done, run.total)

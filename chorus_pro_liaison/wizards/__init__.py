@@ -1,0 +1,2 @@
+from . import chorus_pro_dashboard
+from . import chorus_pro_structure_choice
