@@ -16,6 +16,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro.client import ChorusProClient
+from chorus_pro.evidence import unsigned_evidence
 from chorus_pro.timeutil import PARIS
 
 _logger = logging.getLogger(__name__)
@@ -364,6 +365,14 @@ class ChorusProAccount(models.Model):
     def _chorus_guard_extra_checks(self, purpose, *, manual=True):
         """Hook for further checks of the guard (the RGS** key plugs in here)."""
         return True
+
+    def _chorus_evidence(self, request_body, response_body, at, extra=None):
+        """Evidence of a call that changed something in Chorus Pro (status push, MANDATEE): the
+        exact request body, Chorus's answer and the time. Unsigned here; signed with the RGS**
+        key when one is configured (the key feature overrides this). Returns a
+        :class:`chorus_pro.evidence.Evidence`."""
+        self.ensure_one()
+        return unsigned_evidence(request_body, response_body, at, extra)
 
     def _chorus_client_kwargs(self):
         self.ensure_one()

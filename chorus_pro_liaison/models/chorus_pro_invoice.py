@@ -281,6 +281,13 @@ class ChorusProInvoice(models.Model):
             "context": {"default_res_model": self._name, "default_res_id": self.id, "create": False},
         }
 
+    # ------------------------------------------------------------------ hooks
+    def _chorus_after_sync(self, new=None):
+        """Called by the retrieval for the invoices it created or updated in a batch (``new``:
+        those created). Later steps plug in here (remembered supplier matches, duplicate
+        detection, payment-delay dates)."""
+        return True
+
     # ------------------------------------------------------------------ from Chorus
     def _status_label(self, code):
         labels = dict(self._fields["chorus_status"]._description_selection(self.env))

@@ -324,6 +324,10 @@ class InvoiceSynchronizer:
              if invoice.files_state in ("pending", "error")
              or (not _new and summary.status == chorus_statuses.COMPLETEE)]
         )
+        touched = self.Invoice.browse([invoice.id for _summary, invoice, _new in records])
+        touched._chorus_after_sync(new=self.Invoice.browse(
+            [invoice.id for _summary, invoice, is_new in records if is_new]
+        ))
 
     def _service_for(self, summary):
         """The account's service for this invoice; a service Chorus names that we do not know
