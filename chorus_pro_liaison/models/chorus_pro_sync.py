@@ -162,6 +162,11 @@ class InvoiceSynchronizer:
             unchanged=run.count_unchanged,
             failed=run.count_failed,
         )
+        notices = len(run.line_ids.filtered(lambda line: line.level == "warning"))
+        if notices:
+            text += " " + _(
+                "%(count)s notice(s): see the messages below.", count=notices
+            )
         if run.count_failed:
             text += " " + _(
                 "The failed invoices are listed below with the reason; they are tried again at "
@@ -325,6 +330,7 @@ class InvoiceSynchronizer:
              or (not _new and summary.status == chorus_statuses.COMPLETEE)]
         )
         touched = self.Invoice.browse([invoice.id for _summary, invoice, _new in records])
+        self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
         touched._chorus_after_sync(new=self.Invoice.browse(
             [invoice.id for _summary, invoice, is_new in records if is_new]
         ))
