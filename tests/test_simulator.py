@@ -177,6 +177,14 @@ def test_world_json_round_trip():
     assert World.from_json(world.to_json()).to_json() == world.to_json()
 
 
+def test_default_password_never_expires_with_a_past_anchor():
+    today = datetime.now(PARIS).date()
+    old = generate_world(seed=SEED, anchor_date=today - timedelta(days=800))
+    assert old.account.password_expiry == today + timedelta(days=300)
+    future = generate_world(seed=SEED, anchor_date=today + timedelta(days=10))
+    assert future.account.password_expiry == today + timedelta(days=310)
+
+
 def test_identifiers_are_valid():
     world = generate_world(seed=SEED, anchor_date=ANCHOR)
     companies = world.suppliers + world.factors

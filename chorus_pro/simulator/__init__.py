@@ -39,8 +39,9 @@ answers (the real platform may differ). Numbers refer to chorus-pro-api.md §10.
   IBAN, ``Etablissement`` = BIC, ``RaisonSocialeEncaisseur`` = account holder (the factor when
   factored).
 * §10.7 ``dateExpirationMotPasseCompteTech`` is filled (``YYYY-MM-DD``) for the structures the
-  technical account is attached to, ``null`` for the others. The default expiry is anchor + 300
-  days; ``/_admin/credentials`` with a new password and no date sets today + 424 days. An
+  technical account is attached to, ``null`` for the others. The default expiry is 300 days
+  after the anchor date, or after today when the anchor lies in the past (a world anchored on a
+  fixed date never sees its password expire); ``/_admin/credentials`` with a new password and no date sets today + 424 days. An
   expired password (expiry before today, Paris) gives HTTP 401 with
   ``error_description="password expired: …"``.
 * §10.8 ``structures/v1/consulter`` accepts ``idStructureCPP`` and ``idStructure``;
