@@ -901,6 +901,15 @@ def test_admin_deposit_and_queries(api):
     assert {s["idStructureCPP"] for s in state["structures"]} >= {api.info["structure_id"]}
 
 
+def test_admin_invoice_gives_the_full_state(api):
+    invoice = api.world.first_tagged("multi_attachments")
+    full = api.admin.invoice(invoice.id)
+    assert [a["id"] for a in full["attachments"]] == [a.id for a in invoice.attachments]
+    assert [a["type_code"] for a in full["attachments"]].count("02") >= 3
+    assert [line["number"] for line in full["lines"]] == [line.number for line in invoice.lines]
+    assert [h["code"] for h in full["history"]] == [h.code for h in invoice.history]
+
+
 def test_admin_move_bypasses_the_matrix(api):
     invoice = next(i for i in api.world.invoices.values() if i.status == st.MANDATEE)
     api.admin.move(invoice.id, st.MISE_A_DISPOSITION_COMPTABLE, "Mandat reçu par le comptable")
