@@ -219,6 +219,9 @@ class ChorusProInvoice(models.Model):
     )
     sync_error = fields.Text(string="Last retrieval error", readonly=True)
     sync_attempts = fields.Integer(readonly=True)
+    files_attempted_at = fields.Datetime(
+        readonly=True, help="Last time the files were asked from Chorus Pro."
+    )
     last_sync_at = fields.Datetime(readonly=True)
 
     _sql_constraints = [

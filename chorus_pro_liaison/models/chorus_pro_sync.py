@@ -40,6 +40,7 @@ _logger = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x43505253 - (1 << 31)
 BATCH_SIZE = 100
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
+UNAVAILABLE_RETRY_HOURS = 24
 INVOICE_TYPES = {"FACTURE": "invoice", "AVOIR": "credit_note", "ACOMPTE": "advance"}
 
 
@@ -75,6 +76,12 @@ class InvoiceSynchronizer:
                 tracking_disable=True, mail_notrack=True, mail_create_nolog=True
             )
         )
+        # Invoices per committed batch: a crash loses at most one batch.
+        self.batch_size = max(1, int(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "chorus_pro_liaison.sync_batch_size", BATCH_SIZE
+            )
+        ))
         self.seen = set()
         self.failed_ids = set()
         self.client = None
@@ -219,7 +226,7 @@ class InvoiceSynchronizer:
                 if works
                 else self.client.search_received_invoices(**kwargs)
             )
-            for chunk in chunked(self._with_total(search), BATCH_SIZE):
+            for chunk in chunked(self._with_total(search), self.batch_size):
                 self._process_chunk(chunk, first_sync=first_sync)
                 self._end_batch()
 
@@ -285,6 +292,8 @@ class InvoiceSynchronizer:
                 or (status_at and invoice.status_datetime != status_at)
             )
             needs_files = invoice.files_state in ("pending", "error") or (
+                changed and invoice.files_state == "unavailable"
+            ) or (
                 changed and summary.status == chorus_statuses.COMPLETEE
             ) or (
                 summary.size and invoice.files_size and summary.size != invoice.files_size
@@ -326,7 +335,7 @@ class InvoiceSynchronizer:
         self._fetch_histories(records)
         self._fetch_files(
             [(summary, invoice) for summary, invoice, _new in records
-             if invoice.files_state in ("pending", "error")
+             if invoice.files_state in ("pending", "error", "unavailable")
              or (not _new and summary.status == chorus_statuses.COMPLETEE)]
         )
         touched = self.Invoice.browse([invoice.id for _summary, invoice, _new in records])
@@ -479,6 +488,9 @@ class InvoiceSynchronizer:
 
     def _store_bundle(self, bundle, outcomes):
         invoices = {summary.chorus_id: (summary, invoice) for summary, invoice in bundle}
+        self.Invoice.browse([invoice.id for _summary, invoice in bundle]).write(
+            {"files_attempted_at": fields.Datetime.now()}
+        )
         for ids, outcome in outcomes:
             if isinstance(outcome, chorus_errors.ChorusTransportError):
                 raise SyncInterrupted(chorus_error_message(outcome, self.env))
@@ -589,12 +601,18 @@ class InvoiceSynchronizer:
     # ------------------------------------------------------------------ retries
     def _retry_unfinished(self):
         """Invoices whose files are still missing (errors, unavailable) are tried again."""
+        # Errors are retried at every run; files Chorus refuses to send ("unavailable") once a
+        # day, so that an hourly retrieval does not ask again and again for the same refusal.
+        retry_unavailable_before = fields.Datetime.now() - timedelta(hours=UNAVAILABLE_RETRY_HOURS)
         leftovers = self.Invoice.search(
             [("account_id", "=", self.account.id),
-             ("files_state", "in", ("pending", "error", "unavailable")),
-             ("chorus_id", "not in", list(self.seen))]
+             ("chorus_id", "not in", list(self.seen)),
+             "|", ("files_state", "in", ("pending", "error")),
+             "&", ("files_state", "=", "unavailable"),
+             "|", ("files_attempted_at", "=", False),
+             ("files_attempted_at", "<", retry_unavailable_before)]
         )
-        for chunk in chunked(leftovers, BATCH_SIZE):
+        for chunk in chunked(leftovers, self.batch_size):
             items = []
             for invoice in chunk:
                 self.seen.add(invoice.chorus_id)
