@@ -1,4 +1,5 @@
 from . import test_account
+from . import test_rgs_key
 from . import test_sync
 from . import test_sync_kill
 from . import test_tour_configuration
