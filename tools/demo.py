@@ -53,6 +53,13 @@ account.action_test_connection()
 print("DEMO-SETUP connection test:", "OK" if account.last_test_ok else "FAILED")
 print(account.last_test_report)
 env.cr.commit()
+if account.last_test_ok and not account.last_sync_at:
+    run = env["chorus.pro.run"].create({"company_id": company.id, "account_id": account.id,
+                                         "run_type": "sync", "trigger": "manual",
+                                         "user_id": env.ref("base.user_admin").id})
+    run._execute()
+    print("DEMO-SETUP first retrieval:", run.summary)
+env.cr.commit()
 """
 
 
