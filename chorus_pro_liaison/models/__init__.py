@@ -7,3 +7,8 @@ from . import chorus_pro_account_sync
 from . import ir_attachment
 from . import res_company
 from . import res_config_settings
+from . import chorus_pro_account_processing
+from . import chorus_pro_motif
+from . import chorus_pro_status_push
+from . import chorus_pro_invoice_processing
+from . import ir_attachment_processing
