@@ -249,7 +249,10 @@ class ChorusProInvoice(models.Model):
         if touched & VALIDATION_FIELDS and not user.has_group(VALIDATOR_GROUP):
             raise AccessError(_("Only internal validators can give or withdraw the internal "
                                 "validation (Validation interne)."))
-        if not can_process and touched - VALIDATION_FIELDS:
+        # Internal validators get write access for the validation only (other steps' groups
+        # keep whatever access they are given).
+        if (not can_process and not user.has_group(MANDATING_GROUP)
+                and touched - VALIDATION_FIELDS):
             raise AccessError(_("You can only give or withdraw the internal validation of "
                                 "Chorus Pro invoices."))
 
@@ -387,7 +390,8 @@ class ChorusProInvoice(models.Model):
             reasons.append(_("Chorus Pro is not configured for %(company)s.",
                              company=invoice.company_id.name))
         pending = invoice.push_ids.filtered(lambda push: push.state == "pending")
-        if pending:
+        # Mandatée may queue behind a decision not sent yet (sent in order); others may not.
+        if pending and target != chorus_statuses.MANDATEE:
             reasons.append(_(
                 "A decision (%(status)s) is waiting to be sent to Chorus Pro for this invoice: "
                 "it is sent automatically, or use \"Send now\" or \"Withdraw\" on it first.",
@@ -537,7 +541,11 @@ class ChorusProInvoice(models.Model):
         if vals:
             invoice.write(vals)
         push._commit()
-        push.with_context(chorus_pro_user_present=manual)._send(manual=manual)
+        earlier = invoice.push_ids.filtered(
+            lambda other: other.state == "pending" and other.id < push.id
+        ).sorted("id")
+        for other in earlier | push:
+            other.with_context(chorus_pro_user_present=manual)._send(manual=manual)
         return push.with_env(self.env)
 
     def _chorus_after_push(self, push):
@@ -663,6 +671,15 @@ class ChorusProInvoice(models.Model):
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
+
+    def action_send_pending(self):
+        """"Send now" on a line whose decision is waiting to be sent."""
+        pending = self.sudo().push_ids.filtered(lambda push: push.state == "pending")
+        if not pending:
+            raise UserError(_("No decision is waiting to be sent for this invoice."))
+        pending.sorted("id").with_env(self.env).action_retry()
+        outcomes = [(push.invoice_id, push, push.answer_message or "") for push in pending]
+        return self._chorus_outcome_notification(outcomes)
 
     def action_open_pushes(self):
         self.ensure_one()

@@ -167,6 +167,18 @@ class ChorusProStatusPush(models.Model):
         if push.state != "pending" or not push._lock() or push.state != "pending":
             return self
         push.write({"attempts": push.attempts + 1, "last_attempt_at": fields.Datetime.now()})
+        earlier = push.search([
+            ("invoice_id", "=", push.invoice_id.id), ("state", "=", "pending"),
+            ("id", "<", push.id),
+        ], limit=1)
+        if earlier:
+            # Decisions reach Chorus in the order they were taken (Service fait, then Mandatée).
+            push._keep_pending(_(
+                "It waits for the decision %(status)s, taken before it, to be sent.",
+                status=earlier._target_label(),
+            ))
+            push._commit()
+            return self
         try:
             # Anything unexpected rolls back to here; the decision itself stays recorded.
             with push.env.cr.savepoint():
@@ -453,7 +465,7 @@ class ChorusProStatusPush(models.Model):
         """"Send now": a pending push is sent at once; a push not sent is queued again."""
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
             raise UserError(_("Only Chorus Pro processors can send decisions to Chorus Pro."))
-        for push in self:
+        for push in self.sorted("id"):
             if push.state == "failed":
                 push.sudo().write({"state": "pending"})
             if push.state == "pending":

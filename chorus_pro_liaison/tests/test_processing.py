@@ -150,6 +150,20 @@ class TestProcessingTransitions(ProcessingCase):
         with self.assertRaisesRegex(UserError, "ordonnancement"):
             self.push(invoice, "REJETEE", motif="Doublon")
 
+    def test_mandatee_queues_behind_a_pending_decision(self):
+        invoice = self.pick()
+        self.sim.admin.fault("*", "503", count=100)
+        service = self.push(invoice, "SERVICE_FAIT", motif="Conforme")
+        mandate = self.push(invoice, "MANDATEE", user=self.mandating, mandate_number="2026-M-7")
+        self.assertEqual((service.state, mandate.state), ("pending", "pending"))
+        self.assertIn("waits for the decision", mandate.answer_message)
+        self.sim.admin.clear_faults()
+        self.Push._cron_retry_pending()
+        self.assertEqual((service.state, mandate.state), ("sent", "sent"), mandate.answer_message)
+        codes = [entry["code"] for entry in self.sim_history(invoice)]
+        self.assertEqual(codes[-2:], ["SERVICE_FAIT", "MANDATEE"])
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
+
     def test_double_click_and_replay_push_once(self):
         invoice = self.pick()
         first = self.push(invoice, "REJETEE", motif="Doublon")
@@ -255,6 +269,24 @@ class TestProcessingRules(ProcessingCase):
         cron = self.env.ref("chorus_pro_liaison.ir_cron_chorus_pro_push_retry")
         self.assertTrue(cron.active)
         self.assertEqual((cron.interval_number, cron.interval_type), (10, "minutes"))
+
+    def test_send_now_and_withdraw(self):
+        first, second = self.pick(2)
+        self.sim.admin.fault("*", "503", count=100)
+        pending = self.push(first, "SUSPENDUE", motif="Bon de livraison manquant")
+        withdrawn = self.push(second, "SUSPENDUE", motif="Bon de livraison manquant")
+        self.sim.admin.clear_faults()
+        action = first.with_user(self.processor).action_send_pending()
+        self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
+        self.assertEqual(pending.state, "sent")
+        with self.assertRaises(UserError):
+            withdrawn.with_user(self.reader).action_cancel()
+        withdrawn.with_user(self.processor).action_cancel()
+        self.assertEqual(withdrawn.state, "failed")
+        self.assertIn("Withdrawn", withdrawn.answer_message)
+        self.assertEqual(self.sim_history(second)[-1]["code"], "MISE_A_DISPOSITION")
+        # Another decision can now be taken.
+        self.assertEqual(self.push(second, "REJETEE", motif="Doublon").state, "sent")
 
     def test_cron_respects_the_guard(self):
         invoice = self.pick()
