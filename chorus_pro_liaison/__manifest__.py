@@ -25,7 +25,10 @@
         "data/ir_cron.xml",
         "data/mail_template.xml",
         "data/chorus_pro_token_cron.xml",
+        "data/chorus_pro_motif_data.xml",
+        "data/chorus_pro_push_cron.xml",
         "wizards/chorus_pro_structure_choice_views.xml",
+        "wizards/chorus_pro_processing_confirm_views.xml",
         "views/chorus_pro_account_views.xml",
         "views/chorus_pro_invoice_views.xml",
         "views/chorus_pro_run_views.xml",
@@ -33,6 +36,11 @@
         "wizards/chorus_pro_dashboard_views.xml",
         "views/res_config_settings_views.xml",
         "views/chorus_pro_menus.xml",
+        "views/chorus_pro_motif_views.xml",
+        "views/chorus_pro_account_processing_views.xml",
+        "views/chorus_pro_status_push_views.xml",
+        "views/chorus_pro_invoice_processing_views.xml",
+        "wizards/chorus_pro_dashboard_processing_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -12,3 +12,8 @@ from . import chorus_pro_token_pin_block
 from . import chorus_pro_account_token
 from . import chorus_pro_run_token
 from . import chorus_pro_evidence_mixin
+from . import chorus_pro_account_processing
+from . import chorus_pro_motif
+from . import chorus_pro_status_push
+from . import chorus_pro_invoice_processing
+from . import ir_attachment_processing
