@@ -51,6 +51,7 @@ def _utc_now():
 
 class ChorusProStatusPush(models.Model):
     _name = "chorus.pro.status.push"
+    _inherit = ["chorus.pro.evidence.mixin"]
     _description = "Chorus Pro status push"
     _order = "id desc"
 
@@ -133,6 +134,11 @@ class ChorusProStatusPush(models.Model):
         self.ensure_one()
         raw = self.with_context(bin_size=False).response_body
         return base64.b64decode(raw) if raw else b""
+
+    def _chorus_evidence_bodies(self):
+        # The exact bytes are kept base64-encoded in Binary fields (see _request_bytes).
+        self.ensure_one()
+        return self._request_bytes() or None, self._response_bytes() or None
 
     # ------------------------------------------------------------------ transactions
     def _can_commit(self):

@@ -483,6 +483,45 @@ class TestRgsKey(ChorusSimulatorMixin, TransactionCase):
         self.assertEqual(evidence.document["extra"], {"n": 2})
         self.assertEqual(Evidence.from_json(evidence.to_json()).payload, evidence.payload)
 
+    def test_status_push_evidence_is_signed_stored_and_verified(self):
+        """A real decision pushed to the simulator: its evidence is signed with the key, kept
+        on the push (the invoice's decision history) and "Vérifier" says whether it is intact."""
+        target = self.sim.admin.deposit()
+        self.account.write({"sync_cutoff_date": "2000-01-01", "sync_cutoff_mode": "history",
+                            "require_service_fait_motif": False})
+        run = self.Run.create({"company_id": self.account.company_id.id,
+                               "account_id": self.account.id, "run_type": "sync"})
+        run._execute()
+        invoice = self.env["chorus.pro.invoice"].search([("chorus_id", "=", target["idFacture"])])
+        self.assertTrue(invoice)
+        push = invoice.with_user(self.processor)._chorus_push_status(
+            "SERVICE_FAIT", motif="Livraison conforme", service_date=invoice.invoice_date
+        )
+        self.assertEqual(push.state, "sent", push.answer_message)
+        self.assertIn(push, invoice.push_ids)
+        self.assertTrue(push.evidence_signed)
+        evidence = Evidence.from_json(push.evidence)
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509 import load_pem_x509_certificate
+
+        stored_certificate = load_pem_x509_certificate(evidence.certificate_pem.encode())
+        self.assertEqual(
+            stored_certificate.fingerprint(hashes.SHA256()).hex(),
+            hashlib.sha256(self.valid.certificate_der).hexdigest(),
+            "the evidence carries the key's certificate",
+        )
+        self.assertIn(b"SERVICE_FAIT", push._request_bytes())
+        self.assertEqual(verify_evidence(evidence, push._request_bytes(),
+                                         push._response_bytes()).status, "valid")
+        action = push.with_user(self.reader).action_verify_evidence()
+        self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
+        # Someone edits Chorus's stored answer afterwards: "Vérifier" tells.
+        tampered = push._response_bytes().replace(b"0", b"1", 1)
+        push.sudo().write({"response_body": base64.b64encode(tampered)})
+        action = push.action_verify_evidence()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("NOT intact", action["params"]["message"])
+
     # ------------------------------------------------------------------ expiry reminder
     def test_certificate_expiry_reminder(self):
         self.account.action_token_check()
