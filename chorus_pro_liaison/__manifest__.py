@@ -25,12 +25,16 @@
         "data/ir_cron.xml",
         "data/mail_template.xml",
         "wizards/chorus_pro_structure_choice_views.xml",
+        "wizards/chorus_pro_supplier_match_views.xml",
         "views/chorus_pro_account_views.xml",
         "views/chorus_pro_invoice_views.xml",
         "views/chorus_pro_run_views.xml",
         "wizards/chorus_pro_dashboard_views.xml",
+        "wizards/chorus_pro_dashboard_matching_views.xml",
         "views/res_config_settings_views.xml",
         "views/chorus_pro_menus.xml",
+        "views/chorus_pro_invoice_matching_views.xml",
+        "views/res_partner_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

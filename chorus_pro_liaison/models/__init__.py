@@ -3,7 +3,10 @@ from . import chorus_pro_account
 from . import chorus_pro_service
 from . import chorus_pro_run
 from . import chorus_pro_invoice
+from . import chorus_pro_supplier
+from . import chorus_pro_invoice_matching
 from . import chorus_pro_account_sync
 from . import ir_attachment
 from . import res_company
 from . import res_config_settings
+from . import res_partner

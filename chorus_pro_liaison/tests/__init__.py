@@ -1,3 +1,5 @@
 from . import test_account
 from . import test_sync
 from . import test_tour_configuration
+from . import test_matching
+from . import test_tour_matching

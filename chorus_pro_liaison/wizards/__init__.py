@@ -1,2 +1,6 @@
 from . import chorus_pro_dashboard
 from . import chorus_pro_structure_choice
+from . import chorus_pro_dashboard_matching
+from . import chorus_pro_supplier_match
+from . import chorus_pro_partner_history
+from . import chorus_pro_bank_confirm
