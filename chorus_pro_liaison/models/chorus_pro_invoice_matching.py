@@ -498,7 +498,8 @@ class ChorusProInvoice(models.Model):
             """,
             {"ids": ids},
         )
-        # Names only for invoices no identifier could place, one look-up per distinct name.
+        # Names only for invoices no identifier could place, one look-up per distinct name
+        # (MATERIALIZED: otherwise PostgreSQL repeats the look-up for every invoice).
         cr.execute(
             """
             SELECT id FROM chorus_pro_invoice
@@ -510,7 +511,7 @@ class ChorusProInvoice(models.Model):
         if unplaced:
             cr.execute(
                 f"""
-                WITH names AS ({self._chorus_name_candidates_sql(limit=1)})
+                WITH names AS MATERIALIZED ({self._chorus_name_candidates_sql(limit=1)})
                 UPDATE chorus_pro_invoice i
                    SET suggested_partner_id = names.partner_id, suggestion_reason = 'name'
                   FROM names
@@ -543,29 +544,36 @@ class ChorusProInvoice(models.Model):
     def _chorus_name_candidates_sql(self, limit=NAME_CANDIDATES):
         """SQL (params ``ids``, ``threshold``) giving, per distinct (company, supplier name) of
         the invoices, up to ``limit`` commercial partners with a similar name, best first:
-        columns company_id, supplier_name, partner_id, similarity."""
+        columns company_id, supplier_name, partner_id, similarity.
+
+        With pg_trgm, a nearest-neighbour search on the trigram GiST index of partner names
+        (a few milliseconds per name whatever the number of partners), kept only above the
+        similarity threshold; without it, the same name whatever the case."""
         if self.env["res.partner"]._chorus_pro_has_trigram():
-            self.env.cr.execute(
-                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
-                [str(NAME_SIMILARITY)],
-            )
-            condition = "p.name %% n.supplier_name"
-            score = "similarity(p.name, n.supplier_name)"
+            nearest = """
+                SELECT k.partner_id, similarity(k.name, n.supplier_name)::float AS similarity
+                  FROM (SELECT p.id AS partner_id, p.name
+                          FROM res_partner p
+                         WHERE p.active AND p.parent_id IS NULL
+                           AND (p.company_id IS NULL OR p.company_id = n.company_id)
+                         ORDER BY p.name <-> n.supplier_name
+                         LIMIT {limit}) k
+                 WHERE similarity(k.name, n.supplier_name) >= %(threshold)s
+            """
         else:
-            condition = "p.name ILIKE n.supplier_name"
-            score = "1.0"
+            nearest = """
+                SELECT p.id AS partner_id, 1.0::float AS similarity
+                  FROM res_partner p
+                 WHERE lower(p.name) = lower(n.supplier_name) AND p.active AND p.parent_id IS NULL
+                   AND (p.company_id IS NULL OR p.company_id = n.company_id)
+                 ORDER BY p.id
+                 LIMIT {limit}
+            """
         return f"""
             SELECT n.company_id, n.supplier_name, c.partner_id, c.similarity
               FROM (SELECT DISTINCT company_id, supplier_name FROM chorus_pro_invoice
                      WHERE id = ANY(%(ids)s) AND supplier_name IS NOT NULL) n
-             CROSS JOIN LATERAL (
-                    SELECT p.id AS partner_id, {score}::float AS similarity
-                      FROM res_partner p
-                     WHERE {condition} AND p.active AND p.parent_id IS NULL
-                       AND (p.company_id IS NULL OR p.company_id = n.company_id)
-                     ORDER BY 2 DESC, p.id
-                     LIMIT {int(limit)}
-             ) c
+             CROSS JOIN LATERAL ({nearest.format(limit=int(limit))}) c
         """
 
     # ------------------------------------------------------------------ candidates (one invoice)

@@ -14,7 +14,7 @@ from chorus_pro import identifiers
 
 _logger = logging.getLogger(__name__)
 
-TRIGRAM_INDEX = "res_partner_chorus_pro_name_trgm_idx"
+TRIGRAM_INDEX = "res_partner_chorus_pro_name_trgm_gist_idx"
 
 
 def siren_of_vat(vat):
@@ -88,7 +88,8 @@ class ResPartner(models.Model):
         self._chorus_pro_create_trigram_index()
 
     def _chorus_pro_create_trigram_index(self):
-        """pg_trgm and a trigram index on partner names (ranking of name candidates).
+        """pg_trgm and a trigram GiST index on partner names (ranking of name candidates by
+        nearest-neighbour search: fast even when names share common words such as SARL).
 
         pg_trgm is a trusted extension since PostgreSQL 13: the database owner may create it
         without being superuser. When it cannot be created, name candidates fall back on a plain
@@ -109,7 +110,7 @@ class ResPartner(models.Model):
             with cr.savepoint(flush=False):
                 cr.execute(
                     f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON res_partner "
-                    "USING gin (name gin_trgm_ops)"
+                    "USING gist (name gist_trgm_ops)"
                 )
         except psycopg2.Error as error:
             _logger.warning("Chorus Pro: trigram index on partner names not created: %s", error)
