@@ -659,6 +659,7 @@ class ChorusProInvoice(models.Model):
             self._chorus_check_partner_allowed(factor_partner)
         Supplier = self.env["chorus.pro.supplier"]
         memory = Supplier
+        formerly = self._chorus_remembered_partner()
         if self.supplier_identifier_key and self.supplier_identifier_type:
             memory = Supplier._remember(
                 self.company_id, self.supplier_identifier_key, self.supplier_identifier_type,
@@ -708,14 +709,50 @@ class ChorusProInvoice(models.Model):
         ]) if memory else self.browse()
         if siblings:
             siblings._chorus_match_suppliers()
+        # A corrected match: the invoices matched automatically on the former partner, not
+        # mandated yet, follow the correction.
+        if memory and formerly and formerly != partner:
+            followers = self.search([
+                ("company_id", "=", self.company_id.id),
+                ("id", "!=", self.id),
+                ("supplier_identifier_key", "=", self.supplier_identifier_key),
+                ("supplier_identifier_type", "=", self.supplier_identifier_type),
+                ("partner_id", "=", formerly.id),
+                ("partner_match_origin", "=", "remembered"),
+                ("chorus_status", "not in", tuple(LOCKED_STATUSES)),
+            ])
+            if followers:
+                followers.write({"partner_id": partner.id})
+                for follower in followers:
+                    follower.message_post(body=_(
+                        "Partner corrected from %(old)s to %(new)s by %(user)s (matching of "
+                        "invoice %(invoice)s).", old=formerly.display_name,
+                        new=partner.display_name, user=self.env.user.name,
+                        invoice=self.display_name,
+                    ), subtype_xmlid="mail.mt_note")
         return memory
+
+    def _chorus_remembered_partner(self):
+        """The partner currently remembered for this invoice's supplier (or nothing)."""
+        self.ensure_one()
+        if not (self.supplier_identifier_key and self.supplier_identifier_type):
+            return self.env["res.partner"]
+        return self.env["chorus.pro.supplier"].search([
+            ("company_id", "=", self.company_id.id),
+            ("identifier_type", "=", self.supplier_identifier_type),
+            ("identifier", "=", self.supplier_identifier_key),
+            ("role", "=", "supplier"),
+        ], limit=1).partner_id
 
     # ------------------------------------------------------------------ Chorus data on demand
     def _chorus_fetch_supplier_details(self):
         """The supplier's address and BIC are only in the consult answer (the retrieval consults
         factored invoices only): ask Chorus Pro now. Returns an error message or ``""``."""
         self.ensure_one()
-        if self.supplier_city and (self.bank_bic or not self.payment_iban):
+        # The Chorus supplier id only comes with the consult answer: already consulted.
+        if self.supplier_chorus_id or (
+            self.supplier_city and (self.bank_bic or not self.payment_iban)
+        ):
             return ""
         account = self.account_id or self.env["chorus.pro.account"].sudo()._for_company(
             self.company_id

@@ -9,6 +9,7 @@ supplier are then matched at retrieval time without anyone looking.
 import re
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from chorus_pro.records import IDENTIFIER_TYPES
 
@@ -64,6 +65,17 @@ class ChorusProSupplier(models.Model):
             "This Chorus Pro supplier is already matched in this company.",
         )
     ]
+
+    @api.constrains("partner_id", "company_id")
+    def _check_partner_company(self):
+        for supplier in self:
+            company = supplier.partner_id.commercial_partner_id.company_id
+            if company and company != supplier.company_id:
+                raise ValidationError(_(
+                    "%(partner)s belongs to %(company)s: a supplier of %(own)s cannot be matched "
+                    "to it.", partner=supplier.partner_id.display_name, company=company.name,
+                    own=supplier.company_id.name,
+                ))
 
     def _compute_display_name(self):
         for supplier in self:

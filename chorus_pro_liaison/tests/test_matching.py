@@ -6,7 +6,7 @@ bank-detail safeguards, factoring, invalid identifiers, company isolation."""
 import random
 from datetime import date
 
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import TransactionCase
 
@@ -159,7 +159,13 @@ class TestCandidates(MatchingCase):
         self.assertFalse(invoice.suggested_partner_id)
         with self.assertRaises(UserError):
             invoice.with_user(self.processor)._chorus_confirm_match(theirs)
-        # A remembered match of the other company does not apply here either.
+        # A remembered match never points at another company's partner...
+        with self.assertRaises(ValidationError):
+            self.Supplier.create({
+                "company_id": invoice.company_id.id, "identifier": invoice.supplier_identifier,
+                "identifier_type": "SIRET", "partner_id": theirs.id,
+            })
+        # ...and the other company's remembered match does not apply here.
         self.Supplier.create({
             "company_id": company_b.id, "identifier": invoice.supplier_identifier,
             "identifier_type": "SIRET", "partner_id": theirs.id,
@@ -217,6 +223,17 @@ class TestRememberedMatches(MatchingCase):
         self.assertEqual(new.partner_match_origin, "remembered")
         self.assertEqual(new.bank_state, "trusted")
 
+        # A wrong match corrected later: the invoices matched automatically follow.
+        corrected = self.partner("Le bon partenaire", siret=siret)
+        match = self.open_match(new)
+        self.assertEqual(match.partner_id, partner, "the screen starts from the current partner")
+        match.partner_id = corrected
+        match.action_confirm()
+        self.assertEqual(memory.partner_id, corrected)
+        self.assertEqual(new.partner_id, corrected)
+        self.assertEqual(siblings.partner_id, corrected)
+        self.assertEqual(invoice.partner_id, partner, "a match confirmed by a person is kept")
+
     def test_archived_memory_or_partner_not_applied(self):
         invoice = self.plain_invoice()
         partner = self.partner("Fournisseur archivé", siret=invoice.supplier_identifier_key)
@@ -268,6 +285,9 @@ class TestPartnerCreation(MatchingCase):
         invoice = self.plain_invoice()
         self.assertFalse(invoice.supplier_city, "non-factored invoices are not consulted at sync")
         match = self.open_match(invoice)
+        self.assertTrue(invoice.supplier_city, "the matching screen asks Chorus for the address")
+        self.assertTrue(match.supplier_address)
+        self.assertFalse(match.details_message)
         match.action_create_partner()
         partner = invoice.partner_id
         self.assertTrue(partner)
@@ -299,6 +319,18 @@ class TestPartnerCreation(MatchingCase):
             other.partner_id = False
             with self.assertRaises(UserError):
                 other.with_user(self.processor)._chorus_create_partner()
+
+    def test_partner_created_with_what_is_known_when_chorus_cannot_answer(self):
+        invoice = self.plain_invoice()
+        self.account.technical_login = False  # the guard refuses any call
+        match = self.open_match(invoice)
+        self.assertIn("incomplete", match.details_message)
+        match.action_create_partner()
+        partner = invoice.partner_id
+        self.assertEqual(partner.siret, invoice.supplier_identifier_key)
+        self.assertFalse(partner.city)
+        self.assertEqual(partner.bank_ids.sanitized_acc_number, invoice.payment_iban)
+        self.assertTrue(invoice.message_ids.filtered(lambda m: "incomplete" in (m.body or "")))
 
 
 @tagged("post_install", "-at_install", "chorus_pro")

@@ -3,7 +3,7 @@
 """Trusting the IBAN of a Chorus Pro invoice (the payment-fraud safeguard)."""
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from chorus_pro import identifiers
 
@@ -44,6 +44,10 @@ class ChorusProBankConfirm(models.TransientModel):
 
     @api.model
     def _open_for(self, invoice):
+        if not self.env.user.has_group("account.group_validate_bank_account"):
+            raise AccessError(_(
+                "Only people allowed to validate bank accounts can trust a new IBAN."
+            ))
         wizard = self.create({"invoice_id": invoice.id})
         return {
             "type": "ir.actions.act_window",

@@ -8,8 +8,6 @@ from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_matching import REASONS
 
-REASON_LABELS = dict(REASONS)
-
 
 def partner_identifier(partner):
     """The national identifier shown next to a partner: SIRET, else SIREN, VAT or Company ID."""
@@ -40,6 +38,10 @@ class ChorusProSupplierMatch(models.TransientModel):
     supplier_identifier_valid = fields.Boolean(related="invoice_id.supplier_identifier_valid")
     supplier_chorus_id = fields.Integer(related="invoice_id.supplier_chorus_id")
     supplier_address = fields.Char(compute="_compute_supplier_address", string="Address")
+    details_message = fields.Char(
+        string="Chorus Pro details", readonly=True,
+        help="Why the supplier's address could not be asked to Chorus Pro, if it could not.",
+    )
     payment_iban_display = fields.Char(related="invoice_id.payment_iban_display", string="IBAN")
     bank_account = fields.Char(related="invoice_id.bank_account", string="Bank account as sent")
     bank_account_valid = fields.Boolean(related="invoice_id.bank_account_valid")
@@ -121,10 +123,13 @@ class ChorusProSupplierMatch(models.TransientModel):
                 "|", ("company_id", "=", False), ("company_id", "=", invoice.company_id.id),
             ], limit=2)
             factor = same if len(same) == 1 else factor
+        # The address (and BIC) are only in Chorus's consult answer: asked once, on opening.
+        details_message = invoice._chorus_fetch_supplier_details()
         match = self.create({
             "invoice_id": invoice.id,
             "partner_id": invoice.partner_id.id,
             "factor_partner_id": factor.id,
+            "details_message": details_message or False,
         })
         match._load_candidates()
         return match._reopen(_("Valider les tiers"))
@@ -264,6 +269,7 @@ class ChorusProSupplierMatchLine(models.TransientModel):
 
     @api.depends("reason_codes", "trusted", "similarity", "match_id.partner_id")
     def _compute_display(self):
+        labels = dict(self._fields["best_reason"]._description_selection(self.env))
         for line in self:
             codes = [code for code in (line.reason_codes or "").split(",") if code]
             texts = []
@@ -279,7 +285,7 @@ class ChorusProSupplierMatchLine(models.TransientModel):
                 elif code == "siren":
                     texts.append(_("Same SIREN (another establishment)"))
                 else:
-                    texts.append(str(REASON_LABELS.get(code, code)))
+                    texts.append(labels.get(code, code))
             if codes == ["name"]:
                 texts.append(_("name only: check the SIRET and the IBAN"))
             line.reason_text = " · ".join(texts)
