@@ -924,6 +924,26 @@ class ChorusProInvoice(models.Model):
         self._chorus_check_can_match()
         return self.env["chorus.pro.supplier.match"]._open_for(self)
 
+    def action_refresh_proposals(self):
+        """"Refresh the proposals" of the list of suppliers to match (the selected invoices, or
+        all of them): remembered matches applied, best candidates found again."""
+        if not self.env.user.has_group(PROCESSOR_GROUP):
+            raise AccessError(_("Only Chorus Pro processors can match suppliers to partners."))
+        invoices = self or self.search(self._to_match_domain())
+        counts = invoices._chorus_match_suppliers()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "message": _(
+                    "%(remembered)s invoice(s) matched by a remembered supplier, %(proposed)s "
+                    "with a proposed partner.", **counts,
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
     def action_confirm_bank_account(self):
         self.ensure_one()
         return self.env["chorus.pro.bank.confirm"]._open_for(self)

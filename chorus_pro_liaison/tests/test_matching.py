@@ -120,7 +120,8 @@ class TestCandidates(MatchingCase):
         self.assertGreater(candidates[3]["similarity"], 0.3)
 
         # The same order, set-based, for the proposal stored at retrieval time.
-        invoice._chorus_match_suppliers()
+        action = invoice.with_user(self.processor).action_refresh_proposals()
+        self.assertEqual(action["params"]["type"], "info")
         self.assertEqual(invoice.suggested_partner_id, by_iban)
         self.assertEqual(invoice.suggestion_reason, "iban")
         self.assertFalse(invoice.partner_id, "a proposal is never a match")
