@@ -29,11 +29,13 @@
         "data/chorus_pro_push_cron.xml",
         "wizards/chorus_pro_structure_choice_views.xml",
         "wizards/chorus_pro_processing_confirm_views.xml",
+        "wizards/chorus_pro_supplier_match_views.xml",
         "views/chorus_pro_account_views.xml",
         "views/chorus_pro_invoice_views.xml",
         "views/chorus_pro_run_views.xml",
         "views/chorus_pro_account_token_views.xml",
         "wizards/chorus_pro_dashboard_views.xml",
+        "wizards/chorus_pro_dashboard_matching_views.xml",
         "views/res_config_settings_views.xml",
         "views/chorus_pro_menus.xml",
         "views/chorus_pro_motif_views.xml",
@@ -41,6 +43,8 @@
         "views/chorus_pro_status_push_views.xml",
         "views/chorus_pro_invoice_processing_views.xml",
         "wizards/chorus_pro_dashboard_processing_views.xml",
+        "views/chorus_pro_invoice_matching_views.xml",
+        "views/res_partner_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

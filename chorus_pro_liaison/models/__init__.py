@@ -3,6 +3,8 @@ from . import chorus_pro_account
 from . import chorus_pro_service
 from . import chorus_pro_run
 from . import chorus_pro_invoice
+from . import chorus_pro_supplier
+from . import chorus_pro_invoice_matching
 from . import chorus_pro_account_sync
 from . import ir_attachment
 from . import res_company
@@ -17,3 +19,4 @@ from . import chorus_pro_motif
 from . import chorus_pro_status_push
 from . import chorus_pro_invoice_processing
 from . import ir_attachment_processing
+from . import res_partner

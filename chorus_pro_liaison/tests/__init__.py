@@ -6,3 +6,5 @@ from . import test_tour_configuration
 from . import test_tour_sync
 from . import test_processing
 from . import test_tour_processing
+from . import test_matching
+from . import test_tour_matching
