@@ -162,7 +162,7 @@ class ChorusProInvoice(models.Model):
     partner_id = fields.Many2one(
         "res.partner", string="Partner", index=True, tracking=True, readonly=True,
         ondelete="restrict",
-        help="The partner (tiers) this Chorus Pro supplier is in the accounts.",
+        help="The partner (tiers) that stands for this Chorus Pro supplier in the accounts.",
     )
     partner_match_origin = fields.Selection(
         MATCH_ORIGINS, string="Matched by", readonly=True,

@@ -363,10 +363,11 @@ class ChorusProInvoice(models.Model):
             when = self.status_history_ids.filtered(
                 lambda entry: entry.code == chorus_statuses.SUSPENDUE and entry.at
             ).sorted("at")[:1].at
+            on_date = _("on %(date)s", date=when.strftime("%d/%m/%Y")) if when else ""
             reasons.append(_(
                 "The invoice was already suspended%(when)s: the law allows only one interruption "
                 "of the payment delay (CCP R2192-27). Reject it or certify the service instead.",
-                when=(" " + _("on %(date)s", date=when.strftime("%d/%m/%Y"))) if when else "",
+                when=(" " + on_date) if when else "",
             ))
         return reasons
 

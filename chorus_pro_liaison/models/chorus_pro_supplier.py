@@ -11,7 +11,7 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from chorus_pro.records import IDENTIFIER_TYPES
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import IDENTIFIER_TYPE_SELECTION
 
 _SEPARATORS_RE = re.compile(r"[\s.\-\u00a0\u202f]+")
 
@@ -38,7 +38,7 @@ class ChorusProSupplier(models.Model):
         help="The supplier's identifier in Chorus Pro (SIRET for French companies).",
     )
     identifier_type = fields.Selection(
-        [(code, code.replace("_", " ").title()) for code in IDENTIFIER_TYPES], required=True,
+        IDENTIFIER_TYPE_SELECTION, required=True,
         default="SIRET", readonly=True,
     )
     chorus_supplier_id = fields.Integer(string="Chorus supplier ID", readonly=True)

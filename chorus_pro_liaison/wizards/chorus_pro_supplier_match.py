@@ -40,7 +40,7 @@ class ChorusProSupplierMatch(models.TransientModel):
     supplier_address = fields.Char(compute="_compute_supplier_address", string="Address")
     details_message = fields.Char(
         string="Chorus Pro details", readonly=True,
-        help="Why the supplier's address could not be asked to Chorus Pro, if it could not.",
+        help="Why the supplier's address could not be requested from Chorus Pro, if it could not.",
     )
     payment_iban_display = fields.Char(related="invoice_id.payment_iban_display", string="IBAN")
     bank_account = fields.Char(related="invoice_id.bank_account", string="Bank account as sent")
@@ -260,7 +260,7 @@ class ChorusProSupplierMatchLine(models.TransientModel):
     partner_identifier = fields.Char(string="SIRET", compute="_compute_display")
     partner_city = fields.Char(related="partner_id.city", string="City")
     reason_codes = fields.Char(readonly=True)
-    best_reason = fields.Selection(REASONS, string="Best reason", readonly=True)
+    best_reason = fields.Selection(REASONS, string="Strongest reason", readonly=True)
     reason_text = fields.Char(string="Why proposed", compute="_compute_display")
     trusted = fields.Boolean(string="IBAN trusted", readonly=True)
     similarity = fields.Float(digits=(3, 2), readonly=True)
