@@ -106,6 +106,10 @@ def main() -> int:
 
     info = odoo_env.odoo_info()
     if info is None:
+        broken = odoo_env.odoo_installed_but_broken()
+        if broken:
+            print(f"ODOO TESTS FAILED: odoo is installed but no longer imports: {broken}", flush=True)
+            return 1
         print("ODOO TESTS SKIPPED: odoo is not importable", flush=True)
         return library_status
     if not str(info.get("serie", "")).startswith("18."):
