@@ -211,3 +211,30 @@ class TestChorusProAccount(ChorusSimulatorMixin, TransactionCase):
         self.assertFalse(self.account.enabled)
         action = self.env["res.config.settings"].create({}).action_open_chorus_pro_account()
         self.assertEqual(action["res_id"], self.account.id)
+
+    # ------------------------------------------------------------ structure choice
+    def test_load_structures_and_choose_one(self):
+        account = self.account.with_user(self.manager)
+        action = account.action_load_structures()
+        choice = self.env["chorus.pro.structure.choice"].browse(action["res_id"])
+        ids = set(choice.line_ids.mapped("chorus_id"))
+        self.assertEqual(
+            ids, {self.sim.info["structure_id"], self.sim.info["second_structure_id"]},
+            "the structures the technical account can receive for",
+        )
+        ccas = choice.line_ids.filtered(
+            lambda line: line.chorus_id == self.sim.info["second_structure_id"]
+        )
+        ccas.with_user(self.manager).action_choose()
+        self.assertEqual(self.account.structure_chorus_id, self.sim.info["second_structure_id"])
+        self.assertEqual(self.account.structure_identifier, self.sim.info["second_structure_siret"])
+        self.assertTrue(self.account.service_ids, "the chosen structure's services are listed")
+
+    def test_find_structure_by_company_siret(self):
+        self.env.company.siret = self.sim.info["structure_siret"]
+        action = self.account.action_find_structure_by_siret()
+        choice = self.env["chorus.pro.structure.choice"].browse(action["res_id"])
+        self.assertEqual(choice.line_ids.mapped("chorus_id"), [self.sim.info["structure_id"]])
+        self.env.company.siret = "73282932000074"
+        with self.assertRaises(UserError):
+            self.account.action_find_structure_by_siret()
