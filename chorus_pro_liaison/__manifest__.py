@@ -22,8 +22,10 @@
         "security/chorus_pro_security.xml",
         "security/ir.model.access.csv",
         "security/chorus_pro_rules.xml",
+        "security/chorus_pro_mandate_rules.xml",
         "data/ir_cron.xml",
         "data/mail_template.xml",
+        "data/chorus_pro_mandate_data.xml",
         "wizards/chorus_pro_structure_choice_views.xml",
         "views/chorus_pro_account_views.xml",
         "views/chorus_pro_invoice_views.xml",
@@ -31,6 +33,18 @@
         "wizards/chorus_pro_dashboard_views.xml",
         "views/res_config_settings_views.xml",
         "views/chorus_pro_menus.xml",
+        # Step 4: mandates (they extend the views above).
+        "views/chorus_pro_budget_views.xml",
+        "views/chorus_pro_invoice_mandate_views.xml",
+        "views/account_move_mandate_views.xml",
+        "views/chorus_pro_bordereau_views.xml",
+        "views/chorus_pro_run_mandate_views.xml",
+        "wizards/chorus_pro_mandate_wizard_views.xml",
+        "report/chorus_pro_bordereau_report.xml",
+        "views/chorus_pro_mandate_menus.xml",
+    ],
+    "demo": [
+        "demo/chorus_pro_mandate_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

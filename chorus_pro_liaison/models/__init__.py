@@ -7,3 +7,11 @@ from . import chorus_pro_account_sync
 from . import ir_attachment
 from . import res_company
 from . import res_config_settings
+from . import chorus_pro_ecb_rate
+from . import chorus_pro_account_mandate
+from . import chorus_pro_budget
+from . import chorus_pro_invoice_dgp
+from . import chorus_pro_invoice_mandate
+from . import account_move_mandate
+from . import chorus_pro_bordereau
+from . import chorus_pro_run_mandate

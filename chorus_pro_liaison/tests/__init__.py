@@ -1,3 +1,4 @@
 from . import test_account
 from . import test_sync
 from . import test_tour_configuration
+from . import test_mandate
