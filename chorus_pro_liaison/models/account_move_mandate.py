@@ -165,7 +165,7 @@ class AccountMove(models.Model):
                 continue
             if move.move_type == "in_invoice":
                 reasons = invoice._mandate_blocking_reasons(
-                    user=self.env.user, ignore_move=move
+                    acting_user=self.env.user, ignore_move=move
                 )
                 if reasons:
                     problems.append(_("%(label)s: %(reasons)s", label=label,

@@ -173,12 +173,12 @@ class ChorusProInvoice(models.Model):
         return self.search(domain, order="id desc", limit=1)
 
     # ------------------------------------------------------------------ blocking reasons
-    def _mandate_blocking_reasons(self, user=None, ignore_move=None):
+    def _mandate_blocking_reasons(self, acting_user=None, ignore_move=None):
         """Why this invoice cannot be mandated now (an empty list: it can).
 
         Local checks (status, frame, files, payment delay), then the supplier check of step 3
         and the internal-validation check of step 2 when those steps are installed.
-        ``ignore_move``: a draft mandate of this invoice being validated (not a duplicate).
+        ``acting_user``: who mandates (four-eyes). ``ignore_move``: a draft mandate of this invoice being validated (not a duplicate).
         """
         self.ensure_one()
         if self.imported_as_history:
@@ -206,7 +206,7 @@ class ChorusProInvoice(models.Model):
         if not self.dgp_due_date and not self.dgp_awaiting_completion and not reasons:
             reasons.append(self.dgp_notice or _("The payment delay is not known."))
         reasons.extend(self._mandate_supplier_reasons())
-        reasons.extend(self._mandate_validation_reasons(user or self.env.user))
+        reasons.extend(self._mandate_validation_reasons(acting_user or self.env.user))
         return reasons
 
     def _mandate_status_reasons(self):
@@ -256,10 +256,10 @@ class ChorusProInvoice(models.Model):
             )]
         return []
 
-    def _mandate_validation_reasons(self, user):
+    def _mandate_validation_reasons(self, acting_user):
         """Internal validation (and four-eyes): step 2's check when installed."""
         if hasattr(self, "_check_validation_for_mandate"):
-            return list(self._check_validation_for_mandate(user) or [])
+            return list(self._check_validation_for_mandate(acting_user) or [])
         return []
 
     def _mandate_partner(self):
@@ -457,7 +457,7 @@ class ChorusProInvoice(models.Model):
         parts = [self.number or "", self.supplier_name or "", f"CPP {self.chorus_id}"]
         return " – ".join(part for part in parts if part)[:100]
 
-    def _mandate_move_values(self, budget, article, exercice, accounting_date, user,
+    def _mandate_move_values(self, budget, article, exercice, accounting_date, acting_user,
                              move_type="in_invoice", reversed_move=None):
         """Values of the vendor bill (or vendor credit note) of this Chorus invoice."""
         self.ensure_one()
@@ -492,7 +492,7 @@ class ChorusProInvoice(models.Model):
             "chorus_pro_budget_id": budget.id,
             "chorus_pro_article_id": article.id,
             "chorus_pro_exercice": exercice,
-            "chorus_pro_mandated_by_id": user.id,
+            "chorus_pro_mandated_by_id": acting_user.id,
             "invoice_line_ids": [Command.create(values) for values in lines],
         }
         if move_type == "in_invoice":

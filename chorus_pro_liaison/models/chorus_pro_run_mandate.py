@@ -264,7 +264,7 @@ class MandateRunner:
                 self._post(mandate)
                 return mandate, "done", _("Draft mandate validated.")
             return mandate, "skipped", _("Already mandated (%(name)s).", name=mandate.display_name)
-        reasons = invoice._mandate_blocking_reasons(user=self.user)
+        reasons = invoice._mandate_blocking_reasons(acting_user=self.user)
         if reasons:
             raise MandateBlocked(" ".join(reasons))
         article = request.article_id or self.run.mandate_article_id

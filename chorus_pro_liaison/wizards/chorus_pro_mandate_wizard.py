@@ -29,7 +29,7 @@ class ChorusProMandateWizard(models.TransientModel):
                                  required=True, readonly=True)
     account_id = fields.Many2one("chorus.pro.account", compute="_compute_account_id")
     exercice = fields.Selection(selection="_exercice_selection", required=True,
-                                default=lambda self: str(paris_today().year))
+                                default=lambda self: str(self._exercice_default()))
     budget_id = fields.Many2one(
         "chorus.pro.budget", string="Budget", required=True,
         domain="[('company_id', '=', company_id)]",
@@ -55,6 +55,16 @@ class ChorusProMandateWizard(models.TransientModel):
     background_threshold = fields.Integer(related="account_id.mandate_background_threshold")
 
     @api.model
+    def _exercice_default(self):
+        return paris_today().year
+
+    @api.model
+    def _accounting_date_for(self, exercice):
+        """Today for the current exercice; 31 December for the previous one (closing period)."""
+        today = paris_today()
+        return today if exercice >= today.year else date(exercice, 12, 31)
+
+    @api.model
     def _exercice_selection(self):
         return [(str(year), str(year)) for year in exercice_choices(paris_today())]
 
@@ -71,10 +81,10 @@ class ChorusProMandateWizard(models.TransientModel):
 
     @api.depends("exercice")
     def _compute_accounting_date(self):
-        today = paris_today()
         for wizard in self:
-            year = int(wizard.exercice or today.year)
-            wizard.accounting_date = today if year >= today.year else date(year, 12, 31)
+            wizard.accounting_date = self._accounting_date_for(
+                int(wizard.exercice or self._exercice_default())
+            )
 
     @api.depends("line_ids.selected", "line_ids.blocked", "line_ids.amount_total")
     def _compute_counts(self):
@@ -120,7 +130,7 @@ class ChorusProMandateWizard(models.TransientModel):
         exercice = int(self.exercice)
         values = []
         for invoice in invoices.sorted(lambda i: (i.dgp_ordonnateur_target or date.max, i.id)):
-            reasons = invoice._mandate_blocking_reasons(user=self.env.user)
+            reasons = invoice._mandate_blocking_reasons(acting_user=self.env.user)
             effect = ""
             if not reasons:
                 effect = (invoice._credit_note_effect_label(exercice)
