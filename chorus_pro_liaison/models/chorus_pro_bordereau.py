@@ -144,7 +144,9 @@ class ChorusProBordereau(models.Model):
         return True
 
     def action_print(self):
-        return self.env.ref("chorus_pro_liaison.action_report_chorus_pro_bordereau").report_action(self)
+        return self.env.ref("chorus_pro_liaison.action_report_chorus_pro_bordereau").report_action(
+            self, config=False
+        )
 
     def action_open_mandates(self):
         self.ensure_one()

@@ -22,7 +22,7 @@ Choices (``chorus_pro.dgp`` documents the rules):
 
 import logging
 from dataclasses import replace
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from odoo import _, api, fields, models
@@ -165,7 +165,9 @@ class ChorusProInvoice(models.Model):
                     at=entry.at.replace(tzinfo=timezone.utc) if entry.at else None,
                     chorus_id=entry.chorus_history_id or None,
                 )
-                for entry in self.status_history_ids
+                for entry in self.status_history_ids.sorted(
+                    lambda e: (e.at or datetime.min, e.chorus_history_id, e.id)
+                )
             ],
         )
 
@@ -267,6 +269,8 @@ class ChorusProInvoice(models.Model):
         """Recompute the stored DGP fields now (after a change the dependencies do not see)."""
         if not self:
             return
+        # What shows these values (the mandate's related fields) must read them again.
+        self.modified(list(DGP_STORED_FIELDS))
         for name in DGP_STORED_FIELDS:
             self.env.add_to_compute(self._fields[name], self)
         self.flush_recordset(list(DGP_STORED_FIELDS))

@@ -538,6 +538,12 @@ class ChorusProInvoice(models.Model):
         source = credit_note or self
         currency = source.currency_id
         budget = move.chorus_pro_budget_id
+        if not budget.vat_recovering and (move.invoice_line_ids.tax_ids or cents(move.amount_tax)):
+            return _(
+                "Budget %(budget)s does not recover VAT: the mandate must be for the amount TTC "
+                "with no deductible VAT. Remove the taxes from its lines.",
+                budget=budget.display_name,
+            )
         total = cents(move.amount_total)
         if total != cents(source.amount_total):
             return _(
@@ -545,23 +551,17 @@ class ChorusProInvoice(models.Model):
                 mandate=format_amount(total, currency),
                 chorus=format_amount(cents(source.amount_total), currency),
             )
-        if budget.vat_recovering:
-            if cents(move.amount_untaxed) != cents(source.amount_untaxed) or cents(
-                move.amount_tax
-            ) != cents(source.amount_total) - cents(source.amount_untaxed):
-                return _(
-                    "The mandate's amounts (%(untaxed)s HT, %(tax)s VAT) differ from Chorus "
-                    "Pro's (%(c_untaxed)s HT, %(c_tax)s VAT).",
-                    untaxed=format_amount(cents(move.amount_untaxed), currency),
-                    tax=format_amount(cents(move.amount_tax), currency),
-                    c_untaxed=format_amount(cents(source.amount_untaxed), currency),
-                    c_tax=format_amount(cents(source.amount_total) - cents(source.amount_untaxed), currency),
-                )
-        elif move.invoice_line_ids.tax_ids or cents(move.amount_tax):
+        if budget.vat_recovering and (
+            cents(move.amount_untaxed) != cents(source.amount_untaxed)
+            or cents(move.amount_tax) != cents(source.amount_total) - cents(source.amount_untaxed)
+        ):
             return _(
-                "Budget %(budget)s does not recover VAT: the mandate must be for the amount TTC "
-                "with no deductible VAT. Remove the taxes from its lines.",
-                budget=budget.display_name,
+                "The mandate's amounts (%(untaxed)s HT, %(tax)s VAT) differ from Chorus "
+                "Pro's (%(c_untaxed)s HT, %(c_tax)s VAT).",
+                untaxed=format_amount(cents(move.amount_untaxed), currency),
+                tax=format_amount(cents(move.amount_tax), currency),
+                c_untaxed=format_amount(cents(source.amount_untaxed), currency),
+                c_tax=format_amount(cents(source.amount_total) - cents(source.amount_untaxed), currency),
             )
         return None
 
