@@ -86,12 +86,13 @@ class ChorusProMandateWizard(models.TransientModel):
                 int(wizard.exercice or self._exercice_default())
             )
 
-    @api.depends("line_ids.selected", "line_ids.blocked", "line_ids.amount_total")
+    @api.depends("ready_line_ids.selected", "ready_line_ids.amount_total", "blocked_line_ids")
     def _compute_counts(self):
+        # From the two lists the screen edits (not line_ids) so that ticks count at once.
         for wizard in self:
-            ready = wizard.line_ids.filtered(lambda l: not l.blocked)
+            ready = wizard.ready_line_ids
             wizard.ready_count = len(ready)
-            wizard.blocked_count = len(wizard.line_ids) - len(ready)
+            wizard.blocked_count = len(wizard.blocked_line_ids)
             selected = ready.filtered("selected")
             wizard.selected_count = len(selected)
             wizard.selected_total = sum(selected.mapped("amount_total"))
