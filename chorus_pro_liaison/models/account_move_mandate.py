@@ -13,8 +13,6 @@ never sent twice.
 
 import logging
 
-from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -126,6 +124,17 @@ class AccountMove(models.Model):
                 WHERE chorus_pro_mandate_number IS NOT NULL AND chorus_pro_mandate_number > 0"""
         )
 
+    def _chorus_pro_store(self, vals):
+        """Store the mandate's own bookkeeping (number, bordereau, Chorus push state).
+
+        These fields concern neither the lines, the balance nor the tracking of the bill: they
+        are written with the plain ORM write (cache, dependencies and access rules kept),
+        without the vendor-bill write machinery (dynamic lines, balance checks, "manually
+        modified" flag) that costs tens of milliseconds per call on a validated bill.
+        """
+        assert all(name.startswith("chorus_pro_") for name in vals), vals
+        return models.BaseModel.write(self, vals)
+
     # ------------------------------------------------------------------ the legal due date
     def _compute_invoice_payment_term_id(self):
         # A supplier's default payment terms must never replace the legal payment delay.
@@ -164,8 +173,8 @@ class AccountMove(models.Model):
                 problems.append(_("%(label)s: choose its budget and exercice.", label=label))
                 continue
             if move.move_type == "in_invoice":
-                reasons = invoice._mandate_blocking_reasons(
-                    acting_user=self.env.user, ignore_move=move
+                reasons = [] if self.env.context.get("chorus_pro_checked") else (
+                    invoice._mandate_blocking_reasons(acting_user=self.env.user, ignore_move=move)
                 )
                 if reasons:
                     problems.append(_("%(label)s: %(reasons)s", label=label,
@@ -201,7 +210,7 @@ class AccountMove(models.Model):
         (posted & mandates)._chorus_pro_put_in_bordereau()
         (posted & mandates).filtered(
             lambda m: m.move_type == "in_invoice" and m.chorus_pro_push_state not in PUSH_DONE
-        ).write({"chorus_pro_push_state": "pending"})
+        )._chorus_pro_store({"chorus_pro_push_state": "pending"})
         return posted
 
     def _chorus_pro_number(self):
@@ -211,7 +220,8 @@ class AccountMove(models.Model):
         for move in self.sorted("id"):
             number = Numbering._next_number(move.chorus_pro_budget_id, move.chorus_pro_exercice,
                                             "mandate")
-            move.write({"chorus_pro_mandate_number": number, "chorus_pro_mandate_date": today})
+            move._chorus_pro_store({"chorus_pro_mandate_number": number,
+                                    "chorus_pro_mandate_date": today})
 
     def _chorus_pro_put_in_bordereau(self):
         Bordereau = self.env["chorus.pro.bordereau"].sudo()
@@ -221,7 +231,7 @@ class AccountMove(models.Model):
         )
         for (company, budget, exercice, kind), moves in groups.items():
             bordereau = Bordereau._open_for(company, budget, exercice, kind)
-            moves.write({"chorus_pro_bordereau_id": bordereau.id})
+            moves._chorus_pro_store({"chorus_pro_bordereau_id": bordereau.id})
 
     def action_post(self):
         result = super().action_post()
@@ -256,7 +266,7 @@ class AccountMove(models.Model):
                 "gap): reduce or cancel it with a credit note."
             ))
         result = super().button_cancel()
-        self.filtered("chorus_pro_invoice_id").chorus_pro_bordereau_id = False
+        self.filtered("chorus_pro_invoice_id")._chorus_pro_store({"chorus_pro_bordereau_id": False})
         return result
 
     @api.ondelete(at_uninstall=False)
@@ -305,7 +315,7 @@ class AccountMove(models.Model):
         vals = {"chorus_pro_push_state": state, "chorus_pro_push_message": message or False}
         if state in PUSH_DONE:
             vals["chorus_pro_pushed_at"] = fields.Datetime.now()
-        self.sudo().write(vals)
+        self.sudo()._chorus_pro_store(vals)
 
     def _chorus_pro_can_commit(self):
         return self.env["chorus.pro.run"]._can_commit()
@@ -317,8 +327,8 @@ class AccountMove(models.Model):
         account = invoice.account_id or self.env["chorus.pro.account"].sudo()._for_company(
             move.company_id)
         number = str(move.chorus_pro_mandate_number)
-        move.write({"chorus_pro_push_state": "pending",
-                    "chorus_pro_push_attempts": move.chorus_pro_push_attempts + 1})
+        move._chorus_pro_store({"chorus_pro_push_state": "pending",
+                                "chorus_pro_push_attempts": move.chorus_pro_push_attempts + 1})
         if self._chorus_pro_can_commit():
             # Recorded before it is sent: a crash now leaves it pending for the retry cron.
             self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -350,7 +360,7 @@ class AccountMove(models.Model):
             return
         move._chorus_pro_record_push("sent", result.label or "")
         move._chorus_pro_mark_invoice_mandated()
-        move.message_post(body=Markup("%s") % _(
+        move._message_log(body=_(
             "Chorus Pro: invoice set to Mandatée with mandate number %(number)s.", number=number))
 
     def _chorus_pro_already_mandated(self, client=None):
@@ -372,12 +382,16 @@ class AccountMove(models.Model):
             chorus_statuses.COMPLETEE,
         ):
             previous = invoice.chorus_status_code
-            invoice.write({
+            invoice.with_context(tracking_disable=True).write({
                 "chorus_status": chorus_statuses.MANDATEE,
                 "chorus_status_code": chorus_statuses.MANDATEE,
                 "mandate_number_chorus": str(self.chorus_pro_mandate_number),
             })
-            invoice._post_status_change(previous, chorus_statuses.MANDATEE)
+            invoice._message_log(body=_(
+                "Chorus Pro status changed: %(old)s → %(new)s (mandate n° %(number)s).",
+                old=invoice._status_label(previous), new=invoice._status_label(chorus_statuses.MANDATEE),
+                number=self.chorus_pro_mandate_number,
+            ))
 
     @api.model
     def _cron_chorus_pro_retry_mandate_pushes(self):

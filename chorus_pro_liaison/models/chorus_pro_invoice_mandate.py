@@ -583,17 +583,17 @@ class ChorusProInvoice(models.Model):
     def _mandate_post_notes(self, move):
         self.ensure_one()
         if self.is_factored:
-            move.message_post(body=_(
+            move._message_log(body=_(
                 "Factored invoice: the payment goes to %(factor)s (subrogation), on the bank "
                 "account carried by the Chorus Pro invoice.",
                 factor=self.factor_name or move.partner_bank_id.partner_id.display_name,
             ))
         link = Markup('<a href="#" data-oe-model="%s" data-oe-id="%s">%s</a>') % (
             self._name, self.id, self.display_name)
-        self.message_post(body=Markup("%s ") % _("Mandate created:") + Markup(
+        self._message_log(body=Markup("%s ") % _("Mandate created:") + Markup(
             '<a href="#" data-oe-model="account.move" data-oe-id="%s">%s</a>') % (
             move.id, move.display_name))
-        move.message_post(body=Markup("%s ") % _("Made from the Chorus Pro invoice") + link)
+        move._message_log(body=Markup("%s ") % _("Made from the Chorus Pro invoice") + link)
 
     # ------------------------------------------------------------------ credit notes
     def _credit_note_target(self):

@@ -137,11 +137,20 @@ class ChorusProRun(models.Model):
         return run
 
 
+def _error_text(error):
+    if isinstance(error, (MandateBlocked,)):
+        return str(error)
+    if isinstance(error, UserError):
+        return error.args[0]
+    return _("Unexpected error: %(error)s", error=str(error))
+
+
 class MandateRunner:
     """Executes one mandating run (see the module docstring)."""
 
     def __init__(self, run):
-        self.run = run.sudo()
+        # No field tracking messages on the records made here: each mandate gets its own notes.
+        self.run = run.sudo().with_context(tracking_disable=True, mail_notrack=True)
         self.env = self.run.env
         self.account = self.run.account_id.sudo()
         self.company = self.account.company_id
@@ -219,16 +228,45 @@ class MandateRunner:
         return self.env[model].with_user(self.user).with_company(self.company)
 
     def _process_chunk(self, requests):
-        moves = self.env["account.move"]
+        """Mandates of a chunk: checked one by one, created and validated together (much
+        faster), with a fallback one by one so that a problem stops only its invoice."""
+        outcomes = {}
+        to_create = []
         for request in requests:
-            invoice = request.invoice_id
             try:
                 with self.env.cr.savepoint():
-                    move, state, message = self._process_one(request)
-            except MandateBlocked as error:
-                move, state, message = None, "blocked", str(error)
-            except UserError as error:
-                move, state, message = None, "blocked", error.args[0]
+                    outcome = self._prepare_one(request)
+            except (MandateBlocked, UserError) as error:
+                outcome = (None, "blocked", _error_text(error))
+            if outcome[1] == "create":
+                to_create.append((request, outcome[2]))
+            else:
+                outcomes[request] = outcome
+        created = self._create_moves(to_create, outcomes)
+        completed = self.env["account.move"]
+        for request, move in created:
+            try:
+                with self.env.cr.savepoint():
+                    self._complete_one(request.invoice_id.sudo(), move)
+                completed |= move
+                outcomes[request] = (move, "done", False)
+            except (MandateBlocked, UserError) as error:
+                move.with_context(force_delete=True).sudo().unlink()
+                outcomes[request] = (None, "blocked", _error_text(error))
+        if completed and self.account.mandate_auto_post:
+            failed = self._post_all(completed)
+            for request, move in created:
+                if move in failed:
+                    outcomes[request] = (move, "blocked", _(
+                        "The mandate was created as a draft but could not be validated: %(reason)s",
+                        reason=failed[move]))
+        for request, move in created:
+            if outcomes[request][1] == "done":
+                request.invoice_id.sudo()._mandate_post_notes(move)
+        moves = self.env["account.move"]
+        for request in requests:
+            move, state, message = outcomes[request]
+            invoice = request.invoice_id
             vals = {"state": state, "message": message or False}
             if move:
                 vals["move_id"] = move.id
@@ -241,14 +279,14 @@ class MandateRunner:
                 self.skipped += 1
                 self.run._log(message, level="warning", chorus_id=invoice.chorus_id,
                               number=invoice.number, invoice=invoice)
-            elif move:
-                if move.move_type == "in_invoice":
-                    self.run.count_mandates += 1
-                    moves |= move
+            elif move and move.move_type == "in_invoice":
+                self.run.count_mandates += 1
+                moves |= move
         return moves
 
-    def _process_one(self, request):
-        """(move, state, message) for one invoice; raises MandateBlocked to stop it."""
+    def _prepare_one(self, request):
+        """Check one invoice: ``(None, "create", vals)`` for a new mandate, else the outcome
+        ``(move, state, message)``. Raises MandateBlocked to stop it."""
         invoice = request.invoice_id.sudo()
         # Two runs, two users, a double click: they wait for each other here, and the second
         # one finds the mandate of the first.
@@ -261,6 +299,10 @@ class MandateRunner:
         if mandate:
             if mandate.state == "draft" and self.account.mandate_auto_post:
                 # A draft left by an earlier attempt: validate it rather than make another.
+                reasons = invoice._mandate_blocking_reasons(acting_user=self.user,
+                                                            ignore_move=mandate)
+                if reasons:
+                    raise MandateBlocked(" ".join(reasons))
                 self._post(mandate)
                 return mandate, "done", _("Draft mandate validated.")
             return mandate, "skipped", _("Already mandated (%(name)s).", name=mandate.display_name)
@@ -273,7 +315,30 @@ class MandateRunner:
                                    article=article.display_name, budget=self.budget.display_name))
         vals = invoice._mandate_move_values(self.budget, article, self.exercice,
                                             self.accounting_date, self.user)
-        move = self._create_move(vals)
+        return None, "create", vals
+
+    def _create_moves(self, to_create, outcomes):
+        """[(request, move)]: created together; one by one if that fails."""
+        if not to_create:
+            return []
+        try:
+            with self.env.cr.savepoint():
+                moves = self._create_move([vals for _request, vals in to_create])
+            return list(zip([request for request, _vals in to_create], moves))
+        except Exception:  # noqa: BLE001 - find the culprit one by one
+            _logger.info("Chorus Pro mandating: batch creation failed, one by one now",
+                         exc_info=True)
+        created = []
+        for request, vals in to_create:
+            try:
+                with self.env.cr.savepoint():
+                    created.append((request, self._create_move([vals])))
+            except Exception as error:  # noqa: BLE001 - recorded on its invoice
+                outcomes[request] = (None, "blocked", _error_text(error))
+        return created
+
+    def _complete_one(self, invoice, move):
+        """Checks to the cent, link and files of a new mandate (before its validation)."""
         if self.budget.vat_recovering:
             invoice._mandate_align_vat(move, self.budget)
         problem = invoice._mandate_check_totals(move)
@@ -281,20 +346,36 @@ class MandateRunner:
             raise MandateBlocked(problem)
         invoice.mandate_move_id = move
         invoice._mandate_attach_files(move)
-        if self.account.mandate_auto_post:
-            self._post(move)
-        invoice._mandate_post_notes(move)
-        return move, "done", False
 
-    def _create_move(self, vals):
+    def _post_all(self, moves):
+        """Validate together; one by one when that fails. Returns {move: reason} of failures."""
+        try:
+            with self.env.cr.savepoint():
+                self._post(moves)
+            return {}
+        except Exception:  # noqa: BLE001 - find the culprit one by one
+            _logger.info("Chorus Pro mandating: batch validation failed, one by one now",
+                         exc_info=True)
+        failed = {}
+        for move in moves:
+            try:
+                with self.env.cr.savepoint():
+                    self._post(move)
+            except Exception as error:  # noqa: BLE001 - recorded on its invoice
+                failed[move] = _error_text(error)
+        return failed
+
+    def _create_move(self, vals_list):
         Move = self._user_env_model("account.move").with_context(
-            default_move_type=vals["move_type"], chorus_pro_no_push=True,
-            mail_create_nolog=True, tracking_disable=True,
+            chorus_pro_no_push=True, mail_create_nolog=True, mail_create_nosubscribe=True,
+            tracking_disable=True,
         )
-        return Move.create(vals)
+        return Move.create(vals_list)
 
     def _post(self, move):
-        move.with_user(self.user).with_context(chorus_pro_no_push=True)._post(soft=False)
+        # Checked just before (_prepare_one): the validation does not check the invoice again.
+        move.with_user(self.user).with_context(chorus_pro_no_push=True,
+                                               chorus_pro_checked=True)._post(soft=False)
 
     def _apply_credit_note(self, request, invoice):
         reasons = invoice._credit_note_blocking_reasons()
@@ -325,7 +406,7 @@ class MandateRunner:
             budget, article, mandate.chorus_pro_exercice, self.accounting_date, self.user,
             move_type="in_refund", reversed_move=mandate,
         )
-        refund = self._create_move(vals)
+        refund = self._create_move([vals])
         if budget.vat_recovering:
             invoice._mandate_align_vat(refund, budget)
         problem = mandate.chorus_pro_invoice_id._mandate_check_totals(refund, credit_note=invoice)
