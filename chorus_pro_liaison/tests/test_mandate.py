@@ -310,3 +310,32 @@ class TestMandateFlow(MandateCase):
 
 def wizard_exercice(wizard):
     return int(wizard.exercice)
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestMandateVatAlignment(MandateCase):
+    def test_rounding_difference_aligned_on_chorus_larger_one_stops(self):
+        from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_mandate import MandateBlocked
+
+        invoice = self.invoice("multi_vat")
+        self.trust_supplier(invoice)
+        year = self.env["chorus.pro.mandate.wizard"]._exercice_default()
+        vals = invoice._mandate_move_values(self.budget_ht, self.article_ht, year,
+                                            self.env["chorus.pro.mandate.wizard"]._accounting_date_for(year),
+                                            self.mandating_user)
+        move = self.Move.create(vals)
+        self.assertEqual(len(move.invoice_line_ids), len(invoice.line_ids))
+        tax_20 = self.taxes[20.0]
+        tax_line = move.line_ids.filtered(lambda l: l.tax_line_id == tax_20)
+        chorus_vat = cents(invoice.tax_ids.filtered(lambda t: t.rate == 20.0).amount)
+        # Odoo rounded differently by a cent (per-line rounding): aligned on Chorus's VAT.
+        tax_line.amount_currency += 0.01
+        self.assertNotEqual(cents(tax_line.amount_currency), chorus_vat)
+        invoice._mandate_align_vat(move, self.budget_ht)
+        self.assertEqual(cents(tax_line.amount_currency), chorus_vat)
+        self.assertIsNone(invoice._mandate_check_totals(move))
+        self.assertEqual(cents(move.amount_total), cents(invoice.amount_total))
+        # More than a rounding difference: the invoice is stopped with the reason.
+        tax_line.amount_currency += 0.50
+        with self.assertRaisesRegex(MandateBlocked, "more than a rounding difference"):
+            invoice._mandate_align_vat(move, self.budget_ht)

@@ -193,3 +193,45 @@ class TestMandateNumberingAndBordereau(MandateCase):
         self.assertEqual(invoices.mandate_move_id.chorus_pro_mandated_by_id, self.mandating_user)
         self.assertEqual(invoices.mandate_move_id.create_uid, self.mandating_user)
         self.assertEqual(self.traiter_calls(), 3)
+
+    def test_chorus_pro_screen_step_4(self):
+        invoices = self.ready_invoices(2)
+        dashboard = self.env["chorus.pro.dashboard"].with_user(self.mandating_user).create({})
+        to_mandate = self.Invoice.search(self.Invoice._to_mandate_domain())
+        self.assertEqual(dashboard.count_to_mandate, len(to_mandate.filtered("mandate_ready")))
+        self.assertEqual(dashboard.count_mandate_blocked,
+                         len(to_mandate) - dashboard.count_to_mandate)
+        self.assertGreaterEqual(dashboard.count_to_mandate, 2)
+        action = dashboard.action_open_mandate_screen()
+        screen = self.env["chorus.pro.mandate.wizard"].browse(action["res_id"])
+        self.assertEqual(set(screen.ready_line_ids.invoice_id.ids) & set(invoices.ids), set(invoices.ids))
+        listed = self.env["ir.actions.act_window"]._for_xml_id(
+            "chorus_pro_liaison.chorus_pro_invoice_to_mandate_action")
+        self.assertEqual(dashboard.action_open_to_mandate()["id"], listed["id"])
+        self.mandate(invoices)
+        dashboard = self.env["chorus.pro.dashboard"].with_user(self.mandating_user).create({})
+        self.assertEqual(dashboard.count_open_bordereaux, 1)
+
+    def test_demo_budgets_follow_the_chart(self):
+        Budget = self.env["chorus.pro.budget"]
+        company = self.env["res.company"].create({"name": "Commune de Démo"})
+        self.env["account.account"].create({"code": "604000", "name": "Achats d'études et prestations",
+                                            "account_type": "expense", "company_ids": [(4, company.id)]})
+        Budget._create_demo_data(company)
+        principal = Budget.search([("company_id", "=", company.id), ("code", "=", "00")])
+        annexe = Budget.search([("company_id", "=", company.id), ("code", "=", "01")])
+        self.assertEqual(principal.name, "Budget principal")
+        self.assertFalse(principal.vat_recovering)
+        self.assertTrue(annexe.vat_recovering)
+        codes = set(principal.article_ids.mapped("code"))
+        self.assertTrue({"6042", "60611", "60612", "6064", "615221", "2313"} <= codes)
+        # The chart's own account when it has one for the nature, else a new one.
+        services = principal.article_ids.filtered(lambda a: a.code == "6042")
+        self.assertEqual(services.account_id.with_company(company).code, "604000")
+        construction = principal.article_ids.filtered(lambda a: a.code == "2313")
+        self.assertEqual(construction.account_id.with_company(company).code, "231300")
+        self.assertEqual(construction.account_id.account_type, "asset_fixed")
+        self.assertEqual(annexe.article_ids.company_id, company)
+        count = self.env["chorus.pro.budget.article"].search_count([])
+        Budget._create_demo_data(company)
+        self.assertEqual(self.env["chorus.pro.budget.article"].search_count([]), count, "idempotent")
