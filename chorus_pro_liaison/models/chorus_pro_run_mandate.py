@@ -7,10 +7,11 @@ parameters (budget, exercice, accounting date). Small selections run at once in 
 request, large ones in the background through the job cron; both go through
 :class:`MandateRunner`:
 
-* one invoice at a time inside a savepoint: its row is locked, it is checked again (status,
-  supplier, validation, amounts), the mandate is created, checked to the cent, given the
-  invoice's files, validated (numbered, put in the open bordereau) — a problem stops only that
-  invoice, with the reason;
+* by chunks of 50 invoices: each invoice is checked in its own savepoint (its row locked, its
+  status, supplier, validation and amounts checked again, the lines built), then the chunk's
+  mandates are created together, checked to the cent one by one, given the invoice's files and
+  validated together (numbered, put in the open bordereau) — when a batch step fails it is done
+  again one invoice at a time, so that a problem stops only its invoice, with the reason;
 * every chunk is committed, then Chorus is told MANDATEE for each new mandate: one call per
   mandate, no history read (the status was just refreshed by the retrieval and the mandate is
   new; the history is read only if Chorus refuses, to tell "already Mandatée" from a real

@@ -49,6 +49,20 @@ class TestMandateNumberingAndBordereau(MandateCase):
             [(invoice, None) for invoice in items], user=self.mandating_user,
         )
 
+    def test_previous_exercice_only_during_the_closing_period(self):
+        from datetime import date
+
+        from odoo.addons.chorus_pro_liaison.wizards.chorus_pro_mandate_wizard import exercice_choices
+
+        self.assertEqual(exercice_choices(date(2027, 1, 31)), [2027, 2026])
+        self.assertEqual(exercice_choices(date(2027, 2, 1)), [2027])
+        Wizard = self.env["chorus.pro.mandate.wizard"]
+        this_year = paris_today().year
+        self.assertEqual(Wizard._accounting_date_for(this_year), paris_today())
+        self.assertEqual(Wizard._accounting_date_for(this_year - 1), date(this_year - 1, 12, 31))
+        offered = [int(value) for value, _label in Wizard._exercice_selection()]
+        self.assertEqual(offered, exercice_choices(paris_today()))
+
     def test_numbering_per_budget_and_exercice_without_gaps(self):
         invoices = self.ready_invoices(6)
         year = paris_today().year
