@@ -16,8 +16,9 @@ What it takes care of (``chorus-pro-api.md`` §1–§3, §6, §9):
   the same PISTE application, renewed shortly before it expires and once after an HTTP 401;
 * the headers of every call (``Authorization``, ``cpro-account``, JSON content type);
 * bounded retries with exponential back-off and jitter on network faults, 429 and 5xx,
-  honouring ``Retry-After``; a status change is only re-sent when the request surely never
-  reached Chorus (see :meth:`ChorusProClient.change_status`);
+  honouring ``Retry-After``, and on an unreadable answer to a read (truncated JSON, download
+  cut off); a status change is only re-sent when the request surely never reached Chorus (see
+  :meth:`ChorusProClient.change_status`);
 * one central translation of HTTP statuses and ``codeRetour`` into :mod:`chorus_pro.errors`;
 * pagination of searches, streaming of downloads to a temporary file (never the whole file in
   memory, let alone several copies), typed records (:mod:`chorus_pro.parsing`);
@@ -894,14 +895,17 @@ class ChorusProClient:
         ``operation`` is the path after ``/cpro/`` (``factures/v1/rechercher/recipiendaire``).
         The JSON body is ``body`` when given (exact bytes), else ``payload`` serialised (``{}``
         when ``None``). Returns the answer when ``codeRetour`` is 0 or one of ``empty_codes``;
-        raises the matching :mod:`chorus_pro.errors` exception otherwise. With
+        raises the matching :mod:`chorus_pro.errors` exception otherwise. An idempotent call whose
+        body cannot be read (not JSON, cut off) is asked again, up to ``max_retries`` times. With
         ``stream_to_file`` the body is streamed and its ``fichierResultat`` written to a
         temporary file (``_Answer.downloaded``).
         """
         url = f"{self.api_url}/cpro/{operation}"
         if method == "POST" and body is None:
             body = _json_dumps(payload if payload is not None else {})
-        for attempt in (1, 2):
+        token_renewed = False
+        body_retries = 0
+        while True:
             token = self.get_token()
             started = time.perf_counter()
             response = self._send(
@@ -919,7 +923,8 @@ class ChorusProClient:
                     challenge = response.headers.get("WWW-Authenticate", "")
                     self._log(method, operation, 401, started, None, level=logging.WARNING)
                     self.invalidate_token(token)
-                    if attempt == 1:
+                    if not token_renewed:
+                        token_renewed = True
                         continue  # a new token, then one more try
                     reason = _challenge_reason(challenge)
                     raise ChorusCredentialsError(
@@ -930,16 +935,30 @@ class ChorusProClient:
                         operation=operation,
                         http_status=401,
                     )
-                return self._interpret(
-                    response,
-                    method=method,
-                    operation=operation,
-                    started=started,
-                    empty_codes=frozenset(empty_codes),
-                    stream_to_file=stream_to_file,
-                    allow_non_json=allow_non_json,
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+                try:
+                    return self._interpret(
+                        response,
+                        method=method,
+                        operation=operation,
+                        started=started,
+                        empty_codes=frozenset(empty_codes),
+                        stream_to_file=stream_to_file,
+                        allow_non_json=allow_non_json,
+                    )
+                except (ChorusMalformedResponse, ChorusTransportError) as error:
+                    # An unreadable or interrupted body (truncated JSON, download cut off): a
+                    # read is asked again; a status change is not (it may have been applied).
+                    if not idempotent or body_retries >= self.max_retries:
+                        raise
+                    fault = type(error).__name__
+            delay = self._backoff_delay(body_retries)
+            _logger.warning(
+                "Chorus Pro %s %s: %s after %d ms, retry %d/%d in %.1f s.",
+                method, operation, fault, self._elapsed_ms(started),
+                body_retries + 1, self.max_retries, delay,
+            )
+            self._sleep(delay)
+            body_retries += 1
 
     def _interpret(
         self,

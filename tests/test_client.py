@@ -465,6 +465,50 @@ def test_status_change_is_not_resent_after_a_500(rsps, client):
     assert len(api_calls(rsps, OP_PROCESS)) == 1
 
 
+def test_unreadable_answer_to_a_read_is_asked_again(rsps, client, sleeps):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_VAT), body='{"codeRetour": 0, "listeTa',
+             content_type="application/json")
+    rsps.add(responses.POST, url(OP_VAT), json=vat_answer())
+    assert client.get_vat_rates()
+    assert len(api_calls(rsps, OP_VAT)) == 2
+    assert len(sleeps) == 1
+
+
+def test_unreadable_answers_exhaust_the_retries_into_malformed_response(rsps, make_client,
+                                                                         sleeps):
+    client = make_client(max_retries=2)
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_VAT), body="{not json", content_type="application/json")
+    with pytest.raises(errors.ChorusMalformedResponse) as caught:
+        client.get_vat_rates()
+    assert caught.value.temporary
+    assert len(api_calls(rsps, OP_VAT)) == 3
+    assert len(sleeps) == 2
+
+
+def test_download_cut_off_is_downloaded_again(rsps, client, sleeps, tmp_path):
+    add_token(rsps)
+    whole = download_body(b"%PDF-1.7\n" + AWKWARD)
+    rsps.add(responses.POST, url(OP_DOWNLOAD), body=whole[: len(whole) // 2])
+    rsps.add(responses.POST, url(OP_DOWNLOAD), body=whole)
+    downloaded = client.download_invoices([1])
+    assert downloaded.read() == b"%PDF-1.7\n" + AWKWARD
+    assert len(api_calls(rsps, OP_DOWNLOAD)) == 2 and len(sleeps) == 1
+    downloaded.cleanup()
+    assert list(tmp_path.iterdir()) == []  # the half-written first file is gone
+
+
+def test_unreadable_answer_to_a_status_change_is_not_resent(rsps, client, sleeps):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_PROCESS), body='{"codeRetour": 0, "idFac',
+             content_type="application/json")
+    with pytest.raises(errors.ChorusMalformedResponse):
+        client.change_status(1, "SERVICE_FAIT")
+    assert len(api_calls(rsps, OP_PROCESS)) == 1
+    assert sleeps == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Error mapping
 

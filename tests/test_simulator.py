@@ -177,6 +177,14 @@ def test_world_json_round_trip():
     assert World.from_json(world.to_json()).to_json() == world.to_json()
 
 
+def test_default_password_never_expires_with_a_past_anchor():
+    today = datetime.now(PARIS).date()
+    old = generate_world(seed=SEED, anchor_date=today - timedelta(days=800))
+    assert old.account.password_expiry == today + timedelta(days=300)
+    future = generate_world(seed=SEED, anchor_date=today + timedelta(days=10))
+    assert future.account.password_expiry == today + timedelta(days=310)
+
+
 def test_identifiers_are_valid():
     world = generate_world(seed=SEED, anchor_date=ANCHOR)
     companies = world.suppliers + world.factors
@@ -891,6 +899,15 @@ def test_admin_deposit_and_queries(api):
     state = api.admin.state()
     assert state["invoices"] == len(api.world.invoices)
     assert {s["idStructureCPP"] for s in state["structures"]} >= {api.info["structure_id"]}
+
+
+def test_admin_invoice_gives_the_full_state(api):
+    invoice = api.world.first_tagged("multi_attachments")
+    full = api.admin.invoice(invoice.id)
+    assert [a["id"] for a in full["attachments"]] == [a.id for a in invoice.attachments]
+    assert [a["type_code"] for a in full["attachments"]].count("02") >= 3
+    assert [line["number"] for line in full["lines"]] == [line.number for line in invoice.lines]
+    assert [h["code"] for h in full["history"]] == [h.code for h in invoice.history]
 
 
 def test_admin_move_bypasses_the_matrix(api):

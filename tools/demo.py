@@ -53,6 +53,13 @@ account.action_test_connection()
 print("DEMO-SETUP connection test:", "OK" if account.last_test_ok else "FAILED")
 print(account.last_test_report)
 env.cr.commit()
+if account.last_test_ok and not account.last_sync_at:
+    run = env["chorus.pro.run"].create({"company_id": company.id, "account_id": account.id,
+                                         "run_type": "sync", "trigger": "manual",
+                                         "user_id": env.ref("base.user_admin").id})
+    run._execute()
+    print("DEMO-SETUP first retrieval:", run.summary)
+env.cr.commit()
 """
 
 
@@ -123,8 +130,10 @@ def main() -> int:
         raise SystemExit("installing the requirements failed")
 
     sim = start_simulator()
-    odoo = [*odoo_env.odoo_command(info), "--addons-path", odoo_env.addons_path(info),
-            *odoo_env.db_args(), "-d", DATABASE, "--data-dir", str(VAR / "data")]
+    options = ["--addons-path", odoo_env.addons_path(info), *odoo_env.db_args(), "-d", DATABASE,
+               "--data-dir", str(VAR / "data")]
+    odoo = [*odoo_env.odoo_command(info), *options]
+    odoo_shell = [*odoo_env.odoo_command(info), "shell", *options]
     try:
         if odoo_env.database_exists(DATABASE):
             say(f"reusing database {DATABASE}; updating the addon")
@@ -136,7 +145,7 @@ def main() -> int:
             raise SystemExit("installing the addon failed (see the log above)")
         say("configuring the commune's Chorus Pro account against the simulator")
         setup = SETUP_SCRIPT % {"info": json.dumps(sim)}
-        result = subprocess.run([*odoo, "shell", "--no-http", "--log-level", "warn"],
+        result = subprocess.run([*odoo_shell, "--no-http", "--log-level", "warn"],
                                 input=setup, text=True, capture_output=True)
         print("\n".join(l for l in result.stdout.splitlines() if l.strip()))
         if result.returncode or "DEMO-SETUP" not in result.stdout:

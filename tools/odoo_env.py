@@ -47,6 +47,23 @@ def odoo_info() -> dict | None:
         return None
 
 
+def odoo_installed_but_broken() -> str | None:
+    """When an ``odoo`` package is present but fails to import, the error (else None).
+
+    Tells "Odoo is not installed" (tests skipped, said loudly) from "Odoo no longer imports"
+    (e.g. a dependency upgraded past Odoo's pins: a failure)."""
+    code = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.find_spec('odoo')\n"
+        "if spec is None: sys.exit(3)\n"
+        "import odoo.release\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    if result.returncode in (0, 3):
+        return None
+    return (result.stderr.strip().splitlines() or ["unknown error"])[-1]
+
+
 def odoo_requirements(info: dict | None) -> Path | None:
     """Odoo's own requirements.txt, used as a pip constraint so that nothing it pins moves."""
     candidates = []

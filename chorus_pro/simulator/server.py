@@ -1408,6 +1408,8 @@ class SimulatorCore:
                 return _json({"error": f"unknown invoice {raw_id}"}, 404)
             data = invoice.to_dict()
             data.update(self._admin_summary(invoice))
+            # The full state: the attachment list, not the summary's count.
+            data["attachments"] = [a.to_dict() for a in invoice.attachments]
             data["history"] = [{
                 "id": e.id, "code": e.code, "date": _iso(e.at), "comment": e.comment,
                 "user": e.user, "user_last_name": e.user_last_name,

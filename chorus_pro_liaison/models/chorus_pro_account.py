@@ -141,7 +141,7 @@ class ChorusProAccount(models.Model):
 
     # Last connection test.
     last_test_date = fields.Datetime(readonly=True, copy=False)
-    last_test_ok = fields.Boolean(readonly=True, copy=False)
+    last_test_ok = fields.Boolean(string="Last test OK", readonly=True, copy=False)
     last_test_report = fields.Text(readonly=True, copy=False)
 
     _sql_constraints = [

@@ -9,7 +9,6 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 
 from chorus_pro import statuses as chorus_statuses
-from chorus_pro.records import IDENTIFIER_TYPES
 from chorus_pro.timeutil import paris_date, to_utc_naive
 
 # Every status Chorus may report, in lifecycle order; unknown codes are kept in
@@ -18,6 +17,17 @@ STATUS_SELECTION = [(code, en) for code, en, _fr in chorus_statuses.CATALOGUE] +
     ("OTHER", "Other"),
 ]
 KNOWN_STATUSES = {code for code, _label in STATUS_SELECTION}
+# Chorus supplier identifier types (chorus_pro.records.IDENTIFIER_TYPES) with readable labels.
+IDENTIFIER_TYPE_SELECTION = [
+    ("SIRET", "SIRET"),
+    ("UE_HORS_FRANCE", "EU outside France"),
+    ("HORS_UE", "Outside the EU"),
+    ("RIDET", "RIDET (New Caledonia)"),
+    ("TAHITI", "TAHITI number"),
+    ("EN_COURS_IMMATRICULATION", "Being registered"),
+    ("PARTICULIER", "Private person"),
+    ("AUTRE", "Other"),
+]
 
 FRAMES = {
     "A1": "A1_FACTURE_FOURNISSEUR",
@@ -105,17 +115,16 @@ class ChorusProInvoice(models.Model):
         help="SIRET for French companies, otherwise the identifier of the given type.",
     )
     supplier_identifier_type = fields.Selection(
-        [(code, code.replace("_", " ").title()) for code in IDENTIFIER_TYPES],
-        readonly=True,
+        IDENTIFIER_TYPE_SELECTION, string="Identifier type", readonly=True
     )
     supplier_chorus_id = fields.Integer(string="Chorus supplier ID", readonly=True)
     supplier_service_code = fields.Char(readonly=True)
     supplier_street = fields.Char(readonly=True)
-    supplier_street2 = fields.Char(readonly=True)
-    supplier_zip = fields.Char(readonly=True)
+    supplier_street2 = fields.Char(string="Supplier street (continued)", readonly=True)
+    supplier_zip = fields.Char(string="Supplier ZIP", readonly=True)
     supplier_city = fields.Char(readonly=True)
     supplier_country_code = fields.Char(readonly=True)
-    supplier_rcs = fields.Char(readonly=True)
+    supplier_rcs = fields.Char(string="Supplier RCS", readonly=True)
 
     # ------------------------------------------------------------------ payment
     bank_account_type = fields.Char(readonly=True)
@@ -133,7 +142,7 @@ class ChorusProInvoice(models.Model):
     factor_name = fields.Char(readonly=True)
     factor_identifier = fields.Char(readonly=True)
     factor_identifier_type = fields.Char(readonly=True)
-    factor_chorus_id = fields.Integer(readonly=True)
+    factor_chorus_id = fields.Integer(string="Factor Chorus ID", readonly=True)
     payment_mode = fields.Char(readonly=True)
     supplier_due_date = fields.Date(
         string="Due date asked by the supplier", readonly=True,
@@ -219,6 +228,9 @@ class ChorusProInvoice(models.Model):
     )
     sync_error = fields.Text(string="Last retrieval error", readonly=True)
     sync_attempts = fields.Integer(readonly=True)
+    files_attempted_at = fields.Datetime(
+        string="Files last asked at", readonly=True, help="Last time the files were asked from Chorus Pro."
+    )
     last_sync_at = fields.Datetime(readonly=True)
 
     _sql_constraints = [

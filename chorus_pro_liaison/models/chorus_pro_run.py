@@ -58,6 +58,11 @@ class ChorusProRun(models.Model):
     count_calls = fields.Integer(string="Chorus Pro calls", readonly=True)
     summary = fields.Text(readonly=True)
     line_ids = fields.One2many("chorus.pro.run.line", "run_id", string="Run messages", readonly=True)
+    invoice_ids = fields.Many2many(
+        "chorus.pro.invoice", "chorus_pro_run_invoice_rel", "run_id", "invoice_id",
+        string="Invoices created or updated", readonly=True,
+    )
+    invoice_count = fields.Integer(compute="_compute_invoice_count", string="Invoices")
     failed_line_count = fields.Integer(compute="_compute_failed_line_count")
 
     @api.depends("run_type", "create_date")
@@ -81,6 +86,10 @@ class ChorusProRun(models.Model):
                 run.progress = min(100.0, 100.0 * run.done / run.total)
             else:
                 run.progress = 0.0
+
+    def _compute_invoice_count(self):
+        for run in self:
+            run.invoice_count = len(run.invoice_ids)
 
     def _compute_failed_line_count(self):
         for run in self:
@@ -179,7 +188,7 @@ class ChorusProRun(models.Model):
 
     def action_open_invoices(self):
         self.ensure_one()
-        invoices = self.line_ids.invoice_id
+        invoices = self.invoice_ids | self.line_ids.invoice_id
         return {
             "type": "ir.actions.act_window",
             "name": _("Invoices of %(run)s", run=self.name),

@@ -18,8 +18,7 @@ How it behaves:
 
 import hashlib
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from odoo import _, fields
@@ -40,6 +39,7 @@ _logger = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x43505253 - (1 << 31)
 BATCH_SIZE = 100
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
+UNAVAILABLE_RETRY_HOURS = 24
 INVOICE_TYPES = {"FACTURE": "invoice", "AVOIR": "credit_note", "ACOMPTE": "advance"}
 
 
@@ -75,6 +75,12 @@ class InvoiceSynchronizer:
                 tracking_disable=True, mail_notrack=True, mail_create_nolog=True
             )
         )
+        # Invoices per committed batch: a crash loses at most one batch.
+        self.batch_size = max(1, int(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "chorus_pro_liaison.sync_batch_size", BATCH_SIZE
+            )
+        ))
         self.seen = set()
         self.failed_ids = set()
         self.client = None
@@ -162,6 +168,11 @@ class InvoiceSynchronizer:
             unchanged=run.count_unchanged,
             failed=run.count_failed,
         )
+        notices = len(run.line_ids.filtered(lambda line: line.level == "warning"))
+        if notices:
+            text += " " + _(
+                "%(count)s notice(s): see the messages below.", count=notices
+            )
         if run.count_failed:
             text += " " + _(
                 "The failed invoices are listed below with the reason; they are tried again at "
@@ -214,7 +225,7 @@ class InvoiceSynchronizer:
                 if works
                 else self.client.search_received_invoices(**kwargs)
             )
-            for chunk in chunked(self._with_total(search), BATCH_SIZE):
+            for chunk in chunked(self._with_total(search), self.batch_size):
                 self._process_chunk(chunk, first_sync=first_sync)
                 self._end_batch()
 
@@ -259,7 +270,7 @@ class InvoiceSynchronizer:
             )
         }
         cutoff = self.account.sync_cutoff_date
-        todo = []  # (summary, invoice or None, is_new, as_history)
+        todo = []  # (summary, invoice or None, is_new, as_history, needs_files)
         for summary in fresh:
             run.done += 1
             invoice = existing.get(summary.chorus_id)
@@ -273,61 +284,94 @@ class InvoiceSynchronizer:
                         run.total -= 1 if run.total else 0
                         continue
                     as_history = old
-                todo.append((summary, None, True, as_history))
+                todo.append((summary, None, True, as_history, True))
                 continue
             changed = (
                 invoice.chorus_status_code != summary.status
                 or (status_at and invoice.status_datetime != status_at)
             )
             needs_files = invoice.files_state in ("pending", "error") or (
+                changed and invoice.files_state == "unavailable"
+            ) or (
                 changed and summary.status == chorus_statuses.COMPLETEE
             ) or (
                 summary.size and invoice.files_size and summary.size != invoice.files_size
             )
             if changed or needs_files:
-                todo.append((summary, invoice, False, False))
+                todo.append((summary, invoice, False, False, bool(needs_files)))
             else:
                 run.count_unchanged += 1
         if not todo:
             return
-        # Records first (metadata from the search), so that nothing is lost even if the files
-        # cannot be fetched; then history, then files.
-        records = []
-        for summary, invoice, is_new, as_history in todo:
-            vals = self._values_from_summary(summary)
-            if is_new:
-                vals.update(
-                    company_id=self.company.id,
-                    account_id=self.account.id,
-                    chorus_id=summary.chorus_id,
-                    imported_as_history=as_history,
-                    files_state="pending",
-                )
-                if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
-                    # Its first mise à disposition is its current status: no history call needed.
-                    vals.update(
-                        mise_a_disposition_at=to_utc_naive(summary.status_datetime),
-                        mise_a_disposition_date=paris_date(summary.status_datetime),
-                    )
-                invoice = self.Invoice.create(vals)
-                run.count_new += 1
-            else:
-                previous = invoice.chorus_status_code
-                invoice.write(vals)
-                if previous != summary.status:
-                    invoice._post_status_change(previous, summary.status, summary.status_comment)
-                run.count_updated += 1
-            records.append((summary, invoice, is_new))
-        self._fetch_histories(records)
-        self._fetch_files(
-            [(summary, invoice) for summary, invoice, _new in records
-             if invoice.files_state in ("pending", "error")
-             or (not _new and summary.status == chorus_statuses.COMPLETEE)]
+        # HTTP first, with nothing pending in this transaction (no row is locked while Chorus
+        # is waited for), then all the writes of the batch, committed together.
+        self.run._commit()
+        histories = self._http_histories(
+            [summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
+             if not is_new or summary.status != chorus_statuses.MISE_A_DISPOSITION]
         )
-        touched = self.Invoice.browse([invoice.id for _summary, invoice, _new in records])
+        file_items = [summary for summary, _invoice, _new, _history, files in todo if files]
+        downloads = self._http_downloads(file_items)
+        records = {}
+        try:
+            for summary, invoice, is_new, as_history, _files in todo:
+                records[summary.chorus_id] = (
+                    summary, self._write_invoice(summary, invoice, is_new, as_history), is_new
+                )
+            for chorus_id, (history, error) in histories.items():
+                invoice = records[chorus_id][1]
+                if error is not None:
+                    self._fail(invoice, _("Status history unavailable: %(reason)s",
+                                          reason=chorus_error_message(error, self.env)))
+                else:
+                    invoice._apply_history(history)
+            items = {summary.chorus_id: (summary, records[summary.chorus_id][1])
+                     for summary in file_items}
+            retry_singly = self._store_downloads(downloads, items)
+        finally:
+            self._cleanup(downloads)
+        if retry_singly:
+            # A broken bundle: fetch its invoices one by one to isolate the bad one.
+            self.run._commit()
+            singles = self._http_downloads([items[chorus_id][0] for chorus_id in retry_singly],
+                                           single=True)
+            try:
+                self._store_downloads(singles, items, split=False)
+            finally:
+                self._cleanup(singles)
+        self._complete_factored([invoice for _s, invoice, _n in records.values()])
+        touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
+        self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
         touched._chorus_after_sync(new=self.Invoice.browse(
-            [invoice.id for _summary, invoice, is_new in records if is_new]
+            [invoice.id for _s, invoice, is_new in records.values() if is_new]
         ))
+
+    def _write_invoice(self, summary, invoice, is_new, as_history):
+        """Create or update one invoice from its search summary (metadata)."""
+        run = self.run
+        vals = self._values_from_summary(summary)
+        if is_new:
+            vals.update(
+                company_id=self.company.id,
+                account_id=self.account.id,
+                chorus_id=summary.chorus_id,
+                imported_as_history=as_history,
+                files_state="pending",
+            )
+            if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
+                # Its first mise à disposition is its current status: no history call needed.
+                vals.update(
+                    mise_a_disposition_at=to_utc_naive(summary.status_datetime),
+                    mise_a_disposition_date=paris_date(summary.status_datetime),
+                )
+            run.count_new += 1
+            return self.Invoice.create(vals)
+        previous = invoice.chorus_status_code
+        invoice.write(vals)
+        if previous != summary.status:
+            invoice._post_status_change(previous, summary.status, summary.status_comment)
+        run.count_updated += 1
+        return invoice
 
     def _service_for(self, summary):
         """The account's service for this invoice; a service Chorus names that we do not know
@@ -399,70 +443,76 @@ class InvoiceSynchronizer:
             )
         return cache[code]
 
-    # ------------------------------------------------------------------ history
-    def _fetch_histories(self, records):
-        """Status history for invoices whose status changed, or whose first mise à disposition
-        is not their current status (needed for the payment delay)."""
-        wanted = [
-            invoice for summary, invoice, is_new in records
-            if not is_new or summary.status != chorus_statuses.MISE_A_DISPOSITION
-        ]
-        if not wanted:
-            return
+    # ------------------------------------------------------------------ HTTP phase
+    def _http_histories(self, chorus_ids):
+        """{chorus_id: (StatusHistory, None) or (None, error)}; Chorus unreachable interrupts."""
         results = self._parallel(
-            [(invoice.chorus_id, invoice) for invoice in wanted],
+            [(chorus_id, chorus_id) for chorus_id in chorus_ids],
             lambda chorus_id: self.client.get_history(chorus_id),
         )
-        for invoice, history, error in results:
-            if error is not None:
-                if isinstance(error, chorus_errors.ChorusTransportError):
-                    raise SyncInterrupted(chorus_error_message(error, self.env))
-                self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                      reason=chorus_error_message(error, self.env)))
-                continue
-            invoice._apply_history(history)
+        outcome = {}
+        for chorus_id, history, error in results:
+            if isinstance(error, chorus_errors.ChorusTransportError):
+                raise SyncInterrupted(chorus_error_message(error, self.env))
+            outcome[chorus_id] = (history, error)
+        return outcome
 
-    # ------------------------------------------------------------------ files
-    def _fetch_files(self, items):
-        """Download PIVOT bundles (size-capped), parse them incrementally, store the files."""
-        if not items:
-            return
-        cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
-        bundles, current, current_size = [], [], 0
-        for summary, invoice in items:
-            size = summary.size or DEFAULT_SIZE
-            if current and current_size + size > cap:
+    def _http_downloads(self, summaries, single=False):
+        """Download PIVOT bundles under the size cap, a few in flight; returns a list of
+        (chorus ids, DownloadedFile or error). A bundle refused as a whole is split in halves
+        until the bad invoice is isolated. The files are temporary: see :meth:`_cleanup`."""
+        if not summaries:
+            return []
+        if single:
+            bundles = [[summary.chorus_id] for summary in summaries]
+        else:
+            cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
+            bundles, current, current_size = [], [], 0
+            for summary in summaries:
+                size = summary.size or DEFAULT_SIZE
+                if current and current_size + size > cap:
+                    bundles.append(current)
+                    current, current_size = [], 0
+                current.append(summary.chorus_id)
+                current_size += size
+            if current:
                 bundles.append(current)
-                current, current_size = [], 0
-            current.append((summary, invoice))
-            current_size += size
-        if current:
-            bundles.append(current)
-        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
-        if workers == 1 or len(bundles) == 1:
-            for bundle in bundles:
-                self._store_bundle(bundle, self._download_bundle(bundle))
-            return
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(self._download_bundle, bundle): bundle for bundle in bundles}
-            for future in as_completed(futures):
-                self._store_bundle(futures[future], future.result())
-
-    def _download_bundle(self, bundle):
-        """HTTP only (no cursor use here: this runs in worker threads).
-
-        Returns a list of (chorus ids, DownloadedFile or error) — a bundle refused as a whole is
-        split in halves until the bad invoice is isolated.
-        """
-        ids = [summary.chorus_id for summary, _invoice in bundle]
         outcomes = []
-        stack = [ids]
+        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        try:
+            if workers == 1 or len(bundles) == 1:
+                for bundle in bundles:
+                    outcomes.extend(self._download_bundle(bundle))
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    for result in pool.map(self._download_bundle, bundles):
+                        outcomes.extend(result)
+        except BaseException:
+            self._cleanup(outcomes)
+            raise
+        interrupted = next(
+            (error for _ids, error in outcomes if isinstance(error, chorus_errors.ChorusTransportError)),
+            None,
+        )
+        if interrupted is not None:
+            self._cleanup(outcomes)
+            raise SyncInterrupted(chorus_error_message(interrupted, self.env))
+        self.run.count_downloads += sum(
+            1 for _ids, outcome in outcomes if not isinstance(outcome, Exception)
+        )
+        return outcomes
+
+    def _download_bundle(self, ids):
+        """HTTP only: runs in worker threads, never touches the cursor."""
+        outcomes = []
+        stack = [list(ids)]
         while stack:
             part = stack.pop()
             try:
                 outcomes.append((part, self.client.download_invoices(part, fmt="PIVOT")))
             except chorus_errors.ChorusTransportError as error:
                 outcomes.append((part, error))
+                break
             except chorus_errors.ChorusProError as error:
                 if len(part) > 1:
                     middle = len(part) // 2
@@ -471,32 +521,37 @@ class InvoiceSynchronizer:
                     outcomes.append((part, error))
         return outcomes
 
-    def _store_bundle(self, bundle, outcomes):
-        invoices = {summary.chorus_id: (summary, invoice) for summary, invoice in bundle}
-        for ids, outcome in outcomes:
-            if isinstance(outcome, chorus_errors.ChorusTransportError):
-                raise SyncInterrupted(chorus_error_message(outcome, self.env))
-            if isinstance(outcome, chorus_errors.ChorusProError):
-                summary, invoice = invoices[ids[0]]
-                self._files_unavailable(invoice, outcome)
-                continue
-            self.run.count_downloads += 1
-            try:
-                self._store_pivot(ids, outcome, invoices)
-            finally:
+    @staticmethod
+    def _cleanup(outcomes):
+        for _ids, outcome in outcomes:
+            if hasattr(outcome, "cleanup"):
                 outcome.cleanup()
 
-    def _store_pivot(self, ids, downloaded, invoices):
-        remaining = set(ids)
+    # ------------------------------------------------------------------ write phase: files
+    def _store_downloads(self, outcomes, items, split=True):
+        """Store downloaded PIVOT files; returns the chorus ids to fetch again one by one
+        (a broken bundle). ``items``: {chorus_id: (summary, invoice)}."""
+        retry_singly = []
+        now = fields.Datetime.now()
+        for ids, outcome in outcomes:
+            self.Invoice.browse([items[i][1].id for i in ids]).write({"files_attempted_at": now})
+            if isinstance(outcome, chorus_errors.ChorusProError):
+                self._files_unavailable(items[ids[0]][1], outcome)
+                continue
+            retry_singly.extend(self._store_pivot(ids, outcome, items, split=split))
+        return retry_singly
+
+    def _store_pivot(self, ids, downloaded, items, split=True):
+        remaining = list(ids)
         if downloaded.kind != "xml":
             for chorus_id in ids:
-                self._fail(invoices[chorus_id][1], _(
+                self._fail(items[chorus_id][1], _(
                     "Chorus Pro sent a %(kind)s file where the PIVOT XML was expected.",
                     kind=downloaded.kind))
-            return
+            return []
         by_number = {}
         for chorus_id in ids:
-            by_number.setdefault(invoices[chorus_id][1].number, []).append(chorus_id)
+            by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
         try:
             for position, pivot in enumerate(iter_pivot_invoices(downloaded.path)):
                 chorus_id = pivot.chorus_id
@@ -508,26 +563,22 @@ class InvoiceSynchronizer:
                     )
                 if chorus_id is None:
                     continue
-                remaining.discard(chorus_id)
-                summary, invoice = invoices[chorus_id]
-                self._store_invoice_files(invoice, summary, pivot, downloaded)
+                remaining.remove(chorus_id)
+                summary, invoice = items[chorus_id]
+                self._store_invoice_files(invoice, summary, pivot)
         except PivotError as error:
-            if len(remaining) > 1:
-                # Isolate the broken one: fetch the others one by one.
-                for chorus_id in sorted(remaining):
-                    summary, invoice = invoices[chorus_id]
-                    single = self._download_bundle([(summary, invoice)])
-                    self._store_bundle([(summary, invoice)], single)
-                return
+            if split and len(remaining) > 1:
+                return remaining
             for chorus_id in remaining:
-                self._fail(invoices[chorus_id][1], _(
+                self._fail(items[chorus_id][1], _(
                     "The PIVOT file sent by Chorus Pro is malformed: %(error)s", error=str(error)))
-            return
+            return []
         for chorus_id in remaining:
-            self._fail(invoices[chorus_id][1], _(
+            self._fail(items[chorus_id][1], _(
                 "Chorus Pro did not include this invoice in the downloaded file."))
+        return []
 
-    def _store_invoice_files(self, invoice, summary, pivot, downloaded):
+    def _store_invoice_files(self, invoice, summary, pivot):
         vals = invoice._values_from_pivot(pivot)
         vals.update(
             files_state="done",
@@ -537,33 +588,41 @@ class InvoiceSynchronizer:
         )
         invoice.write(vals)
         invoice._store_pivot_attachments(pivot)
-        if invoice.is_factored and not invoice.factor_identifier:
-            self._complete_from_consult(invoice)
 
-    def _complete_from_consult(self, invoice):
-        """The factor's identity is only in the consult answer (not in search nor PIVOT)."""
-        try:
-            detail = self.client.get_invoice(invoice.chorus_id)
-        except chorus_errors.ChorusTransportError as error:
-            raise SyncInterrupted(chorus_error_message(error, self.env)) from error
-        except chorus_errors.ChorusProError as error:
-            self.run._log(
-                _("Factor details unavailable: %(reason)s", reason=chorus_error_message(error, self.env)),
-                level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
-                invoice=invoice,
-            )
+    def _complete_factored(self, invoices):
+        """The factor's identity is only in the consult answer (not in the search nor the
+        PIVOT): one consult per factored invoice, with nothing pending in the transaction."""
+        factored = [invoice for invoice in invoices
+                    if invoice.is_factored and not invoice.factor_identifier]
+        if not factored:
             return
-        invoice.write(invoice._values_from_detail(detail))
+        self.run._commit()
+        results = self._parallel(
+            [(invoice.chorus_id, invoice) for invoice in factored],
+            lambda chorus_id: self.client.get_invoice(chorus_id),
+        )
+        for invoice, detail, error in results:
+            if isinstance(error, chorus_errors.ChorusTransportError):
+                raise SyncInterrupted(chorus_error_message(error, self.env))
+            if error is not None:
+                self.run._log(
+                    _("Factor details unavailable: %(reason)s",
+                      reason=chorus_error_message(error, self.env)),
+                    level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+                    invoice=invoice,
+                )
+                continue
+            invoice.write(invoice._values_from_detail(detail))
 
     def _files_unavailable(self, invoice, error):
         reason = chorus_error_message(error, self.env)
         if invoice.is_works or isinstance(error, chorus_errors.ChorusFunctionalError):
-            # Listed with a clear notice, retried at each run.
+            # Listed with a clear notice, asked again later (see _retry_unfinished).
             invoice.write({"files_state": "unavailable", "sync_error": reason,
                            "sync_attempts": invoice.sync_attempts + 1})
             self.run._log(
                 _("The files of this invoice cannot be downloaded from Chorus Pro for now: "
-                  "%(reason)s Its data is kept and the download is tried again at each run.",
+                  "%(reason)s Its data is kept and the download is tried again.",
                   reason=reason),
                 level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
                 invoice=invoice,
@@ -582,18 +641,37 @@ class InvoiceSynchronizer:
 
     # ------------------------------------------------------------------ retries
     def _retry_unfinished(self):
-        """Invoices whose files are still missing (errors, unavailable) are tried again."""
+        """Invoices whose files are still missing are tried again: errors at every run, files
+        Chorus refused to send ("unavailable") once a day, so that an hourly retrieval does not
+        ask again and again for the same refusal."""
+        retry_unavailable_before = fields.Datetime.now() - timedelta(hours=UNAVAILABLE_RETRY_HOURS)
         leftovers = self.Invoice.search(
             [("account_id", "=", self.account.id),
-             ("files_state", "in", ("pending", "error", "unavailable")),
-             ("chorus_id", "not in", list(self.seen))]
+             ("chorus_id", "not in", list(self.seen)),
+             "|", ("files_state", "in", ("pending", "error")),
+             "&", ("files_state", "=", "unavailable"),
+             "|", ("files_attempted_at", "=", False),
+             ("files_attempted_at", "<", retry_unavailable_before)]
         )
-        for chunk in chunked(leftovers, BATCH_SIZE):
-            items = []
+        for chunk in chunked(leftovers, self.batch_size):
+            items = {}
             for invoice in chunk:
                 self.seen.add(invoice.chorus_id)
-                items.append((_Known(invoice), invoice))
-            self._fetch_files(items)
+                items[invoice.chorus_id] = (_Known(invoice), invoice)
+            self.run._commit()
+            downloads = self._http_downloads([summary for summary, _invoice in items.values()])
+            try:
+                retry_singly = self._store_downloads(downloads, items)
+            finally:
+                self._cleanup(downloads)
+            if retry_singly:
+                self.run._commit()
+                singles = self._http_downloads([items[i][0] for i in retry_singly], single=True)
+                try:
+                    self._store_downloads(singles, items, split=False)
+                finally:
+                    self._cleanup(singles)
+            self._complete_factored([invoice for _summary, invoice in items.values()])
             self._end_batch()
 
     # ------------------------------------------------------------------ helpers

@@ -146,10 +146,14 @@ class TestSyncFull(SyncCase):
         self.assertEqual(run.count_new, 0)
         self.assertEqual(self.Invoice.search_count([]), count)
         counters = self.sim.admin.counters()
-        refused = len(self.sim_invoices(tag="download_refused"))
-        # Only the invoices Chorus refuses to send are tried again.
-        self.assertLessEqual(counters.get(DOWNLOAD, 0), refused)
+        # Nothing is downloaded again (files Chorus refused are asked again once a day only).
+        self.assertEqual(counters.get(DOWNLOAD, 0), 0)
         self.assertEqual(counters.get("factures/v1/consulter/historique", 0), 0)
+        refused = self.Invoice.search([("files_state", "=", "unavailable")])
+        self.assertTrue(refused)
+        refused.write({"files_attempted_at": "2000-01-01 00:00:00"})
+        self.sync()
+        self.assertEqual(self.sim.admin.counters().get(DOWNLOAD, 0), len(refused))
 
     def test_status_changes_made_elsewhere_come_in(self):
         self.sync()

@@ -22,6 +22,10 @@ class ChorusProDashboard(models.TransientModel):
     count_to_process = fields.Integer(string="To process", compute="_compute_state")
     count_files_problem = fields.Integer(string="Files missing", compute="_compute_state")
 
+    def _compute_display_name(self):
+        for dashboard in self:
+            dashboard.display_name = _("Chorus Pro screen")
+
     @api.depends("company_id")
     def _compute_state(self):
         Invoice = self.env["chorus.pro.invoice"]

@@ -1,0 +1,68 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Usual motifs: ready-made texts the processing screen offers, then lets the user edit."""
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from chorus_pro import statuses as chorus_statuses
+
+PROCESSING_TARGET_SELECTION = [
+    (chorus_statuses.SERVICE_FAIT, "Service fait"),
+    (chorus_statuses.REJETEE, "Rejetée"),
+    (chorus_statuses.SUSPENDUE, "Suspendue"),
+    (chorus_statuses.A_RECYCLER, "À recycler"),
+]
+
+
+class ChorusProMotif(models.Model):
+    _name = "chorus.pro.motif"
+    _description = "Chorus Pro usual motif"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, help="Short name shown in the motif picker.")
+    text = fields.Char(
+        string="Motif text",
+        required=True,
+        size=chorus_statuses.MOTIF_MAX_LENGTH,
+        help="Text proposed as the motif (the supplier reads it in Chorus Pro); the user can "
+        "edit it before confirming. At most 255 characters, as Chorus Pro accepts.",
+    )
+    code = fields.Char(
+        help="Technical key used by the addon (e.g. 'duplicate' for the motif proposed on "
+        "suspected duplicates).",
+        index=True,
+    )
+    suggested_status = fields.Selection(
+        PROCESSING_TARGET_SELECTION,
+        help="Decision this motif usually goes with; picking the motif selects it.",
+    )
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        help="Leave empty to offer this motif to every company.",
+        index=True,
+    )
+
+    @api.constrains("text")
+    def _check_text_length(self):
+        for motif in self:
+            if len(chorus_statuses.clean_motif(motif.text or "")) != len(
+                " ".join((motif.text or "").split())
+            ):
+                raise ValidationError(
+                    _("A motif is limited to %(max)s characters (what Chorus Pro accepts).",
+                      max=chorus_statuses.MOTIF_MAX_LENGTH)
+                )
+
+    @api.model
+    def _for_code(self, code, company=None):
+        """The active motif with this technical code, preferring the company's own."""
+        company = company or self.env.company
+        motifs = self.search(
+            [("code", "=", code), ("company_id", "in", [company.id, False])],
+            order="company_id, sequence, id",
+        )
+        own = motifs.filtered(lambda motif: motif.company_id == company)
+        return (own or motifs)[:1]

@@ -1,0 +1,58 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Renaming a Chorus Pro file in place: the file and its Chorus name stay as they were."""
+
+import os
+
+from markupsafe import Markup
+
+from odoo import _, models
+from odoo.exceptions import AccessError, UserError
+
+CHORUS_INVOICE = "chorus.pro.invoice"
+
+
+class IrAttachment(models.Model):
+    _inherit = "ir.attachment"
+
+    def write(self, vals):
+        if not self.env.su and "chorus_pro_original_name" in vals and any(
+            att.chorus_pro_original_name for att in self
+        ):
+            raise AccessError(_("The name a file had in Chorus Pro cannot be changed."))
+        chorus_files = self.filtered(
+            lambda att: att.res_model == CHORUS_INVOICE and att.chorus_pro_original_name
+        ) if "name" in vals else self.browse()
+        if not chorus_files:
+            return super().write(vals)
+        others = self - chorus_files
+        result = super(IrAttachment, others).write(vals) if others else True
+        for attachment in chorus_files:
+            old_name = attachment.name
+            new_name = attachment._chorus_pro_renamed(vals["name"])
+            result = super(IrAttachment, attachment).write(dict(vals, name=new_name)) and result
+            if new_name != old_name:
+                attachment._chorus_pro_trace_rename(old_name, new_name)
+        return result
+
+    def _chorus_pro_renamed(self, name):
+        """The new name, keeping the file's extension when the user left it out."""
+        self.ensure_one()
+        name = " ".join((name or "").split())
+        if not name:
+            raise UserError(_("A file needs a name."))
+        extension = os.path.splitext(self.chorus_pro_original_name or self.name or "")[1]
+        if extension and not name.lower().endswith(extension.lower()):
+            name += extension
+        return name
+
+    def _chorus_pro_trace_rename(self, old_name, new_name):
+        invoice = self.env[CHORUS_INVOICE].sudo().browse(self.res_id).exists()
+        if invoice:
+            invoice.message_post(
+                body=Markup("%s") % _(
+                    "File renamed: %(old)s → %(new)s (name in Chorus Pro: %(original)s).",
+                    old=old_name, new=new_name, original=self.chorus_pro_original_name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )

@@ -1,0 +1,141 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""What supplier matching needs on partners: an indexed, validated SIRET and SIREN, and a
+trigram index on names (names only rank candidates for a human, never match on their own)."""
+
+import logging
+import re
+
+import psycopg2
+
+from odoo import _, api, fields, models
+
+from chorus_pro import identifiers
+
+_logger = logging.getLogger(__name__)
+
+TRIGRAM_INDEX = "res_partner_chorus_pro_name_trgm_gist_idx"
+
+
+def siren_of_vat(vat):
+    """The SIREN inside a French VAT number (``FR`` + 2-digit key + SIREN), else ``""``."""
+    value = re.sub(r"[\s.\-\u00a0\u202f]+", "", vat or "").upper()
+    if len(value) == 13 and value.startswith("FR") and value[4:].isdigit():
+        siren = value[4:]
+        return siren if identifiers.is_valid_siren(siren) else ""
+    return ""
+
+
+def partner_siret_siren(siret, company_registry, vat):
+    """(SIRET, SIREN) a partner's fields support, validated with python-stdnum; ``""`` when
+    none. ``company_registry`` may hold a SIRET or a SIREN (French usage varies)."""
+    found_siret = ""
+    for value in (siret, company_registry):
+        if identifiers.is_valid_siret(value):
+            found_siret = identifiers.compact_siret(value)
+            break
+    if found_siret:
+        return found_siret, found_siret[:9]
+    for value in (company_registry, siret):
+        if identifiers.is_valid_siren(value):
+            return "", identifiers.compact_siren(value)
+    return "", siren_of_vat(vat)
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    chorus_pro_siret = fields.Char(
+        string="SIRET (checked)", compute="_compute_chorus_pro_identifiers", store=True,
+        index="btree_not_null",
+        help="The partner's SIRET without separators, when it passes the checksum "
+        "(from the SIRET field, else the Company ID).",
+    )
+    chorus_pro_siren = fields.Char(
+        string="SIREN", compute="_compute_chorus_pro_identifiers", store=True,
+        index="btree_not_null",
+        help="The company's SIREN (first 9 digits of the SIRET, or the Company ID, or the "
+        "French VAT number), used to propose other establishments of the same company.",
+    )
+    chorus_pro_supplier_ids = fields.One2many(
+        "chorus.pro.supplier", "partner_id", string="Chorus Pro suppliers",
+        help="Chorus Pro supplier identifiers remembered for this partner.",
+    )
+    chorus_pro_invoice_count = fields.Integer(
+        string="Chorus Pro invoices", compute="_compute_chorus_pro_invoice_count",
+        groups="chorus_pro_liaison.group_chorus_pro_user",
+    )
+
+    @api.depends("siret", "company_registry", "vat")
+    def _compute_chorus_pro_identifiers(self):
+        for partner in self:
+            siret, siren = partner_siret_siren(
+                partner.siret, partner.company_registry, partner.vat
+            )
+            partner.chorus_pro_siret = siret or False
+            partner.chorus_pro_siren = siren or False
+
+    def _compute_chorus_pro_invoice_count(self):
+        data = self.env["chorus.pro.invoice"]._read_group(
+            [("partner_id", "in", self.commercial_partner_id.ids)], ["partner_id"], ["__count"]
+        )
+        counts = {partner.id: count for partner, count in data}
+        for partner in self:
+            partner.chorus_pro_invoice_count = counts.get(partner.commercial_partner_id.id, 0)
+
+    def init(self):
+        super().init()
+        self._chorus_pro_create_trigram_index()
+
+    def _chorus_pro_create_trigram_index(self):
+        """pg_trgm and a trigram GiST index on partner names (ranking of name candidates by
+        nearest-neighbour search: fast even when names share common words such as SARL).
+
+        pg_trgm is a trusted extension since PostgreSQL 13: the database owner may create it
+        without being superuser. When it cannot be created, name candidates fall back on a plain
+        ``ILIKE`` (slower, less tolerant) and a warning says so.
+        """
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except psycopg2.Error as error:
+            _logger.warning(
+                "Chorus Pro: the PostgreSQL extension pg_trgm cannot be created (%s); supplier "
+                "name candidates will use a slower, stricter search. Ask the database "
+                "administrator to run CREATE EXTENSION pg_trgm.", error.pgerror or error,
+            )
+            return
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(
+                    f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON res_partner "
+                    "USING gist (name gist_trgm_ops)"
+                )
+        except psycopg2.Error as error:
+            _logger.warning("Chorus Pro: trigram index on partner names not created: %s", error)
+
+    @api.model
+    def _chorus_pro_has_trigram(self):
+        self.env.cr.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        return bool(self.env.cr.fetchone())
+
+    # ------------------------------------------------------------------ actions
+    def action_chorus_pro_history(self):
+        """Past Chorus invoices, vendor bills and payments of this partner."""
+        self.ensure_one()
+        return self.env["chorus.pro.partner.history"]._open_for(self.commercial_partner_id)
+
+    def action_chorus_pro_pick_for_match(self):
+        """The "…" list of the matching screen: this partner becomes the selected one."""
+        self.ensure_one()
+        match = self.env["chorus.pro.supplier.match"].browse(
+            self.env.context.get("chorus_pro_match_id")
+        ).exists()
+        if not match:
+            return {"type": "ir.actions.act_window_close"}
+        field = self.env.context.get("chorus_pro_match_field") or "partner_id"
+        if field not in ("partner_id", "factor_partner_id"):
+            field = "partner_id"
+        match.write({field: self.commercial_partner_id.id})
+        return match._reopen(_("Valider les tiers"))

@@ -1,0 +1,67 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Confirming several decisions at once: what each decision means, acknowledged, then sent."""
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from chorus_pro import statuses as chorus_statuses
+
+RETURNS_TO_EXPLAIN = (chorus_statuses.REJETEE, chorus_statuses.A_RECYCLER)
+
+
+class ChorusProProcessingConfirm(models.TransientModel):
+    _name = "chorus.pro.processing.confirm"
+    _description = "Chorus Pro: confirm decisions"
+
+    invoice_ids = fields.Many2many("chorus.pro.invoice", string="Invoices", readonly=True)
+    summary = fields.Html(compute="_compute_summary", sanitize=False)
+    needs_acknowledgement = fields.Boolean(compute="_compute_summary")
+    acknowledged = fields.Boolean(
+        string="I have read the consequences of these decisions",
+    )
+
+    @api.depends("invoice_ids.decision_status")
+    def _compute_summary(self):
+        labels = dict(
+            self.env["chorus.pro.invoice"]._fields["decision_status"]._description_selection(
+                self.env
+            )
+        )
+        for wizard in self:
+            invoices = wizard.invoice_ids
+            blocks = []
+            for code, label in labels.items():
+                chosen = invoices.filtered(lambda inv, code=code: inv.decision_status == code)
+                if not chosen:
+                    continue
+                consequence = chosen[0]._chorus_consequence(code) if code != (
+                    chorus_statuses.SUSPENDUE
+                ) else [_(
+                    "Suspendue interrupts the payment delay (once only, before the mandate): "
+                    "the supplier completes the invoice in Chorus Pro, then a new delay starts."
+                )]
+                css = "alert-danger" if code == chorus_statuses.REJETEE else (
+                    "alert-warning" if code in RETURNS_TO_EXPLAIN else "alert-info"
+                )
+                blocks.append(
+                    Markup('<div class="alert %s mb-2" role="alert"><strong>%s</strong> — %s<br/>%s</div>')
+                    % (css, label, _("%(count)s invoice(s)", count=len(chosen)),
+                       " ".join(consequence))
+                )
+            wizard.summary = Markup("").join(blocks)
+            wizard.needs_acknowledgement = any(
+                inv.decision_status in RETURNS_TO_EXPLAIN for inv in invoices
+            )
+
+    def action_confirm(self):
+        self.ensure_one()
+        if self.needs_acknowledgement and not self.acknowledged:
+            raise UserError(_(
+                "Rejetée and À recycler send invoices back to their suppliers: tick \"I have "
+                "read the consequences\" to confirm."
+            ))
+        outcomes = self.invoice_ids._chorus_confirm_decisions()
+        return self.env["chorus.pro.invoice"]._chorus_outcome_notification(outcomes)
