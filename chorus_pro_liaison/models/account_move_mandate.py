@@ -6,9 +6,11 @@ legal payment delay.
 
 At validation (posting) a mandate is checked once more (amounts against Chorus per the budget's
 VAT regime, due date = DGP due date, no payment terms), numbered in its budget's series for its
-exercice, put in the open bordereau of its budget, and Chorus is told MANDATEE with the number
-through the pending-push path: recorded before it is sent, committed, sent, retried by a cron,
-never sent twice.
+exercice, put in the open bordereau of its budget, and its MANDATEE with the number is recorded
+as a pending ``chorus.pro.status.push`` (step 2) in the same transaction: a validated mandate
+always has its push. Once committed, the push is sent through step 2's path
+(``_chorus_push_status``); when Chorus cannot be reached it stays pending and step 2's retry cron
+sends it; a double click or a retry finds the same push and never sends twice.
 """
 
 import logging
@@ -16,24 +18,15 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
-    ChorusGuardError,
-    chorus_error_message,
-)
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
-from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
 
 _logger = logging.getLogger(__name__)
 
-PUSH_STATES = [
-    ("pending", "To send"),
-    ("sent", "Sent"),
-    ("already", "Already in Chorus"),
-    ("refused", "Refused by Chorus"),
-    ("failed", "Failed, will be retried"),
-]
+MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
+# Push states after which Chorus knows (or may know) the mandate number.
+PUSH_LIVE = ("pending", "sent", "already")
 PUSH_DONE = ("sent", "already")
 
 
@@ -97,13 +90,21 @@ class AccountMove(models.Model):
         related="chorus_pro_invoice_id.dgp_late_indemnity"
     )
     chorus_pro_interest_due_by = fields.Date(related="chorus_pro_invoice_id.dgp_interest_due_by")
-    chorus_pro_push_state = fields.Selection(
-        PUSH_STATES, string="Mandatée in Chorus", readonly=True, copy=False, index=True,
+    chorus_pro_push_id = fields.Many2one(
+        "chorus.pro.status.push", string="Mandatée sent to Chorus Pro", readonly=True,
+        copy=False, index="btree_not_null",
+        help="The status Mandatée with this mandate's number, as sent to Chorus Pro (who, when, "
+        "the exact exchange and Chorus Pro's answer).",
     )
-    chorus_pro_push_message = fields.Text(string="Chorus Pro answer", readonly=True, copy=False)
-    chorus_pro_pushed_at = fields.Datetime(string="Sent to Chorus Pro at", readonly=True,
-                                           copy=False)
-    chorus_pro_push_attempts = fields.Integer(readonly=True, copy=False)
+    chorus_pro_push_state = fields.Selection(
+        related="chorus_pro_push_id.state", string="Mandatée in Chorus Pro",
+    )
+    chorus_pro_push_message = fields.Text(
+        related="chorus_pro_push_id.answer_message", string="Chorus Pro answer",
+    )
+    chorus_pro_pushed_at = fields.Datetime(
+        related="chorus_pro_push_id.sent_at", string="Answered by Chorus Pro at",
+    )
     chorus_pro_credit_note_outcome = fields.Selection(
         related="chorus_pro_invoice_id.credit_note_outcome"
     )
@@ -208,20 +209,35 @@ class AccountMove(models.Model):
         if to_number:
             to_number._chorus_pro_number()
         (posted & mandates)._chorus_pro_put_in_bordereau()
-        (posted & mandates).filtered(
-            lambda m: m.move_type == "in_invoice" and m.chorus_pro_push_state not in PUSH_DONE
-        )._chorus_pro_store({"chorus_pro_push_state": "pending"})
+        (posted & mandates)._chorus_pro_record_mandatee()
         return posted
 
     def _chorus_pro_number(self):
-        """Numbers in order of creation, each in its budget's series for its exercice."""
+        """Numbers in order of creation, each in its budget's series for its exercice; who
+        validates the mandate is who mandates it."""
         Numbering = self.env["chorus.pro.numbering"].sudo()
         today = paris_today()
         for move in self.sorted("id"):
             number = Numbering._next_number(move.chorus_pro_budget_id, move.chorus_pro_exercice,
                                             "mandate")
             move._chorus_pro_store({"chorus_pro_mandate_number": number,
-                                    "chorus_pro_mandate_date": today})
+                                    "chorus_pro_mandate_date": today,
+                                    "chorus_pro_mandated_by_id": self.env.user.id})
+
+    def _chorus_pro_record_mandatee(self):
+        """Record (not send) the MANDATEE push of each validated mandate, in the transaction
+        that validates it (step 2's rules are checked: a refusal stops the validation)."""
+        for move in self.filtered(
+            lambda m: m.move_type == "in_invoice" and m.chorus_pro_mandate_number
+            and m.chorus_pro_push_state not in PUSH_LIVE
+        ):
+            push = move.chorus_pro_invoice_id._chorus_push_status(
+                chorus_statuses.MANDATEE,
+                mandate_number=str(move.chorus_pro_mandate_number),
+                user=self.env.user,
+                send=False,
+            )
+            move._chorus_pro_store({"chorus_pro_push_id": push.id})
 
     def _chorus_pro_put_in_bordereau(self):
         Bordereau = self.env["chorus.pro.bordereau"].sudo()
@@ -236,9 +252,13 @@ class AccountMove(models.Model):
     def action_post(self):
         result = super().action_post()
         if not self.env.context.get("chorus_pro_no_push"):
-            self.filtered(
-                lambda m: m.state == "posted" and m.chorus_pro_push_state in ("pending", "failed")
-            )._chorus_pro_push_mandated()
+            pending = self.filtered(
+                lambda m: m.state == "posted" and m.chorus_pro_push_state == "pending"
+            )
+            if pending:
+                # The mandates and their pushes are durable before Chorus is called.
+                pending.chorus_pro_push_id._commit()
+                pending._chorus_pro_push_mandated()
         return result
 
     def button_draft(self):
@@ -250,10 +270,11 @@ class AccountMove(models.Model):
                     number=move.chorus_pro_mandate_number,
                     bordereau=move.chorus_pro_bordereau_id.display_name,
                 ))
-            if move.chorus_pro_push_state in PUSH_DONE:
+            if move.chorus_pro_push_state in PUSH_LIVE:
                 raise UserError(_(
-                    "Chorus Pro already knows mandate %(number)s: it cannot be reset to draft. "
-                    "Reduce or cancel it with a credit note.",
+                    "Chorus Pro knows mandate %(number)s, or is about to be told (status "
+                    "Mandatée): it cannot be reset to draft. Reduce or cancel it with a credit "
+                    "note.",
                     number=move.chorus_pro_mandate_number,
                 ))
         return super().button_draft()
@@ -277,137 +298,31 @@ class AccountMove(models.Model):
             ))
 
     # ------------------------------------------------------------------ MANDATEE to Chorus
-    def _chorus_pro_push_mandated(self, client=None):
-        """Tell Chorus the invoice is MANDATEE with the mandate number; at most once each.
-
-        Through step 2's pending-push path when it is installed (``_chorus_push_status``:
-        recorded, committed, sent through the guard, retried, idempotent); otherwise through a
-        minimal equivalent: the move's push state is recorded and committed before the call,
-        the answer is stored, temporary failures stay "failed" for the retry cron.
-        """
+    def _chorus_pro_push_mandated(self, manual=True):
+        """Send the MANDATEE of these validated mandates through step 2's path (at most once
+        each: a push already sent or pending is found again, never duplicated). A push that
+        was refused stays so (a person looks at it); one withdrawn or not sent is recorded
+        again. Returns the pushes."""
+        pushes = self.env["chorus.pro.status.push"]
         for move in self:
             if (
                 move.move_type != "in_invoice"
                 or move.state != "posted"
                 or not move.chorus_pro_mandate_number
-                or move.chorus_pro_push_state in PUSH_DONE
-                or move.chorus_pro_push_state == "refused"
+                or move.chorus_pro_push_state in PUSH_DONE + ("refused",)
             ):
+                pushes |= move.chorus_pro_push_id
                 continue
-            invoice = move.chorus_pro_invoice_id
-            user = move.chorus_pro_mandated_by_id or self.env.user
-            if hasattr(invoice, "_chorus_push_status"):
-                push = invoice._chorus_push_status(
-                    chorus_statuses.MANDATEE,
-                    mandate_number=str(move.chorus_pro_mandate_number),
-                    user=user,
-                )
-                move._chorus_pro_record_push(
-                    getattr(push, "state", "pending") or "pending",
-                    getattr(push, "message", "") or getattr(push, "error_message", "") or "",
-                )
-            else:
-                move._chorus_pro_push_fallback(client)
-
-    def _chorus_pro_record_push(self, state, message=""):
-        self.ensure_one()
-        state = state if state in dict(PUSH_STATES) else "pending"
-        vals = {"chorus_pro_push_state": state, "chorus_pro_push_message": message or False}
-        if state in PUSH_DONE:
-            vals["chorus_pro_pushed_at"] = fields.Datetime.now()
-        self.sudo()._chorus_pro_store(vals)
-
-    def _chorus_pro_can_commit(self):
-        return self.env["chorus.pro.run"]._can_commit()
-
-    def _chorus_pro_push_fallback(self, client=None):
-        self.ensure_one()
-        move = self.sudo()
-        invoice = move.chorus_pro_invoice_id
-        account = invoice.account_id or self.env["chorus.pro.account"].sudo()._for_company(
-            move.company_id)
-        number = str(move.chorus_pro_mandate_number)
-        move._chorus_pro_store({"chorus_pro_push_state": "pending",
-                                "chorus_pro_push_attempts": move.chorus_pro_push_attempts + 1})
-        if self._chorus_pro_can_commit():
-            # Recorded before it is sent: a crash now leaves it pending for the retry cron.
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        try:
-            if client is not None:
-                account._chorus_guard("mandate", manual=True)
-                result = client.change_status(invoice.chorus_id, chorus_statuses.MANDATEE,
-                                              mandate_number=number)
-            else:
-                with account._chorus_client("mandate", manual=True) as own_client:
-                    result = own_client.change_status(invoice.chorus_id, chorus_statuses.MANDATEE,
-                                                      mandate_number=number)
-        except ChorusGuardError as error:
-            move._chorus_pro_record_push("failed", error.args[0])
-            return
-        except chorus_errors.ChorusTransitionRefused as error:
-            # An earlier attempt may have reached Chorus although its answer was lost.
-            if move._chorus_pro_already_mandated(client):
-                move._chorus_pro_record_push("already", _("Chorus Pro already shows it Mandatée."))
-                move._chorus_pro_mark_invoice_mandated()
-            else:
-                move._chorus_pro_record_push("refused", chorus_error_message(error, self.env))
-                move.message_post(body=_("Chorus Pro refused the status Mandatée: %(reason)s",
-                                         reason=chorus_error_message(error, self.env)))
-            return
-        except chorus_errors.ChorusProError as error:
-            state = "failed" if error.temporary else "refused"
-            move._chorus_pro_record_push(state, chorus_error_message(error, self.env))
-            return
-        move._chorus_pro_record_push("sent", result.label or "")
-        move._chorus_pro_mark_invoice_mandated()
-        move._message_log(body=_(
-            "Chorus Pro: invoice set to Mandatée with mandate number %(number)s.", number=number))
-
-    def _chorus_pro_already_mandated(self, client=None):
-        invoice = self.chorus_pro_invoice_id
-        try:
-            if client is not None:
-                history = client.get_history(invoice.chorus_id)
-            else:
-                with invoice.account_id._chorus_client("mandate", manual=True) as own_client:
-                    history = own_client.get_history(invoice.chorus_id)
-        except (chorus_errors.ChorusProError, ChorusGuardError):
-            return False
-        return any(event.code == chorus_statuses.MANDATEE for event in history.events)
-
-    def _chorus_pro_mark_invoice_mandated(self):
-        invoice = self.chorus_pro_invoice_id.sudo()
-        if invoice.chorus_status_code in (
-            chorus_statuses.SERVICE_FAIT, chorus_statuses.MISE_A_DISPOSITION,
-            chorus_statuses.COMPLETEE,
-        ):
-            previous = invoice.chorus_status_code
-            invoice.with_context(tracking_disable=True).write({
-                "chorus_status": chorus_statuses.MANDATEE,
-                "chorus_status_code": chorus_statuses.MANDATEE,
-                "mandate_number_chorus": str(self.chorus_pro_mandate_number),
-            })
-            invoice._message_log(body=_(
-                "Chorus Pro status changed: %(old)s → %(new)s (mandate n° %(number)s).",
-                old=invoice._status_label(previous), new=invoice._status_label(chorus_statuses.MANDATEE),
-                number=self.chorus_pro_mandate_number,
-            ))
-
-    @api.model
-    def _cron_chorus_pro_retry_mandate_pushes(self):
-        """Mandates whose MANDATEE could not be sent yet (Chorus down, guard) are tried again."""
-        moves = self.sudo().search([
-            ("chorus_pro_invoice_id", "!=", False),
-            ("move_type", "=", "in_invoice"),
-            ("state", "=", "posted"),
-            ("chorus_pro_push_state", "in", ("pending", "failed")),
-        ], order="id", limit=500)
-        for company, company_moves in moves.grouped("company_id").items():
-            for move in company_moves.with_company(company):
-                move._chorus_pro_push_mandated()
-                if self._chorus_pro_can_commit():
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
-        return True
+            push = move.chorus_pro_invoice_id._chorus_push_status(
+                chorus_statuses.MANDATEE,
+                mandate_number=str(move.chorus_pro_mandate_number),
+                user=move.chorus_pro_mandated_by_id or self.env.user,
+                manual=manual,
+            )
+            if push != move.chorus_pro_push_id:
+                move.sudo()._chorus_pro_store({"chorus_pro_push_id": push.id})
+            pushes |= push
+        return pushes
 
     # ------------------------------------------------------------------ actions
     def action_open_chorus_pro_invoice(self):
@@ -421,6 +336,19 @@ class AccountMove(models.Model):
         }
 
     def action_chorus_pro_push_again(self):
-        """Button on a mandate whose MANDATEE is still pending or failed."""
-        self._chorus_pro_push_mandated()
-        return True
+        """"Send now" on a mandate whose MANDATEE is waiting to be sent (or was withdrawn)."""
+        if not self.env.user.has_group(MANDATING_GROUP):
+            raise UserError(_("Only mandating officers can send the status Mandatée."))
+        pushes = self._chorus_pro_push_mandated()
+        outcomes = [(push.invoice_id, push, push.sudo().answer_message or "") for push in pushes]
+        return self.env["chorus.pro.invoice"]._chorus_outcome_notification(outcomes)
+
+    def action_open_chorus_pro_push(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Mandatée sent to Chorus Pro"),
+            "res_model": "chorus.pro.status.push",
+            "res_id": self.chorus_pro_push_id.id,
+            "view_mode": "form",
+        }

@@ -69,10 +69,9 @@ def _dgp_depends(model):
         "account_id.public_body_kind", "account_id.contract_delay_days",
         "account_id.dgp_convention", "mandate_move_id.state",
         "mandate_move_id.chorus_pro_mandate_date",
+        # Recorded at Service fait by the processing step (step 2).
+        "service_done_date",
     ]
-    # Recorded at Service fait by the processing step when it is installed.
-    if "service_done_date" in model._fields:
-        depends.append("service_done_date")
     return depends
 
 
@@ -206,7 +205,7 @@ class ChorusProInvoice(models.Model):
                 "payment delay (the law allows one interruption).",
                 count=len(suspensions),
             ))
-        service_date = self["service_done_date"] if "service_done_date" in self._fields else None
+        service_date = self.service_done_date
         dgp_input = dgp.DgpInput(
             body=account.public_body_kind or dgp.BODY_COLLECTIVITE,
             mise_a_disposition=made_available,

@@ -4,9 +4,12 @@
 
 Building a mandate:
 
-* partner and bank account: the supplier matched at step 3 and the bank account it trusts (the
-  supplier's or the factor's); until that step is installed, a minimal local match (partner by
-  SIRET, bank account by IBAN among the accounts trusted for outgoing payments);
+* can it be mandated: step 3's supplier check (``_check_supplier_for_mandate``: partner matched,
+  bank account trusted), step 2's validation check (``_check_validation_for_mandate``: internal
+  validation, four-eyes) and this step's own reasons (Service fait, rejected, suspended, à
+  recycler, already paid (A2), files, payment delay, amounts);
+* partner and bank account: the partner matched at step 3 and the trusted bank account it
+  computed (the supplier's, or the factor's for a factored invoice);
 * lines: the structured lines when Chorus has them, otherwise one line per VAT rate, always on
   the article's account; the budget's VAT regime decides the amounts:
 
@@ -176,8 +179,8 @@ class ChorusProInvoice(models.Model):
     def _mandate_blocking_reasons(self, acting_user=None, ignore_move=None):
         """Why this invoice cannot be mandated now (an empty list: it can).
 
-        Local checks (status, frame, files, payment delay), then the supplier check of step 3
-        and the internal-validation check of step 2 when those steps are installed.
+        This step's checks (status, frame, files, payment delay), then the supplier check of
+        step 3 and the internal-validation check of step 2.
         ``acting_user``: who mandates (four-eyes). ``ignore_move``: a draft mandate of this invoice being validated (not a duplicate).
         """
         self.ensure_one()
@@ -196,6 +199,9 @@ class ChorusProInvoice(models.Model):
                                  name=mandate.display_name))
             return reasons
         reasons.extend(self._mandate_status_reasons())
+        if not reasons:
+            # Step 2's rules that hold whatever Chorus says (e.g. the accountant's side took over).
+            reasons.extend(self._chorus_hard_blockers(chorus_statuses.MANDATEE))
         if self.frame == A2_FRAME:
             reasons.append(_("Already paid (billing frame A2): there is nothing to mandate."))
         if not self.main_attachment_pdf_id or self.files_state != "done":
@@ -236,73 +242,35 @@ class ChorusProInvoice(models.Model):
                   status=self._status_label(status))]
 
     def _mandate_supplier_reasons(self):
-        """Partner and bank account: step 3's check when installed, else a minimal one."""
-        if hasattr(self, "_check_supplier_for_mandate"):
-            return list(self._check_supplier_for_mandate() or [])
-        partner = self._mandate_partner()
-        if not partner:
-            return [_(
-                "Supplier not matched: no partner with SIRET %(siret)s.",
-                siret=self.supplier_identifier or "?",
-            )]
-        if not self.bank_account:
-            return [_("The invoice carries no bank account to pay.")]
-        if not self._mandate_partner_bank(partner):
-            return [_(
-                "Bank account to confirm: the account this invoice asks to be paid on is not "
-                "a trusted account of %(partner)s%(factor)s.",
-                partner=partner.display_name,
-                factor=_(" or of the factor %s", self.factor_name) if self.is_factored else "",
-            )]
-        return []
+        """Partner and bank account: step 3's check."""
+        return list(self._check_supplier_for_mandate())
 
     def _mandate_validation_reasons(self, acting_user):
-        """Internal validation (and four-eyes): step 2's check when installed."""
-        if hasattr(self, "_check_validation_for_mandate"):
-            return list(self._check_validation_for_mandate(acting_user) or [])
-        return []
+        """Internal validation and four-eyes rule: step 2's check."""
+        return list(self._check_validation_for_mandate(acting_user))
 
     def _mandate_partner(self):
-        """The partner to pay: step 3's match, else the company partner with this SIRET."""
+        """The partner of the mandate: the supplier matched at step 3."""
         self.ensure_one()
-        if "partner_id" in self._fields:
-            return self["partner_id"]
-        if not self.supplier_identifier:
-            return self.env["res.partner"]
-        Partner = self.env["res.partner"].sudo()
-        domain = [
-            ("siret", "=", self.supplier_identifier),
-            ("company_id", "in", [False, self.company_id.id]),
-        ]
-        partner = Partner.search(domain + [("is_company", "=", True)], limit=1) or Partner.search(
-            domain, limit=1
-        )
-        return partner.with_env(self.env)
+        return self.partner_id
 
-    def _mandate_partner_bank(self, partner=None):
-        """The trusted bank account to pay (the supplier's or the factor's)."""
+    def _mandate_partner_bank(self):
+        """The bank account to pay, once trusted (step 3: the supplier's or the factor's)."""
         self.ensure_one()
-        if "partner_bank_id" in self._fields:
-            bank = self["partner_bank_id"]
-            state = self["bank_state"] if "bank_state" in self._fields else "trusted"
-            return bank if bank and state == "trusted" else self.env["res.partner.bank"]
-        partner = partner or self._mandate_partner()
-        iban = "".join((self.bank_account or "").split()).upper()
-        if not partner or not iban:
-            return self.env["res.partner.bank"]
-        banks = self.env["res.partner.bank"].sudo().search([
-            ("sanitized_acc_number", "=", iban),
-            ("allow_out_payment", "=", True),
-            ("company_id", "in", [False, self.company_id.id]),
-        ])
-        owners = partner.commercial_partner_id
-        for bank in banks:
-            holder = bank.partner_id.commercial_partner_id
-            if holder == owners:
-                return bank.with_env(self.env)
-            if self.is_factored and self.factor_identifier and holder.siret == self.factor_identifier:
-                return bank.with_env(self.env)
+        if self.bank_state == "trusted":
+            return self.partner_bank_id
         return self.env["res.partner.bank"]
+
+    def _chorus_is_mandated(self):
+        # Step 2's hook: a mandate validated in Odoo (numbered) counts even before Chorus
+        # shows it, so that the invoice can no longer be rejected or suspended from Odoo.
+        if super()._chorus_is_mandated():
+            return True
+        mandate = self.sudo().mandate_move_id
+        return bool(
+            mandate and mandate.state != "cancel" and mandate.move_type == "in_invoice"
+            and mandate.chorus_pro_mandate_number
+        )
 
     # ------------------------------------------------------------------ building a mandate
     def _mandate_check_amounts(self):
@@ -465,8 +433,8 @@ class ChorusProInvoice(models.Model):
             partner, bank = reversed_move.partner_id, reversed_move.partner_bank_id
         else:
             partner = self._mandate_partner()
-            bank = self._mandate_partner_bank(partner)
-            if not partner or not bank:
+            bank = self._mandate_partner_bank()
+            if not partner or (not bank and self._needs_payment()):
                 raise MandateBlocked("\n".join(self._mandate_supplier_reasons()) or _(
                     "Supplier or bank account not confirmed."))
         if self.invoice_date and self.invoice_date.year > exercice:

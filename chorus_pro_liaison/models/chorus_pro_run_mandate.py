@@ -10,14 +10,17 @@ request, large ones in the background through the job cron; both go through
 * by chunks of 50 invoices: each invoice is checked in its own savepoint (its row locked, its
   status, supplier, validation and amounts checked again, the lines built), then the chunk's
   mandates are created together, checked to the cent one by one, given the invoice's files and
-  validated together (numbered, put in the open bordereau) — when a batch step fails it is done
-  again one invoice at a time, so that a problem stops only its invoice, with the reason;
-* every chunk is committed, then Chorus is told MANDATEE for each new mandate: one call per
-  mandate, no history read (the status was just refreshed by the retrieval and the mandate is
-  new; the history is read only if Chorus refuses, to tell "already Mandatée" from a real
-  refusal); the answers are committed;
+  validated together (numbered, put in the open bordereau, their MANDATEE recorded as pending
+  step 2 pushes) — when a batch step fails it is done again one invoice at a time, so that a
+  problem stops only its invoice, with the reason;
+* every chunk is committed, then each new mandate's MANDATEE push is sent through step 2's path
+  (``chorus.pro.status.push``): one Chorus call per mandate on a first attempt (no history read;
+  the history is read only if Chorus refuses, to tell "already Mandatée" from a real refusal);
+  each answer is committed; a push Chorus could not receive stays pending for step 2's retry
+  cron;
 * an invoice already mandated (double click, retry, another user) is skipped: the database
-  accepts one live mandate per Chorus invoice, and its MANDATEE is sent once.
+  accepts one live mandate per Chorus invoice, and its MANDATEE push is found again, never
+  duplicated.
 """
 
 import logging
@@ -26,7 +29,6 @@ import time
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_mandate import MandateBlocked
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import chunked
 
@@ -159,9 +161,6 @@ class MandateRunner:
         self.budget = self.run.mandate_budget_id
         self.exercice = self.run.mandate_exercice
         self.accounting_date = self.run.mandate_accounting_date
-        self.client = None
-        self.client_context = None
-        self.guard_error = None
         self.blocked = 0
         self.skipped = 0
 
@@ -182,12 +181,9 @@ class MandateRunner:
                 run._commit()
                 self._push(moves)
                 run.done = len(run.mandate_request_ids.filtered(lambda r: r.state != "pending"))
-                if self.client:
-                    run.count_calls = sum(self.client.call_counts.values())
                 run._commit()
                 run._notify()
         finally:
-            self._close_client()
             self._unlock()
         state = "warning" if self.blocked or run.count_failed else "done"
         run.write({"state": state, "summary": self._summary()})
@@ -212,8 +208,8 @@ class MandateRunner:
             text += " " + _("%(count)s stopped: the reasons are listed below.", count=self.blocked)
         if run.count_failed:
             text += " " + _(
-                "%(count)s could not be sent to Chorus Pro yet: they are tried again "
-                "automatically.", count=run.count_failed)
+                "%(count)s not accepted by Chorus Pro yet (see below): those Chorus Pro could "
+                "not receive are sent again automatically.", count=run.count_failed)
         return text
 
     # ------------------------------------------------------------------ lock
@@ -428,40 +424,27 @@ class MandateRunner:
         return refund, "done", label
 
     # ------------------------------------------------------------------ Chorus
-    def _open_client(self):
-        if self.client is not None or self.guard_error is not None:
-            return self.client
-        try:
-            self.client_context = self.account._chorus_client(
-                "mandate", manual=self.run.trigger == "manual", max_retries=3
-            )
-            self.client = self.client_context.__enter__()
-        except ChorusGuardError as error:
-            self.guard_error = error
-            self.client_context = None
-        return self.client
-
-    def _close_client(self):
-        if self.client_context is not None:
-            self.client_context.__exit__(None, None, None)
-            self.client_context = None
-
     def _push(self, moves):
-        """MANDATEE with the number, one call per new mandate."""
+        """Send the MANDATEE push of each new mandate (recorded at validation), one by one."""
         moves = moves.filtered(lambda m: m.state == "posted" and m.chorus_pro_push_state in (
             "pending", "failed"))
-        if not moves:
-            return
-        uses_step2 = hasattr(self.env["chorus.pro.invoice"], "_chorus_push_status")
-        client = None if uses_step2 else self._open_client()
+        manual = self.run.trigger == "manual"
         for move in moves:
-            if self.guard_error is not None and not uses_step2:
-                move._chorus_pro_record_push("failed", self.guard_error.args[0])
-            else:
-                move.with_user(self.user)._chorus_pro_push_mandated(client=client)
+            try:
+                move.with_user(self.user)._chorus_pro_push_mandated(manual=manual)
+            except UserError as error:
+                # E.g. a withdrawn push whose invoice changed since: the mandate stays, told why.
+                self.run._log(
+                    _("Mandate n° %(number)s created, but Chorus Pro was not told: %(reason)s",
+                      number=move.chorus_pro_mandate_number, reason=error.args[0]),
+                    level="warning", chorus_id=move.chorus_pro_invoice_id.chorus_id,
+                    number=move.ref, invoice=move.chorus_pro_invoice_id,
+                )
+                self.run.count_failed += 1
+                continue
             if move.chorus_pro_push_state in ("sent", "already"):
                 self.run.count_pushed += 1
-            elif move.chorus_pro_push_state in ("failed", "refused"):
+            else:
                 self.run.count_failed += 1
                 self.run._log(
                     _("Mandate n° %(number)s created, but Chorus Pro was not told yet: %(reason)s",

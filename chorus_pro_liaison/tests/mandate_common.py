@@ -1,11 +1,14 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Shared setup of the step 4 tests: a synchronised simulator world, budgets, articles, taxes,
-trusted suppliers, and helpers to mandate through the real screen and job."""
+and helpers that go through the real steps: Service fait pushed by a processor (step 2),
+supplier matched by a processor and bank account trusted by someone allowed to validate bank
+accounts (step 3), "Mandater" on the real screen and job."""
 
 from datetime import date
 
 from odoo import Command
+from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
 from .common import ChorusSimulatorMixin
@@ -31,7 +34,6 @@ class MandateCommon(ChorusSimulatorMixin):
             # A French public body keeps its accounts in euros (the test database starts in USD).
             euro.active = True
             cls.company.write({"currency_id": euro.id, "country_id": cls.env.ref("base.fr").id})
-        cls.env.user.groups_id |= cls.env.ref("account.group_validate_bank_account")
         cls.Invoice = cls.env["chorus.pro.invoice"]
         cls.Move = cls.env["account.move"]
         Budget = cls.env["chorus.pro.budget"]
@@ -61,6 +63,12 @@ class MandateCommon(ChorusSimulatorMixin):
         })
         cls.taxes = {rate: cls.purchase_tax(rate) for rate in (20.0, 10.0, 5.5)}
         cls.mandating_user = cls.chorus_user("chorus_mandating", "mandating")
+        cls.processor = cls.chorus_user("chorus_mandate_processor", "processor")
+        cls.bank_validator = new_test_user(
+            cls.env, login="chorus_mandate_bank_validator",
+            groups="base.group_user,chorus_pro_liaison.group_chorus_pro_user,"
+                   "account.group_validate_bank_account",
+        )
         for tag in cls.service_fait_tags:
             cls.sim.admin.move(cls.sim.admin.first(tag)["idFacture"], "SERVICE_FAIT")
         cls.sync_run()
@@ -113,35 +121,40 @@ class MandateCommon(ChorusSimulatorMixin):
         self.assertTrue(record, f"invoice tagged {tag} not retrieved")
         return record
 
-    def trust_supplier(self, invoice, trusted=True):
-        """The supplier's partner (by SIRET) and the invoice's bank account, trusted."""
+    def certify(self, invoice, service_date=None, motif="Service fait conforme"):
+        """Service fait through step 2's real push, by a processor; returns the push."""
+        push = invoice.with_user(self.processor)._chorus_push_status(
+            "SERVICE_FAIT", motif=motif, service_date=service_date,
+        )
+        self.assertEqual(push.state, "sent", push.answer_message)
+        invoice.invalidate_recordset(["mandate_ready", "mandate_blocking_reason"])
+        return push
+
+    def partner_for(self, siret, name):
+        """The partner of this SIRET (created once, as an accountant would)."""
         Partner = self.env["res.partner"]
-        owner_siret = invoice.factor_identifier if invoice.is_factored else invoice.supplier_identifier
-        owner_name = invoice.factor_name if invoice.is_factored else invoice.supplier_name
-        partner = Partner.search([("siret", "=", invoice.supplier_identifier)], limit=1) or Partner.create({
-            "name": invoice.supplier_name, "siret": invoice.supplier_identifier, "is_company": True,
+        domain = [("siret", "=", siret)] if siret else [("name", "=", name)]
+        return Partner.search(domain, limit=1) or Partner.create({
+            "name": name, "siret": siret or False, "is_company": True,
         })
-        owner = partner
+
+    def trust_supplier(self, invoice, trusted=True):
+        """Step 3 for real: a processor matches the supplier (and the factor) to partners
+        ("Valider les tiers"); then, when ``trusted``, someone allowed to validate bank accounts
+        trusts the invoice's IBAN. Returns (partner, trusted bank account or nothing)."""
+        partner = self.partner_for(invoice.supplier_identifier, invoice.supplier_name)
+        factor = None
         if invoice.is_factored:
-            owner = Partner.search([("siret", "=", owner_siret)], limit=1) or Partner.create({
-                "name": owner_name, "siret": owner_siret, "is_company": True,
-            })
-        bank = self.env["res.partner.bank"].search(
-            [("sanitized_acc_number", "=", invoice.bank_account.replace(" ", ""))], limit=1
-        ) or self.env["res.partner.bank"].create({
-            "partner_id": owner.id, "acc_number": invoice.bank_account,
-        })
-        bank.allow_out_payment = trusted
-        # Step 3, when installed, records the match on the invoice itself.
-        vals = {}
-        if "partner_id" in invoice._fields:
-            vals["partner_id"] = partner.id
-        if "partner_bank_id" in invoice._fields:
-            vals["partner_bank_id"] = bank.id
-        if "bank_state" in invoice._fields:
-            vals["bank_state"] = "trusted" if trusted else "to_confirm"
-        if vals:
-            invoice.sudo().write(vals)
+            factor = self.partner_for(invoice.factor_identifier, invoice.factor_name)
+        invoice.with_user(self.processor)._chorus_confirm_match(partner, factor_partner=factor)
+        bank = self.env["res.partner.bank"]
+        if trusted:
+            bank = invoice.with_user(self.bank_validator)._chorus_trust_bank_account(
+                note="RIB confirmé par téléphone avec le fournisseur"
+            )
+            self.assertEqual(invoice.bank_state, "trusted")
+        # "Ready to mandate" is computed on reading: read it afresh.
+        invoice.invalidate_recordset(["mandate_ready", "mandate_blocking_reason"])
         return partner, bank
 
     def open_screen(self, invoices=None, user=None, **values):

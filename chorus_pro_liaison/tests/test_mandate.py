@@ -10,11 +10,24 @@ from odoo.tools import mute_logger
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_mandate import cents
 
-from .mandate_common import MandateCase
+from .mandate_common import HISTORY, TRAITER, MandateCase
 
 
 @tagged("post_install", "-at_install", "chorus_pro")
 class TestMandateFlow(MandateCase):
+    def fresh_invoices(self, structured, count):
+        """Invoices just made available (not certified yet), plain A1 invoices with a valid
+        IBAN, structured (with lines) or PDF only."""
+        invoices = self.Invoice.search([
+            ("chorus_status", "=", "MISE_A_DISPOSITION"), ("invoice_type", "=", "invoice"),
+            ("frame", "=", "A1_FACTURE_FOURNISSEUR"), ("is_factored", "=", False),
+            ("is_works", "=", False), ("is_duplicate_suspect", "=", False),
+            ("imported_as_history", "=", False), ("files_state", "=", "done"),
+            ("bank_account_valid", "=", True),
+        ], order="chorus_id").filtered(lambda i: bool(i.line_ids) == structured)
+        self.assertGreaterEqual(len(invoices), count, "the data set has enough invoices")
+        return invoices[:count]
+
     def assert_mandate_matches(self, move, invoice, budget, article):
         self.assertEqual(move.move_type, "in_invoice")
         self.assertEqual(move.state, "posted")
@@ -23,8 +36,11 @@ class TestMandateFlow(MandateCase):
         self.assertEqual(move.ref, invoice.number)
         self.assertEqual(move.chorus_pro_budget_id, budget)
         self.assertEqual(move.chorus_pro_article_id, article)
+        # The partner matched at step 3 and the bank account trusted there.
+        self.assertEqual(move.partner_id, invoice.partner_id)
         self.assertEqual(move.partner_id.siret, invoice.supplier_identifier)
-        self.assertEqual(move.partner_bank_id.sanitized_acc_number, invoice.bank_account.replace(" ", ""))
+        self.assertEqual(move.partner_bank_id, invoice.partner_bank_id)
+        self.assertEqual(move.partner_bank_id.sanitized_acc_number, invoice.payment_iban)
         self.assertTrue(move.partner_bank_id.allow_out_payment)
         self.assertFalse(move.invoice_payment_term_id)
         self.assertTrue(invoice.dgp_due_date)
@@ -54,44 +70,89 @@ class TestMandateFlow(MandateCase):
         self.assertEqual(sorted(files.mapped("checksum")), sorted(invoice.attachment_ids.mapped("checksum")))
         self.assertEqual(move.message_main_attachment_id.checksum, invoice.main_attachment_pdf_id.checksum)
         self.assertEqual(move.message_main_attachment_id.mimetype, "application/pdf")
-        # Numbered, in the open bordereau, and Chorus told MANDATEE with the number.
+        # Numbered, in the open bordereau, and Chorus told MANDATEE with the number through
+        # step 2's push, whose answer set the invoice's status.
         self.assertGreater(move.chorus_pro_mandate_number, 0)
         self.assertEqual(move.chorus_pro_bordereau_id.state, "draft")
         self.assertEqual(move.chorus_pro_bordereau_id.budget_id, budget)
+        push = move.chorus_pro_push_id
+        self.assertEqual((push.target_status, push.state), ("MANDATEE", "sent"), push.answer_message)
+        self.assertEqual(push.mandate_number, str(move.chorus_pro_mandate_number))
+        self.assertEqual(push.user_id, self.mandating_user)
+        self.assertEqual(push.invoice_id, invoice)
         self.assertEqual(move.chorus_pro_push_state, "sent")
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
+        self.assertEqual(invoice.mandate_number_chorus, str(move.chorus_pro_mandate_number))
         chorus = self.sim.admin.invoice(invoice.chorus_id)
         self.assertEqual(chorus["history"][-1]["code"], "MANDATEE")
         self.assertEqual(chorus["numeroDPMandat"], str(move.chorus_pro_mandate_number))
 
-    def test_structured_and_pdf_only_on_both_budgets(self):
-        structured = self.invoice("multi_vat")
-        self.assertTrue(structured.line_ids and len(structured.tax_ids) == 3)
-        structured_2 = self.invoice("multi_attachments")
-        self.assertTrue(structured_2.line_ids)
-        pdf_only = self.invoice("pdf_only", status="SERVICE_FAIT")
-        self.assertFalse(pdf_only.line_ids)
-        pdf_only_2 = self.invoice("service_done", index=1)
-        for invoice in (structured, structured_2, pdf_only, pdf_only_2):
-            self.trust_supplier(invoice)
-        cases = [
-            (structured, self.budget_ttc, self.article_ttc),
-            (pdf_only, self.budget_ttc, self.article_ttc),
-            (structured_2, self.budget_ht, self.article_ht),
-            (pdf_only_2, self.budget_ht, self.article_ht),
-        ]
-        calls_before = self.cpro_calls()
-        for invoice, budget, article in cases:
+    def test_full_path_structured_and_pdf_only_on_both_budgets(self):
+        structured = self.fresh_invoices(True, 2)
+        pdf_only = self.fresh_invoices(False, 2)
+        self.assertTrue(all(len(invoice.tax_ids) for invoice in structured | pdf_only))
+        for invoice in structured | pdf_only:
+            # Not ready yet: neither certified nor matched.
+            self.assertFalse(invoice.mandate_ready)
+            self.certify(invoice)
+            self.assertEqual(invoice.chorus_status, "SERVICE_FAIT")
+            if not invoice.partner_id:
+                # (An invoice of a supplier matched just before follows its match.)
+                self.assertRegex(invoice.mandate_blocking_reason, "not matched to a partner")
+            partner, bank = self.trust_supplier(invoice)
+            self.assertEqual(invoice.partner_id, partner)
+            self.assertEqual(invoice.partner_bank_id, bank)
             self.assertTrue(invoice.mandate_ready, invoice.mandate_blocking_reason)
+        cases = [
+            (structured[0], self.budget_ttc, self.article_ttc),
+            (pdf_only[0], self.budget_ttc, self.article_ttc),
+            (structured[1], self.budget_ht, self.article_ht),
+            (pdf_only[1], self.budget_ht, self.article_ht),
+        ]
+        self.sim.admin.reset_counters()
+        for invoice, budget, article in cases:
             run, _action = self.mandate(invoice, budget=budget, article=article)
             self.assertTrue(invoice.mandate_move_id, self.run_report(run))
-        self.assertEqual(self.cpro_calls() - calls_before, 4, "one Chorus call per mandate")
+            self.assertEqual(run.state, "done", self.run_report(run))
+        # One Chorus call per mandate: MANDATEE sent straight away, no history read.
+        self.assertEqual(self.cpro_calls(), 4, self.sim.admin.counters())
+        self.assertEqual(self.traiter_calls(), 4)
+        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 0)
         for invoice, budget, article in cases:
             self.assert_mandate_matches(invoice.mandate_move_id, invoice, budget, article)
         # One series per budget.
-        self.assertEqual(sorted(structured.mandate_move_id.mapped("chorus_pro_mandate_number")
-                                + pdf_only.mandate_move_id.mapped("chorus_pro_mandate_number")), [1, 2])
-        self.assertEqual(sorted((structured_2 | pdf_only_2).mapped("mandate_move_id.chorus_pro_mandate_number")),
+        self.assertEqual(sorted(cases[0][0].mandate_move_id.mapped("chorus_pro_mandate_number")
+                                + cases[1][0].mandate_move_id.mapped("chorus_pro_mandate_number")), [1, 2])
+        self.assertEqual(sorted((cases[2][0] | cases[3][0]).mapped("mandate_move_id.chorus_pro_mandate_number")),
                          [1, 2])
+        # The status came from Chorus's answer with a local history entry; the next retrieval
+        # replaces it with Chorus's own entry (no duplicate).
+        invoice = cases[0][0]
+        local = invoice.status_history_ids.filtered(lambda e: e.code == "MANDATEE")
+        self.assertEqual((len(local), local.is_local, local.chorus_history_id), (1, True, 0))
+        self.sync_run()
+        entries = invoice.status_history_ids.filtered(lambda e: e.code == "MANDATEE")
+        self.assertEqual(len(entries), 1)
+        self.assertFalse(entries.is_local)
+        self.assertGreater(entries.chorus_history_id, 0)
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
+        # Mandated in Odoo: no more rejection from Odoo.
+        with self.assertRaisesRegex(UserError, "ordonnancement"):
+            invoice.with_user(self.processor)._chorus_push_status("REJETEE", motif="Doublon")
+
+    def test_mandated_in_odoo_blocks_rejection_before_chorus_shows_it(self):
+        invoice = self.invoice("multi_attachments")
+        self.trust_supplier(invoice)
+        self.sim.admin.fault(TRAITER, "503", count=20)
+        self.mandate(invoice)
+        move = invoice.mandate_move_id
+        self.assertEqual(move.chorus_pro_push_state, "pending")
+        self.assertEqual(invoice.chorus_status, "SERVICE_FAIT", "Chorus was not told yet")
+        self.assertTrue(invoice._chorus_is_mandated())
+        self.sim.admin.clear_faults()
+        for target in ("REJETEE", "SUSPENDUE"):
+            with self.assertRaisesRegex(UserError, "already mandated"):
+                invoice.with_user(self.processor)._chorus_push_status(target, motif="Pièce manquante")
 
     def test_supplier_default_payment_term_keeps_the_legal_due_date(self):
         invoice = self.invoice("multi_attachments")
@@ -208,10 +269,11 @@ class TestMandateFlow(MandateCase):
         rejected = self.invoice("rejected")
         recycled = self.invoice("to_recycle")
         a2 = self.invoice("a2")
-        self.trust_supplier(a2)
+        self.trust_supplier(a2, trusted=False)
         no_partner = self.invoice("factored")
         bank_to_confirm = self.invoice("multi_attachments")
         self.trust_supplier(bank_to_confirm, trusted=False)
+        self.assertEqual(bank_to_confirm.bank_state, "to_confirm")
         screen = self.open_screen()
         reasons = {line.invoice_id: line.reason for line in screen.blocked_line_ids}
         expected = {
@@ -219,17 +281,19 @@ class TestMandateFlow(MandateCase):
             suspended: "Suspended",
             rejected: "Rejected",
             recycled: "recycler",
-            a2: "already paid|Already paid",
-            no_partner: "Supplier not matched",
-            bank_to_confirm: "Bank account to confirm",
+            a2: "Already paid",
+            # Step 3's own words.
+            no_partner: "is not matched to a partner yet",
+            bank_to_confirm: "is not a trusted bank account of",
         }
         for invoice, pattern in expected.items():
             self.assertIn(invoice, reasons, f"{invoice.display_name} should be listed as blocked")
             self.assertRegex(reasons[invoice], pattern)
             self.assertFalse(invoice.mandate_ready)
         self.assertFalse(screen.ready_line_ids.invoice_id & self.Invoice.browse([i.id for i in expected]))
-        # The A2 invoice is blocked only by its frame.
-        self.assertNotIn("Supplier", reasons[a2])
+        # The A2 invoice (nothing to pay: no bank account needed) is blocked only by its frame.
+        self.assertNotIn("bank account", reasons[a2])
+        self.assertNotIn("partner", reasons[a2])
         # A blocked invoice forced into a run is stopped with the same reason, nothing created.
         Wizard = self.env["chorus.pro.mandate.wizard"]
         year = Wizard._exercice_default()
@@ -239,14 +303,59 @@ class TestMandateFlow(MandateCase):
         )
         self.assertEqual(set(run.mandate_request_ids.mapped("state")), {"blocked"})
         self.assertRegex(run.mandate_request_ids[0].message, "Rejected")
-        self.assertRegex(run.mandate_request_ids[1].message, "Bank account to confirm")
+        self.assertRegex(run.mandate_request_ids[1].message, "is not a trusted bank account of")
         self.assertEqual(run.state, "warning")
         self.assertFalse(self.Move.search([("chorus_pro_invoice_id", "in", (rejected | bank_to_confirm).ids)]))
         self.assertEqual(self.traiter_calls(), 0)
+        # Once someone allowed to validate bank accounts trusts the IBAN, it can be mandated.
+        self.trust_supplier(bank_to_confirm)
+        self.assertTrue(bank_to_confirm.mandate_ready, bank_to_confirm.mandate_blocking_reason)
+
+    def test_validation_missing_and_four_eyes_block_mandating(self):
+        invoice = self.invoice("multi_attachments")
+        self.trust_supplier(invoice)
+        validator = self.chorus_user("chorus_validator_mandating", "validator", "mandating")
+        self.account.write({"require_internal_validation": True, "four_eyes": True})
+        # Validation missing: step 2's words, on the screen and in a forced run.
+        screen = self.open_screen(invoice)
+        self.assertFalse(screen.ready_line_ids)
+        self.assertIn("has not received its internal validation", screen.blocked_line_ids.reason)
+        Wizard = self.env["chorus.pro.mandate.wizard"]
+        year = Wizard._exercice_default()
+        run = self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
+            self.account, self.budget_ttc, self.article_ttc, year, Wizard._accounting_date_for(year),
+            [(invoice, None)], user=self.mandating_user,
+        )
+        self.assertEqual(run.mandate_request_ids.state, "blocked")
+        self.assertIn("internal validation", run.mandate_request_ids.message)
+        # Validated by someone who may also mandate: the four-eyes rule stops that person.
+        invoice.with_user(validator).write({"chorus_pro_validated": True})
+        screen = self.open_screen(invoice, user=validator)
+        self.assertIn("Four-eyes rule", screen.blocked_line_ids.reason)
+        run = self.env["chorus.pro.run"].with_user(validator)._launch_mandate(
+            self.account, self.budget_ttc, self.article_ttc, year, Wizard._accounting_date_for(year),
+            [(invoice, None)], user=validator,
+        )
+        self.assertEqual(run.mandate_request_ids.state, "blocked")
+        self.assertIn("Four-eyes rule", run.mandate_request_ids.message)
+        # A draft mandate validated by the approver is refused at validation too.
+        self.account.mandate_auto_post = False
+        self.mandate(invoice)
+        move = invoice.mandate_move_id
+        self.assertEqual(move.state, "draft")
+        with self.assertRaisesRegex(UserError, "Four-eyes rule"):
+            move.with_user(validator).action_post()
+        self.assertEqual(self.traiter_calls(), 0)
+        # Another mandating officer may.
+        move.with_user(self.mandating_user).action_post()
+        self.assertEqual(move.chorus_pro_push_state, "sent")
+        self.assertEqual(move.chorus_pro_push_id.user_id, self.mandating_user)
+        self.assertEqual(self.traiter_calls(), 1)
 
     def test_double_click_and_retry_make_one_mandate_and_one_push(self):
         invoice = self.invoice("multi_attachments")
         self.trust_supplier(invoice)
+        Push = self.env["chorus.pro.status.push"]
         wizard = self.open_screen(invoice, budget_id=self.budget_ttc.id, article_id=self.article_ttc.id)
         wizard.action_mandate()
         wizard.action_mandate()  # the second click of a double click
@@ -260,52 +369,97 @@ class TestMandateFlow(MandateCase):
         )
         self.assertEqual(run.mandate_request_ids.state, "skipped")
         self.assertEqual(self.Move.search_count([("chorus_pro_invoice_id", "=", invoice.id)]), 1)
-        self.assertEqual(self.traiter_calls(), 1)
         move = invoice.mandate_move_id
-        move._chorus_pro_push_mandated()
-        self.env["account.move"]._cron_chorus_pro_retry_mandate_pushes()
+        pushes = Push.search([("invoice_id", "=", invoice.id), ("target_status", "=", "MANDATEE")])
+        self.assertEqual(pushes, move.chorus_pro_push_id)
         self.assertEqual(self.traiter_calls(), 1)
+        # Sending again, the retry cron, or the same decision replayed: the same push, no call.
+        self.assertEqual(move._chorus_pro_push_mandated(), pushes)
+        Push._cron_retry_pending()
+        replayed = invoice.with_user(self.mandating_user)._chorus_push_status(
+            "MANDATEE", mandate_number=str(move.chorus_pro_mandate_number))
+        self.assertEqual(replayed, pushes)
+        move.with_user(self.mandating_user).action_chorus_pro_push_again()
+        self.assertEqual(self.traiter_calls(), 1)
+        self.assertEqual(Push.search_count([("invoice_id", "=", invoice.id)]), 1)
+        self.assertEqual([e["code"] for e in self.sim.admin.invoice(invoice.chorus_id)["history"]]
+                         .count("MANDATEE"), 1)
         # The database itself refuses a second live mandate for the same Chorus invoice.
         with self.assertRaises(psycopg2.IntegrityError), mute_logger("odoo.sql_db"), \
                 self.env.cr.savepoint():
             move.copy({"chorus_pro_invoice_id": invoice.id})
             self.env.flush_all()
 
-    def test_push_failure_is_kept_and_retried_once_chorus_answers(self):
+    def test_push_failure_is_kept_and_retried_by_step_2(self):
         invoice = self.invoice("multi_attachments")
         self.trust_supplier(invoice)
-        self.sim.admin.fault("factures/v1/traiter/recue", "503", count=20)
+        self.sim.admin.fault(TRAITER, "503", count=20)
         run, action = self.mandate(invoice)
         move = invoice.mandate_move_id
         self.assertEqual(move.state, "posted", "the mandate exists even when Chorus is down")
-        self.assertEqual(move.chorus_pro_push_state, "failed")
-        self.assertIn("unavailable", move.chorus_pro_push_message)
+        push = move.chorus_pro_push_id
+        self.assertEqual(move.chorus_pro_push_state, "pending")
+        self.assertIn("sent automatically", move.chorus_pro_push_message)
+        self.assertFalse(push.outcome_unknown, "a 503 means Chorus did not process it")
         self.assertEqual(run.count_failed, 1)
+        self.assertIn("not accepted by Chorus Pro yet", run.summary)
         self.assertEqual(action["res_model"], "chorus.pro.run", "the user sees what is left to do")
+        self.assertEqual(invoice.chorus_status, "SERVICE_FAIT")
         self.sim.admin.clear_faults()
         self.sim.admin.reset_counters()
-        self.env["account.move"]._cron_chorus_pro_retry_mandate_pushes()
-        self.assertEqual(move.chorus_pro_push_state, "sent")
+        # Step 2's retry cron sends it: one call, still no history read.
+        self.env["chorus.pro.status.push"]._cron_retry_pending()
+        self.assertEqual(move.chorus_pro_push_state, "sent", push.answer_message)
         self.assertEqual(self.traiter_calls(), 1)
+        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 0)
         self.assertEqual(self.sim.admin.invoice(invoice.chorus_id)["numeroDPMandat"],
                          str(move.chorus_pro_mandate_number))
-        self.env["account.move"]._cron_chorus_pro_retry_mandate_pushes()
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
+        self.env["chorus.pro.status.push"]._cron_retry_pending()
         self.assertEqual(self.traiter_calls(), 1, "sent once, never again")
 
-    def test_lost_answer_then_retry_finds_it_already_mandated(self):
+    def test_lost_answer_then_retry_reads_the_history_first(self):
+        invoice = self.invoice("multi_attachments")
+        self.trust_supplier(invoice)
+        # Chorus processes MANDATEE but the connection drops before its answer.
+        self.sim.admin.fault(TRAITER, "reset", count=5)
+        self.mandate(invoice)
+        move = invoice.mandate_move_id
+        push = move.chorus_pro_push_id
+        self.assertEqual(push.state, "pending", push.answer_message)
+        self.assertTrue(push.outcome_unknown)
+        self.sim.admin.clear_faults()
+        self.sim.admin.move(invoice.chorus_id, "MANDATEE", user="TECH",
+                            numeroDPMandat=str(move.chorus_pro_mandate_number))
+        self.sim.admin.reset_counters()
+        self.env["chorus.pro.status.push"]._cron_retry_pending()
+        self.assertEqual(push.state, "already", push.answer_message)
+        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 1)
+        self.assertEqual(self.traiter_calls(), 0, "not sent twice")
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
+        history = self.sim.admin.invoice(invoice.chorus_id)["history"]
+        self.assertEqual([e["code"] for e in history].count("MANDATEE"), 1)
+
+    def test_refused_first_attempt_reads_the_history_already_mandated(self):
         invoice = self.invoice("multi_attachments")
         self.trust_supplier(invoice)
         self.account.mandate_auto_post = False
         self.mandate(invoice)
         move = invoice.mandate_move_id
         move.with_user(self.mandating_user).with_context(chorus_pro_no_push=True).action_post()
-        # Chorus received MANDATEE (e.g. from an attempt whose answer was lost).
+        push = move.chorus_pro_push_id
+        self.assertEqual(push.state, "pending", "recorded with the validation, not sent yet")
+        # Meanwhile Chorus got MANDATEE (an earlier attempt whose answer was lost).
         self.sim.admin.move(invoice.chorus_id, "MANDATEE", user="TECH",
                             numeroDPMandat=str(move.chorus_pro_mandate_number))
+        self.sim.admin.reset_counters()
         move._chorus_pro_push_mandated()
-        self.assertEqual(move.chorus_pro_push_state, "already")
+        self.assertEqual(move.chorus_pro_push_state, "already", push.answer_message)
+        self.assertEqual(self.traiter_calls(), 1)
+        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 1)
         history = self.sim.admin.invoice(invoice.chorus_id)["history"]
         self.assertEqual([e["code"] for e in history].count("MANDATEE"), 1)
+        self.assertEqual(invoice.chorus_status, "MANDATEE")
 
 
 def wizard_exercice(wizard):

@@ -23,6 +23,7 @@ class TestMandateNumberingAndBordereau(MandateCase):
         invoices = self.Invoice.search([
             ("chorus_status", "=", "SERVICE_FAIT"), ("invoice_type", "=", "invoice"),
             ("frame", "!=", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), ("files_state", "=", "done"),
+            ("bank_account_valid", "=", True),
         ], order="id")
         for invoice in invoices:
             self.trust_supplier(invoice)

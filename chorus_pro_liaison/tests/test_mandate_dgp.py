@@ -165,6 +165,41 @@ class TestMandateDgp(MandateCase):
         expected = (Decimal("14400.00") * (rate + 1) / 100 * late_days / 365).quantize(Decimal("0.01"))
         self.assertAlmostEqual(mandate.chorus_pro_late_interest, float(expected))
 
+    def test_later_service_date_recorded_at_service_fait_moves_the_start(self):
+        made_available = paris_today() - timedelta(days=20)
+        invoice = self.deposit_and_sync(
+            status_datetime=f"{made_available.isoformat()}T09:00:00+01:00", supplier_index=5,
+            amount_ht="2400.00", vat_rate=20, structured=False,
+        )
+        self.assertEqual(invoice.dgp_start, made_available)
+        self.assertEqual(invoice.dgp_due_date, made_available + timedelta(days=30))
+        # Service fait through step 2's push: the works ended 12 days after the invoice came.
+        service_day = made_available + timedelta(days=12)
+        push = self.certify(invoice, service_date=service_day)
+        self.assertEqual(push.service_date, service_day)
+        self.assertEqual(invoice.service_done_date, service_day)
+        self.assertEqual(invoice.chorus_status, "SERVICE_FAIT")
+        self.assertEqual(invoice.dgp_start, service_day)
+        self.assertEqual(invoice.dgp_due_date, service_day + timedelta(days=30))
+        self.assertEqual(invoice.dgp_ordonnateur_target, service_day + timedelta(days=20))
+        # The mandate carries the moved start and due date.
+        self.trust_supplier(invoice)
+        self.mandate(invoice)
+        mandate = invoice.mandate_move_id
+        self.assertEqual(mandate.chorus_pro_push_state, "sent")
+        self.assertEqual(mandate.chorus_pro_dgp_start, service_day)
+        self.assertEqual(mandate.invoice_date_due, service_day + timedelta(days=30))
+
+    def test_earlier_service_date_keeps_the_start(self):
+        made_available = paris_today() - timedelta(days=5)
+        invoice = self.deposit_and_sync(
+            status_datetime=f"{made_available.isoformat()}T09:00:00+01:00", supplier_index=5,
+            amount_ht="300.00", vat_rate=20, structured=False,
+        )
+        self.certify(invoice, service_date=made_available - timedelta(days=10))
+        self.assertEqual(invoice.dgp_start, made_available)
+        self.assertEqual(invoice.dgp_due_date, made_available + timedelta(days=30))
+
     def test_rate_table_is_seeded_from_the_packaged_csv(self):
         rows = self.env["chorus.pro.ecb.rate"].search([])
         packaged = dgp.load_ecb_rates()

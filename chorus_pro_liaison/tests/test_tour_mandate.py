@@ -7,14 +7,19 @@ from .mandate_common import MandateCommon
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
 class TestMandateTour(MandateCommon, HttpCase):
+    # Nothing certified beforehand: the test goes through steps 2 and 3 for real.
+    service_fait_tags = ()
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.setup_mandate_world()
 
     def test_mandate_two_invoices_tour(self):
-        for tag in ("multi_vat", "multi_attachments", "credit_note_origin"):
-            self.trust_supplier(self.invoice(tag))
+        for tag in ("multi_vat", "multi_attachments"):
+            invoice = self.invoice(tag)
+            self.certify(invoice)  # Service fait pushed by a processor (step 2)
+            self.trust_supplier(invoice)  # matched, IBAN trusted (step 3)
         ready = self.Invoice.search(self.Invoice._to_mandate_domain()).filtered("mandate_ready")
         self.assertGreaterEqual(len(ready), 2)
         self.sim.admin.reset_counters()
@@ -26,6 +31,8 @@ class TestMandateTour(MandateCommon, HttpCase):
         self.assertEqual(sorted(mandates.mapped("chorus_pro_mandate_number")), [1, 2])
         self.assertEqual(mandates.chorus_pro_article_id.code, "6042")
         self.assertEqual(set(mandates.mapped("chorus_pro_push_state")), {"sent"})
+        self.assertEqual(mandates.chorus_pro_push_id.mapped("target_status"), ["MANDATEE"] * 2)
+        self.assertEqual(set(mandates.chorus_pro_invoice_id.mapped("chorus_status")), {"MANDATEE"})
         self.assertTrue(all(m.message_main_attachment_id.mimetype == "application/pdf" for m in mandates))
         self.assertEqual(self.traiter_calls(), 2)
         for mandate in mandates:

@@ -1,7 +1,8 @@
 /** @odoo-module **/
-// "Mandater" on two invoices from the mandating screen, then the resulting mandate with its PDF.
-// The Python test prepares invoices certified Service fait with trusted suppliers, and checks
-// the mandates and what the simulator received.
+// "Mandater" on two invoices from the mandating screen, then the resulting mandate with its PDF
+// and the Mandatée push sent to Chorus Pro. The Python test prepares the invoices through the
+// real steps 2 and 3 (Service fait pushed, supplier matched, IBAN trusted), and checks the
+// mandates and what the simulator received.
 import { registry } from "@web/core/registry";
 
 const READY = ".o_field_widget[name='ready_line_ids']";
@@ -76,6 +77,19 @@ registry.category("web_tour.tours").add("chorus_pro_mandate_tour", {
         {
             content: "The invoice PDF is its main document",
             trigger: ".o_chorus_pro_invoice_pdf:contains('.pdf')",
+        },
+        {
+            content: "Chorus Pro accepted Mandatée: the push is shown and linked",
+            trigger: ".o_field_widget[name='chorus_pro_push_state']:contains('Accepted')",
+        },
+        {
+            content: "Open the push sent to Chorus Pro",
+            trigger: ".o_field_widget[name='chorus_pro_push_id'] a:contains('Mandated')",
+            run: "click",
+        },
+        {
+            content: "The push shows the mandate number sent",
+            trigger: ".o_form_view .o_field_widget[name='mandate_number']:not(:empty)",
         },
     ],
 });
