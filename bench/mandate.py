@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
 """Step 4 benchmark: N invoices ready to mandate, mandated in one "Mandater" action.
 
-In a fresh Odoo database with the addon, against the simulator started with enough invoices:
-the real retrieval brings them in, N of them are certified Service fait in Chorus (simulator
-admin) and retrieved again, their suppliers are matched and their bank accounts trusted
-(set-based), then the mandating screen is opened on them and "Mandater" is clicked once: the
-run it starts (in the background above the threshold, executed here as the job cron would) is
-timed until every mandate is created, validated, numbered and pushed to Chorus as MANDATEE.
+In a fresh Odoo database with the addon, against the simulator started with enough invoices,
+through the real steps:
+
+1. the real retrieval brings the invoices in;
+2. Service fait: N of them are certified in Chorus (simulator admin ``move``, as an agent on
+   the portal would) and the real retrieval brings the new status (step 1);
+3. supplier matching, set-based, with step 3's own machinery: one partner per supplier, the
+   supplier remembered (``chorus.pro.supplier``), then ``_chorus_match_suppliers()`` on the N
+   invoices (what the retrieval runs); the invoices' IBANs are created as trusted bank accounts
+   by a user of ``account.group_validate_bank_account``, and step 3 computes
+   ``partner_bank_id`` / ``bank_state``;
+4. the mandating screen is opened on them and "Mandater" is clicked once: the run it starts (in
+   the background above the threshold, executed here as the job cron would) is timed until every
+   mandate is created, validated, numbered and its MANDATEE pushed through step 2's
+   ``chorus.pro.status.push``.
 
 Prints progress on stderr and, on its LAST line:
 ``mandates=… mandate_s=… per_mandate_ms=… chorus_calls=…`` (chorus_calls: Chorus Pro API calls
@@ -19,110 +28,39 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tools"))
-sys.path.insert(0, str(REPO))
-
-import odoo_env  # noqa: E402
-
-from chorus_pro.simulator.testing import SimulatorProcess  # noqa: E402
+from _common import CONFIGURE_ACCOUNT, OdooDatabase, SimulatorProcess, log
 
 TOKEN = "api/oauth/token"
 
-
-def log(message: str) -> None:
-    print(f"# {message}", file=sys.stderr, flush=True)
-
-
-class Database:
-    """A fresh database with the addon; code runs in ``odoo shell`` (commits like production)."""
-
-    def __init__(self, keep: bool = False):
-        self.info = odoo_env.odoo_info()
-        if self.info is None:
-            raise SystemExit("Odoo 18 is not importable: the benchmark needs it.")
-        odoo_env.check_postgres()
-        odoo_env.ensure_db_user()
-        self.name = f"chorus_bench_mandate_{os.getpid()}"
-        self.keep = keep
-        self.data_dir = Path("/tmp") / f"{self.name}_data"
-
-    def command(self, subcommand=None):
-        return [
-            *odoo_env.odoo_command(self.info), *([subcommand] if subcommand else []),
-            "--addons-path", odoo_env.addons_path(self.info), *odoo_env.db_args(),
-            "-d", self.name, "--data-dir", str(self.data_dir),
-        ]
-
-    def create(self):
-        odoo_env.drop_database(self.name)
-        started = time.time()
-        result = subprocess.run(
-            [*self.command(), "-i", odoo_env.ADDON, "--without-demo", "all", "--stop-after-init",
-             "--log-level", "warn", "--http-port", str(odoo_env.free_port())],
-            cwd=REPO, capture_output=True, text=True,
-        )
-        if result.returncode:
-            raise SystemExit(f"installing the addon failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-        log(f"database {self.name} ready in {time.time() - started:.0f} s")
-
-    def shell(self, code: str) -> dict:
-        result = subprocess.run(
-            [*self.command("shell"), "--no-http", "--log-level", "warn"],
-            cwd=REPO, input=code, capture_output=True, text=True,
-        )
-        lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-        if result.returncode or not lines:
-            raise SystemExit(f"odoo shell failed (exit {result.returncode}):\n"
-                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-        return json.loads(lines[-1][len("RESULT "):])
-
-    def drop(self):
-        if not self.keep:
-            odoo_env.drop_database(self.name)
-            subprocess.run(["rm", "-rf", str(self.data_dir)])
-
-
 SETUP = r"""
 import json
-info = json.loads({info!r})
 company = env.ref("base.main_company")
 euro = env.ref("base.EUR")
 if company.currency_id != euro:
     euro.active = True
-    company.write({{"currency_id": euro.id, "country_id": env.ref("base.fr").id}})
-env.user.groups_id |= env.ref("account.group_validate_bank_account")
-Account = env["chorus.pro.account"]
-account = Account._for_company(company) or Account.create({{"company_id": company.id}})
-account.write({{
-    "enabled": True, "environment": "custom",
-    "custom_api_url": info["base_url"], "custom_token_url": info["token_url"],
-    "technical_login": info["login"], "technical_password": info["password"],
-    "piste_client_id": info["client_id"], "piste_client_secret": info["client_secret"],
-    "structure_chorus_id": info["structure_id"],
-    "sync_cutoff_date": "2000-01-01", "sync_cutoff_mode": "history",
-}})
-expense = env["account.account"].create({{"code": "604200", "name": "Achats de prestations de services",
-                                         "account_type": "expense", "company_ids": [(4, company.id)]}})
-budget = env["chorus.pro.budget"].create({{"name": "Budget principal", "code": "00",
-                                          "vat_recovering": False, "company_id": company.id}})
-env["chorus.pro.budget.article"].create({{"budget_id": budget.id, "code": "6042", "chapter": "011",
+    company.write({"currency_id": euro.id, "country_id": env.ref("base.fr").id})
+admin = env.ref("base.user_admin")
+# The mandating officer who clicks "Mandater", also allowed to trust bank accounts.
+admin.groups_id |= (env.ref("chorus_pro_liaison.group_chorus_pro_mandating")
+                    | env.ref("chorus_pro_liaison.group_chorus_pro_processor")
+                    | env.ref("account.group_validate_bank_account"))
+expense = env["account.account"].create({"code": "604200", "name": "Achats de prestations de services",
+                                         "account_type": "expense", "company_ids": [(4, company.id)]})
+budget = env["chorus.pro.budget"].create({"name": "Budget principal", "code": "00",
+                                          "vat_recovering": False, "company_id": company.id})
+env["chorus.pro.budget.article"].create({"budget_id": budget.id, "code": "6042", "chapter": "011",
                                          "name": "Achats de prestations de services",
-                                         "account_id": expense.id}})
+                                         "account_id": expense.id})
 env.cr.commit()
-print("RESULT " + json.dumps({{"budget": budget.id}}))
+print("RESULT " + json.dumps({"budget": budget.id}))
 """
 
 SYNC = r"""
 import json, time
 account = env["chorus.pro.account"]._for_company(env.ref("base.main_company"))
-run = env["chorus.pro.run"].create({{"company_id": account.company_id.id, "account_id": account.id,
-                                     "run_type": "sync", "trigger": "cron"}})
+run = env["chorus.pro.run"].create({"company_id": account.company_id.id, "account_id": account.id,
+                                    "run_type": "sync", "trigger": "cron"})
 env.cr.commit()
 started = time.monotonic()
 run._execute()
@@ -132,48 +70,61 @@ candidates = Invoice.search([
     ("chorus_status", "=", "MISE_A_DISPOSITION"), ("invoice_type", "=", "invoice"),
     ("frame", "=", "A1_FACTURE_FOURNISSEUR"), ("is_works", "=", False), ("is_factored", "=", False),
     ("files_state", "=", "done"), ("imported_as_history", "=", False),
+    ("supplier_identifier_type", "=", "SIRET"), ("supplier_identifier_valid", "=", True),
+    ("bank_account_valid", "=", True), ("is_duplicate_suspect", "=", False),
 ], order="id")
-print("RESULT " + json.dumps({{"seconds": time.monotonic() - started, "state": run.state,
-                               "summary": run.summary, "candidates": candidates.mapped("chorus_id")}}))
+print("RESULT " + json.dumps({"seconds": time.monotonic() - started, "state": run.state,
+                              "summary": run.summary, "candidates": candidates.mapped("chorus_id"),
+                              "service_fait": Invoice.search_count([("chorus_status", "=", "SERVICE_FAIT")])}))
 """
 
 MATCH = r"""
-import json
+import json, time
 chorus_ids = json.loads({chorus_ids!r})
+started = time.monotonic()
+company = env.ref("base.main_company")
 Invoice = env["chorus.pro.invoice"]
 invoices = Invoice.search([("chorus_id", "in", chorus_ids)])
-company = env.ref("base.main_company")
-sirets = sorted(set(invoices.mapped("supplier_identifier")))
-names = {{i.supplier_identifier: i.supplier_name for i in invoices}}
-partners = env["res.partner"].create([{{"name": names[s], "siret": s, "is_company": True}} for s in sirets])
-by_siret = dict(zip(sirets, partners))
-banks = {{}}
+# Step 3, set-based: one partner per supplier, remembered, applied to the invoices at once.
+first_of = {{}}
 for invoice in invoices:
-    iban = invoice.bank_account.replace(" ", "")
-    banks.setdefault(iban, by_siret[invoice.supplier_identifier])
-env["res.partner.bank"].create([{{"partner_id": p.id, "acc_number": iban, "allow_out_payment": True}}
-                                for iban, p in banks.items()])
-# Step 3, when installed, records the match on the invoice.
-if "partner_id" in Invoice._fields:
-    bank_of = {{b.sanitized_acc_number: b for b in env["res.partner.bank"].search([])}}
-    for invoice in invoices:
-        vals = {{"partner_id": by_siret[invoice.supplier_identifier].id}}
-        if "partner_bank_id" in Invoice._fields:
-            vals["partner_bank_id"] = bank_of[invoice.bank_account.replace(" ", "")].id
-        if "bank_state" in Invoice._fields:
-            vals["bank_state"] = "trusted"
-        invoice.write(vals)
+    first_of.setdefault(invoice.supplier_identifier_key, invoice)
+keys = sorted(first_of)
+partners = env["res.partner"].create([
+    {{"name": first_of[key].supplier_name, "siret": key, "is_company": True, "supplier_rank": 1}}
+    for key in keys
+])
+env["chorus.pro.supplier"].create([
+    {{"company_id": company.id, "identifier": key, "identifier_type": "SIRET",
+      "name": first_of[key].supplier_name, "partner_id": partner.id, "role": "supplier"}}
+    for key, partner in zip(keys, partners)
+])
+counts = invoices._chorus_match_suppliers()
+# The IBANs, trusted by someone allowed to validate bank accounts.
+bank_user = env.ref("base.user_admin")
+pairs = {{}}
+for invoice in invoices:
+    pairs.setdefault((invoice.partner_id.id, invoice.payment_iban), True)
+env["res.partner.bank"].with_user(bank_user).create([
+    {{"partner_id": partner_id, "acc_number": iban, "allow_out_payment": True}}
+    for partner_id, iban in pairs
+])
 env.cr.commit()
+invoices.invalidate_recordset()
 ready = invoices.filtered("mandate_ready")
-print("RESULT " + json.dumps({{"invoices": len(invoices), "ready": len(ready), "partners": len(partners),
-                               "banks": len(banks),
-                               "blocked": [i.mandate_blocking_reason for i in invoices - ready][:5]}}))
+print("RESULT " + json.dumps({{
+    "seconds": time.monotonic() - started, "invoices": len(invoices), "ready": len(ready),
+    "partners": len(partners), "banks": len(pairs), "remembered": counts["remembered"],
+    "trusted": len(invoices.filtered(lambda i: i.bank_state == "trusted")),
+    "blocked": [i.mandate_blocking_reason for i in invoices - ready][:5],
+}}))
 """
 
 MANDATE = r"""
 import json, time
 from chorus_pro.simulator.testing import SimulatorAdmin
 admin = SimulatorAdmin({admin_url!r})
+env = env(user=env.ref("base.user_admin").id)
 chorus_ids = json.loads({chorus_ids!r})
 Invoice = env["chorus.pro.invoice"]
 invoices = Invoice.search([("chorus_id", "in", chorus_ids)])
@@ -206,14 +157,17 @@ if profile_path:
 run.invalidate_recordset()
 moves = run.mandate_request_ids.move_id
 numbers = sorted(moves.mapped("chorus_pro_mandate_number"))
+pushes = moves.chorus_pro_push_id
 counters = admin.counters()
 print("RESULT " + json.dumps({{
     "mandate_s": mandate_s, "state": run.state, "summary": run.summary, "counters": counters,
     "screen_s": screen_s, "selected": selected,
     "mandates": len(moves.filtered(lambda m: m.state == "posted")),
-    "pushed": len(moves.filtered(lambda m: m.chorus_pro_push_state in ("sent", "already"))),
+    "pushes": len(pushes),
+    "pushed": len(pushes.filtered(lambda p: p.state in ("sent", "already"))),
+    "mandatee_status": len(invoices.filtered(lambda i: i.chorus_status == "MANDATEE")),
     "numbers_contiguous": numbers == list(range(1, len(numbers) + 1)),
-    "background": run.trigger == "manual" and len(invoices) > run.account_id.mandate_background_threshold,
+    "background": len(invoices) > run.account_id.mandate_background_threshold,
 }}))
 """
 
@@ -228,39 +182,44 @@ def main() -> int:
     args = parser.parse_args()
     wanted = args.invoices
 
-    database = Database(keep=args.keep_db)
+    database = OdooDatabase(name=f"chorus_bench_mandate_{os.getpid()}", keep=args.keep_db)
     database.create()
-    # About 60 % of a generated world is waiting for a decision: generate enough of them.
-    simulator = SimulatorProcess(invoices=int(wanted / 0.55) + 60, latency_ms=args.latency_ms)
+    # About half of a generated world is a plain invoice waiting for a decision.
+    simulator = SimulatorProcess(invoices=int(wanted / 0.5) + 80, latency_ms=args.latency_ms)
     simulator.start()
     try:
-        database.shell(SETUP.format(info=json.dumps(simulator.info)))
-        first = database.shell(SYNC.format())
+        database.shell(CONFIGURE_ACCOUNT.format(info=json.dumps(simulator.info)) + SETUP)
+        first = database.shell(SYNC)[-1]
         log(f"first retrieval: {first['state']} in {first['seconds']:.1f} s ({first['summary']})")
         chosen = first["candidates"][:wanted]
         if len(chosen) < wanted:
             raise SystemExit(f"only {len(chosen)} invoices can be made ready; ask for fewer")
+        # Service fait, set on the Chorus side for all of them, then retrieved.
         for chorus_id in chosen:
             simulator.admin.move(chorus_id, "SERVICE_FAIT", user="AGENT")
-        second = database.shell(SYNC.format())
-        log(f"Service fait retrieved: {second['state']} in {second['seconds']:.1f} s")
-        matched = database.shell(MATCH.format(chorus_ids=json.dumps(chosen)))
-        log(f"suppliers matched: {json.dumps(matched)}")
+        second = database.shell(SYNC)[-1]
+        log(f"Service fait retrieved: {second['state']} in {second['seconds']:.1f} s "
+            f"({second['service_fait']} invoices Service fait)")
+        matched = database.shell(MATCH.format(chorus_ids=json.dumps(chosen)))[-1]
+        log(f"suppliers matched and IBANs trusted (step 3): {json.dumps(matched)}")
         if matched["ready"] != wanted:
             raise SystemExit(f"{matched['ready']} of {wanted} invoices are ready to mandate")
-        result = database.shell(MANDATE.format(chorus_ids=json.dumps(chosen),
-                                               admin_url=simulator.info["admin_url"],
-                                               profile=os.path.abspath(args.profile) if args.profile else ""))
+        result = database.shell(MANDATE.format(
+            chorus_ids=json.dumps(chosen), admin_url=simulator.info["admin_url"],
+            profile=os.path.abspath(args.profile) if args.profile else "",
+        ))[-1]
         log(f"mandating screen: {result['selected']} selected, opened in {result['screen_s']:.1f} s")
         counters = result["counters"]
         calls = sum(v for k, v in counters.items() if not k.startswith("_") and k != TOKEN)
+        chosen_set = set(chosen)
         mandated_in_chorus = sum(
-            1 for item in simulator.admin.invoices(status="MANDATEE") if item["idFacture"] in set(chosen)
+            1 for item in simulator.admin.invoices(status="MANDATEE") if item["idFacture"] in chosen_set
         )
         log(f"run: {result['state']} — {result['summary']}")
-        log(f"checks: {result['mandates']} posted, {result['pushed']} pushed, numbers contiguous: "
-            f"{result['numbers_contiguous']}, MANDATEE in the simulator: {mandated_in_chorus}, "
-            f"calls by operation: {json.dumps(counters)}")
+        log(f"checks: {result['mandates']} posted, {result['pushes']} MANDATEE pushes "
+            f"({result['pushed']} accepted), {result['mandatee_status']} invoices Mandatée in "
+            f"Odoo, numbers contiguous: {result['numbers_contiguous']}, MANDATEE in the "
+            f"simulator: {mandated_in_chorus}, calls by operation: {json.dumps(counters)}")
     finally:
         simulator.stop()
         database.drop()
@@ -272,7 +231,8 @@ def main() -> int:
         "chorus_calls": calls,
     }
     print(" ".join(f"{key}={value}" for key, value in figures.items()), flush=True)
-    return 0 if mandates == wanted and mandated_in_chorus == wanted else 1
+    ok = mandates == wanted and mandated_in_chorus == wanted and result["pushed"] == wanted
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -298,11 +298,12 @@ class AccountMove(models.Model):
             ))
 
     # ------------------------------------------------------------------ MANDATEE to Chorus
-    def _chorus_pro_push_mandated(self, manual=True):
+    def _chorus_pro_push_mandated(self, manual=True, client=None):
         """Send the MANDATEE of these validated mandates through step 2's path (at most once
         each: a push already sent or pending is found again, never duplicated). A push that
         was refused stays so (a person looks at it); one withdrawn or not sent is recorded
-        again. Returns the pushes."""
+        again. ``client``: an open guarded client to send with (see
+        ``chorus.pro.status.push._send``). Returns the pushes."""
         pushes = self.env["chorus.pro.status.push"]
         for move in self:
             if (
@@ -313,6 +314,13 @@ class AccountMove(models.Model):
             ):
                 pushes |= move.chorus_pro_push_id
                 continue
+            push = move.chorus_pro_push_id
+            if push.state == "pending":
+                # Recorded with the validation: send it (step 2's send; it never sends twice).
+                push.with_context(chorus_pro_user_present=manual)._send(manual=manual, client=client)
+                pushes |= push
+                continue
+            # Withdrawn or not sent: step 2's path records it again (its rules checked anew).
             push = move.chorus_pro_invoice_id._chorus_push_status(
                 chorus_statuses.MANDATEE,
                 mandate_number=str(move.chorus_pro_mandate_number),

@@ -29,6 +29,7 @@ import time
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_mandate import MandateBlocked
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import chunked
 
@@ -161,6 +162,8 @@ class MandateRunner:
         self.budget = self.run.mandate_budget_id
         self.exercice = self.run.mandate_exercice
         self.accounting_date = self.run.mandate_accounting_date
+        self.client = None
+        self.client_context = None
         self.blocked = 0
         self.skipped = 0
 
@@ -181,9 +184,12 @@ class MandateRunner:
                 run._commit()
                 self._push(moves)
                 run.done = len(run.mandate_request_ids.filtered(lambda r: r.state != "pending"))
+                if self.client:
+                    run.count_calls = sum(self.client.call_counts.values())
                 run._commit()
                 run._notify()
         finally:
+            self._close_client()
             self._unlock()
         state = "warning" if self.blocked or run.count_failed else "done"
         run.write({"state": state, "summary": self._summary()})
@@ -424,14 +430,36 @@ class MandateRunner:
         return refund, "done", label
 
     # ------------------------------------------------------------------ Chorus
+    def _open_client(self, manual):
+        """One guarded client for the pushes of the run (the guard is checked here); when the
+        guard refuses, each push is sent on its own and records why it waits."""
+        if self.client is None and self.client_context is None:
+            Push = self.env["chorus.pro.status.push"]
+            context = self.account._chorus_client("status", manual=manual,
+                                                  **Push._client_options(manual))
+            try:
+                self.client = context.__enter__()
+                self.client_context = context
+            except ChorusGuardError:
+                self.client_context = False
+        return self.client
+
+    def _close_client(self):
+        if self.client_context:
+            self.client_context.__exit__(None, None, None)
+        self.client = self.client_context = None
+
     def _push(self, moves):
         """Send the MANDATEE push of each new mandate (recorded at validation), one by one."""
         moves = moves.filtered(lambda m: m.state == "posted" and m.chorus_pro_push_state in (
             "pending", "failed"))
+        if not moves:
+            return
         manual = self.run.trigger == "manual"
+        client = self._open_client(manual)
         for move in moves:
             try:
-                move.with_user(self.user)._chorus_pro_push_mandated(manual=manual)
+                move.with_user(self.user)._chorus_pro_push_mandated(manual=manual, client=client)
             except UserError as error:
                 # E.g. a withdrawn push whose invoice changed since: the mandate stays, told why.
                 self.run._log(

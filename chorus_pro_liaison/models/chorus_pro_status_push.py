@@ -180,9 +180,13 @@ class ChorusProStatusPush(models.Model):
         return True
 
     # ------------------------------------------------------------------ sending
-    def _send(self, manual=True):
+    def _send(self, manual=True, client=None):
         """Send this pending push to Chorus Pro (see the module docstring). Never raises for a
-        Chorus Pro problem: the outcome is recorded on the push and on the invoice."""
+        Chorus Pro problem: the outcome is recorded on the push and on the invoice.
+
+        ``client``: an open client from ``account._chorus_client("status", ...)`` (the guard
+        was checked when it was opened), for a caller sending many pushes in a row (the
+        mandating run); by default each push opens its own guarded client."""
         self.ensure_one()
         push = self.sudo()
         if push.state != "pending" or not push._lock() or push.state != "pending":
@@ -203,12 +207,15 @@ class ChorusProStatusPush(models.Model):
         try:
             # Anything unexpected rolls back to here; the decision itself stays recorded.
             with push.env.cr.savepoint():
-                with push.account_id._chorus_client(
-                    "status",
-                    manual=manual,
-                    **(INTERACTIVE_CLIENT_OPTIONS if manual else BACKGROUND_CLIENT_OPTIONS),
-                ) as client:
+                if client is not None:
                     push._exchange(client)
+                else:
+                    with push.account_id._chorus_client(
+                        "status",
+                        manual=manual,
+                        **push._client_options(manual),
+                    ) as own_client:
+                        push._exchange(own_client)
         except ChorusGuardError as error:
             push._keep_pending(error.args[0])
         except chorus_errors.ChorusProError as error:
@@ -225,6 +232,11 @@ class ChorusProStatusPush(models.Model):
         if push.state == "pending":
             push._schedule_retry()
         return self
+
+    @staticmethod
+    def _client_options(manual):
+        """Client options of a push: a user waits (one quick retry), or the background."""
+        return dict(INTERACTIVE_CLIENT_OPTIONS if manual else BACKGROUND_CLIENT_OPTIONS)
 
     @staticmethod
     def _is_retryable(error):

@@ -418,6 +418,21 @@ class TestMandateFlow(MandateCase):
         self.env["chorus.pro.status.push"]._cron_retry_pending()
         self.assertEqual(self.traiter_calls(), 1, "sent once, never again")
 
+    def test_link_switched_off_mandates_wait_for_it(self):
+        invoice = self.invoice("multi_attachments")
+        self.trust_supplier(invoice)
+        self.account.enabled = False
+        run, _action = self.mandate(invoice)
+        move = invoice.mandate_move_id
+        self.assertEqual(move.state, "posted", self.run_report(run))
+        self.assertEqual(move.chorus_pro_push_state, "pending")
+        self.assertIn("switched off", move.chorus_pro_push_message)
+        self.assertEqual(self.traiter_calls(), 0)
+        self.account.enabled = True
+        self.env["chorus.pro.status.push"]._cron_retry_pending()
+        self.assertEqual(move.chorus_pro_push_state, "sent", move.chorus_pro_push_message)
+        self.assertEqual(self.traiter_calls(), 1)
+
     def test_lost_answer_then_retry_reads_the_history_first(self):
         invoice = self.invoice("multi_attachments")
         self.trust_supplier(invoice)
