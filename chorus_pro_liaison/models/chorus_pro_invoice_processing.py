@@ -497,8 +497,8 @@ class ChorusProInvoice(models.Model):
 
         ``send=False`` only records the pending push in the current transaction (no guard, no
         commit, no call): for a caller that must record the decision atomically with its own
-        writes (a mandate validated with its MANDATEE), then commits and sends it by calling
-        this method again; the retry cron sends it otherwise.
+        writes (a mandate validated with its MANDATEE), then commits and sends it (the push's
+        ``_send``, or this method again); the retry cron sends it otherwise.
         """
         self.ensure_one()
         user = user or self.env.user

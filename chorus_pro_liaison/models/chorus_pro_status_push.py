@@ -227,6 +227,8 @@ class ChorusProStatusPush(models.Model):
         except Exception as error:  # noqa: BLE001 - the decision must end recorded, never lost
             _logger.exception("Chorus Pro status push %s failed unexpectedly", push.id)
             if push.state == "pending":
+                # The request may have left before the failure: read the history next time.
+                push.write({"outcome_unknown": True})
                 push._keep_pending(_("Unexpected error: %(error)s", error=str(error)))
         push._commit()
         if push.state == "pending":
