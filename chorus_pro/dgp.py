@@ -451,8 +451,17 @@ def mise_a_disposition_from_history(history: StatusHistory) -> HistoryDates:
     The start is the first ``MISE_A_DISPOSITION``; when the invoice went through ``A_RECYCLER``
     (sent to the wrong recipient), only what follows the last recycling counts: the délai starts
     when the right recipient gets the invoice (``public-accounting.md`` §4.3, example 5).
+    Events of the same minute are put in the order of their history ids when every event has
+    one (Chorus may list the history newest first), else in the order given.
     """
-    events = sorted((e for e in history.events if e.at is not None), key=lambda e: e.at)
+    # Chorus history times have minute precision: events of the same minute are ordered by
+    # their history id (allocated in sequence), whatever order the answer lists them in.
+    timed = [(index, e) for index, e in enumerate(history.events) if e.at is not None]
+    if all(e.chorus_id is not None for _index, e in timed):
+        timed.sort(key=lambda item: (item[1].at, item[1].chorus_id))
+    else:
+        timed.sort(key=lambda item: (item[1].at, item[0]))
+    events = [e for _index, e in timed]
     last_recycling = max(
         (index for index, event in enumerate(events) if event.code == statuses.A_RECYCLER),
         default=-1,

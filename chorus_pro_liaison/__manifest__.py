@@ -22,11 +22,13 @@
         "security/chorus_pro_security.xml",
         "security/ir.model.access.csv",
         "security/chorus_pro_rules.xml",
+        "security/chorus_pro_mandate_rules.xml",
         "data/ir_cron.xml",
         "data/mail_template.xml",
         "data/chorus_pro_token_cron.xml",
         "data/chorus_pro_motif_data.xml",
         "data/chorus_pro_push_cron.xml",
+        "data/chorus_pro_mandate_data.xml",
         "wizards/chorus_pro_structure_choice_views.xml",
         "wizards/chorus_pro_processing_confirm_views.xml",
         "wizards/chorus_pro_supplier_match_views.xml",
@@ -45,6 +47,18 @@
         "wizards/chorus_pro_dashboard_processing_views.xml",
         "views/chorus_pro_invoice_matching_views.xml",
         "views/res_partner_views.xml",
+        # Step 4: mandates (they extend the views above).
+        "views/chorus_pro_budget_views.xml",
+        "views/chorus_pro_invoice_mandate_views.xml",
+        "views/account_move_mandate_views.xml",
+        "views/chorus_pro_bordereau_views.xml",
+        "views/chorus_pro_run_mandate_views.xml",
+        "wizards/chorus_pro_mandate_wizard_views.xml",
+        "report/chorus_pro_bordereau_report.xml",
+        "views/chorus_pro_mandate_menus.xml",
+    ],
+    "demo": [
+        "demo/chorus_pro_mandate_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

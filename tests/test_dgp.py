@@ -315,6 +315,19 @@ def test_history_dates_are_paris_dates():
     assert result.start == date(2026, 7, 1) and result.due == date(2026, 7, 31)
 
 
+def test_same_minute_events_follow_their_history_ids():
+    # Newest first, as Chorus lists it, with the suspension and the completion in one minute:
+    # sorting on the time alone would put the completion before the suspension.
+    history = StatusHistory(chorus_id=3, events=[
+        _event("COMPLETEE", "2026-03-09 10:15", 12),
+        _event("SUSPENDUE", "2026-03-09 10:15", 11),
+        _event("MISE_A_DISPOSITION", "2026-03-02 09:00", 10),
+    ])
+    dates = dgp.mise_a_disposition_from_history(history)
+    assert dates.suspensions == ((date(2026, 3, 9), date(2026, 3, 9)),)
+    assert (dates.suspended, dates.completed) == (date(2026, 3, 9), date(2026, 3, 9))
+
+
 def test_history_with_two_suspensions_recycling_and_payment():
     history = StatusHistory(chorus_id=2, events=[
         _event("MISE_A_DISPOSITION", "2026-01-05 08:00", 1),

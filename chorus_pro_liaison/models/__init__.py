@@ -20,3 +20,11 @@ from . import chorus_pro_status_push
 from . import chorus_pro_invoice_processing
 from . import ir_attachment_processing
 from . import res_partner
+from . import chorus_pro_ecb_rate
+from . import chorus_pro_account_mandate
+from . import chorus_pro_budget
+from . import chorus_pro_invoice_dgp
+from . import chorus_pro_invoice_mandate
+from . import account_move_mandate
+from . import chorus_pro_bordereau
+from . import chorus_pro_run_mandate

@@ -317,11 +317,15 @@ class ChorusProInvoice(models.Model):
         self.message_post(body=body, subtype_xmlid="mail.mt_note")
 
     def _apply_history(self, history):
-        """Store Chorus's status history (upsert) and the dates derived from it (Paris dates)."""
+        """Store Chorus's status history (upsert) and the dates derived from it (Paris dates).
+
+        An entry Odoo recorded itself (``is_local``: a status Chorus accepted, see
+        ``chorus.pro.status.push``) is replaced by Chorus's own entry of the same status."""
         self.ensure_one()
         Status = self.env["chorus.pro.invoice.status"].sudo()
-        known = {(entry.chorus_history_id, entry.code, entry.at) for entry in self.status_history_ids}
-        known_ids = {entry.chorus_history_id for entry in self.status_history_ids if entry.chorus_history_id}
+        stored = self.status_history_ids.filtered(lambda entry: not entry.is_local)
+        known = {(entry.chorus_history_id, entry.code, entry.at) for entry in stored}
+        known_ids = {entry.chorus_history_id for entry in stored if entry.chorus_history_id}
         to_create = []
         for event in history.events:
             at = to_utc_naive(event.at)
@@ -338,6 +342,12 @@ class ChorusProInvoice(models.Model):
                 "author": event.user_name or False,
             })
         if to_create:
+            # Entries Odoo recorded itself when Chorus accepted a status (no history re-read
+            # then) give way to Chorus's own entry of that status as soon as it arrives.
+            arriving = {vals["code"] for vals in to_create}
+            self.status_history_ids.filtered(
+                lambda entry: entry.is_local and entry.code in arriving
+            ).unlink()
             Status.create(to_create)
         vals = {}
         first = history.first(chorus_statuses.MISE_A_DISPOSITION)
@@ -577,6 +587,12 @@ class ChorusProInvoiceStatus(models.Model):
     comment = fields.Char(string="Comment / motif")
     chorus_history_id = fields.Integer(string="Chorus history ID")
     author = fields.Char(string="By (in Chorus)")
+    is_local = fields.Boolean(
+        string="Recorded by Odoo",
+        readonly=True,
+        help="Recorded by Odoo from Chorus Pro's answer when it accepted a status; replaced by "
+        "Chorus Pro's own history entry at the next retrieval.",
+    )
 
     def _compute_label(self):
         labels = dict(

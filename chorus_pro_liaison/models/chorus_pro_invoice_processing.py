@@ -484,7 +484,7 @@ class ChorusProInvoice(models.Model):
         return pushes.browse()
 
     def _chorus_push_status(self, target, *, motif="", service_date=None, mandate_number="",
-                            user=None, manual=True):
+                            user=None, manual=True, send=True):
         """Record a decision and push it to Chorus Pro (``traiter/recue``); returns the
         ``chorus.pro.status.push``.
 
@@ -494,6 +494,11 @@ class ChorusProInvoice(models.Model):
         decision (double click, replayed request) returns the same push and sends nothing new.
         ``user`` is who decided (default: the current user); ``manual=False`` for scheduled
         callers (the guard then never asks for anything interactive).
+
+        ``send=False`` only records the pending push in the current transaction (no guard, no
+        commit, no call): for a caller that must record the decision atomically with its own
+        writes (a mandate validated with its MANDATEE), then commits and sends it (the push's
+        ``_send``, or this method again); the retry cron sends it otherwise.
         """
         self.ensure_one()
         user = user or self.env.user
@@ -506,7 +511,7 @@ class ChorusProInvoice(models.Model):
         invoice._chorus_lock_for_push()
         existing = invoice._chorus_existing_push(target, mandate_number)
         if existing:
-            if existing.state == "pending":
+            if existing.state == "pending" and send:
                 existing.with_context(chorus_pro_user_present=manual)._send(manual=manual)
             return existing.with_env(self.env)
         reasons = invoice._chorus_push_blockers(
@@ -520,8 +525,9 @@ class ChorusProInvoice(models.Model):
                 reasons="\n".join("• " + reason for reason in reasons),
             ))
         account = invoice._chorus_account()
-        # The switch, credentials and key are checked now: the user learns at once.
-        account._chorus_guard("status", manual=manual)
+        if send:
+            # The switch, credentials and key are checked now: the user learns at once.
+            account._chorus_guard("status", manual=manual)
         push = self.env["chorus.pro.status.push"].sudo().create({
             "invoice_id": invoice.id,
             "account_id": account.id,
@@ -541,6 +547,8 @@ class ChorusProInvoice(models.Model):
             vals["account_id"] = account.id
         if vals:
             invoice.write(vals)
+        if not send:
+            return push.with_env(self.env)
         push._commit()
         earlier = invoice.push_ids.filtered(
             lambda other: other.state == "pending" and other.id < push.id

@@ -7,11 +7,20 @@ transaction (:meth:`_send`): Chorus's history is read first, so that a replayed 
 never sets a status twice (``already``); then ``traiter/recue``; the answer is recorded with its
 exact bytes and the evidence, and committed. A push Chorus could not receive stays ``pending``
 and the retry cron sends it; nothing is ever dropped silently.
+
+MANDATEE (one Chorus call per mandate at most): a mandate is new and its invoice's status was
+just retrieved, so on its first attempt — no earlier attempt whose outcome is unknown — the
+history is not read before sending; a refusal (20002) is then checked against the history
+(``already`` when Chorus shows it Mandatée, with the same mandate number when Chorus gave one,
+else ``refused``). A retry after an unknown outcome (transport error, lost answer) reads the
+history first, like every other status. Once Chorus accepts MANDATEE, the invoice takes the
+status from Chorus's answer and a local history entry that the next retrieval replaces with
+Chorus's own (see ``chorus.pro.invoice._apply_history``), instead of re-reading the history.
 """
 
 import base64
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import psycopg2
 from markupsafe import Markup
@@ -29,6 +38,7 @@ from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.client import OP_PROCESS
 from chorus_pro.evidence import unsigned_evidence
+from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
 _logger = logging.getLogger(__name__)
 
@@ -82,6 +92,11 @@ class ChorusProStatusPush(models.Model):
         PUSH_STATES, default="pending", required=True, index=True, readonly=True
     )
     attempts = fields.Integer(readonly=True)
+    outcome_unknown = fields.Boolean(
+        string="Outcome unknown", readonly=True,
+        help="An attempt may have reached Chorus Pro without its answer coming back (transport "
+        "error, lost answer): the next attempt reads the invoice's Chorus history first.",
+    )
     last_attempt_at = fields.Datetime(readonly=True)
     sent_at = fields.Datetime(
         string="Answered at", readonly=True,
@@ -165,9 +180,13 @@ class ChorusProStatusPush(models.Model):
         return True
 
     # ------------------------------------------------------------------ sending
-    def _send(self, manual=True):
+    def _send(self, manual=True, client=None):
         """Send this pending push to Chorus Pro (see the module docstring). Never raises for a
-        Chorus Pro problem: the outcome is recorded on the push and on the invoice."""
+        Chorus Pro problem: the outcome is recorded on the push and on the invoice.
+
+        ``client``: an open client from ``account._chorus_client("status", ...)`` (the guard
+        was checked when it was opened), for a caller sending many pushes in a row (the
+        mandating run); by default each push opens its own guarded client."""
         self.ensure_one()
         push = self.sudo()
         if push.state != "pending" or not push._lock() or push.state != "pending":
@@ -188,12 +207,15 @@ class ChorusProStatusPush(models.Model):
         try:
             # Anything unexpected rolls back to here; the decision itself stays recorded.
             with push.env.cr.savepoint():
-                with push.account_id._chorus_client(
-                    "status",
-                    manual=manual,
-                    **(INTERACTIVE_CLIENT_OPTIONS if manual else BACKGROUND_CLIENT_OPTIONS),
-                ) as client:
+                if client is not None:
                     push._exchange(client)
+                else:
+                    with push.account_id._chorus_client(
+                        "status",
+                        manual=manual,
+                        **push._client_options(manual),
+                    ) as own_client:
+                        push._exchange(own_client)
         except ChorusGuardError as error:
             push._keep_pending(error.args[0])
         except chorus_errors.ChorusProError as error:
@@ -205,11 +227,18 @@ class ChorusProStatusPush(models.Model):
         except Exception as error:  # noqa: BLE001 - the decision must end recorded, never lost
             _logger.exception("Chorus Pro status push %s failed unexpectedly", push.id)
             if push.state == "pending":
+                # The request may have left before the failure: read the history next time.
+                push.write({"outcome_unknown": True})
                 push._keep_pending(_("Unexpected error: %(error)s", error=str(error)))
         push._commit()
         if push.state == "pending":
             push._schedule_retry()
         return self
+
+    @staticmethod
+    def _client_options(manual):
+        """Client options of a push: a user waits (one quick retry), or the background."""
+        return dict(INTERACTIVE_CLIENT_OPTIONS if manual else BACKGROUND_CLIENT_OPTIONS)
 
     @staticmethod
     def _is_retryable(error):
@@ -218,17 +247,26 @@ class ChorusProStatusPush(models.Model):
             error, (chorus_errors.ChorusCredentialsError, chorus_errors.ChorusAuthorizationError)
         )
 
+    def _sends_directly(self):
+        """MANDATEE on its first attempt (no earlier attempt whose outcome is unknown) is sent
+        without reading the history first: see the module docstring."""
+        self.ensure_one()
+        return self.target_status == chorus_statuses.MANDATEE and not self.outcome_unknown
+
     def _exchange(self, client):
-        """History first (idempotence), our hard rules on the fresh status, then traiter/recue.
+        """History first (idempotence), our hard rules on the fresh status, then traiter/recue
+        (a first MANDATEE attempt skips the history read: see the module docstring).
 
         Chorus errors of the first history read propagate (nothing was sent); every other
         outcome is recorded here."""
         invoice = self.invoice_id
-        history = client.get_history(invoice.chorus_id)
-        self._refresh_invoice(history)
-        if self._chorus_already_has(history):
-            self._record_already()
-            return
+        direct = self._sends_directly()
+        if not direct:
+            history = client.get_history(invoice.chorus_id)
+            self._refresh_invoice(history)
+            if self._chorus_already_has(history):
+                self._record_already()
+                return
         blockers = invoice._chorus_hard_blockers(self.target_status)
         if blockers:
             self._record_refused_locally(" ".join(blockers))
@@ -246,13 +284,113 @@ class ChorusProStatusPush(models.Model):
                 # The answer may have been lost after Chorus processed it: the next attempt reads
                 # the history first and does not send it again if it went through.
                 self._keep_pending(chorus_error_message(error, self.env), error=error)
+            elif direct and isinstance(error, chorus_errors.ChorusTransitionRefused):
+                self._check_refusal_against_history(client, error, at)
             else:
                 self._refresh_after(client, quiet=False)
                 self._record_refused(error, at)
             return
         self._record_sent(result, at)
-        self._refresh_after(client, quiet=True, fallback=True)
+        if self.target_status == chorus_statuses.MANDATEE:
+            self._apply_accepted_status(result)
+        else:
+            self._refresh_after(client, quiet=True, fallback=True)
         self._post_outcome()
+
+    @staticmethod
+    def _outcome_unknown(error):
+        """True when a failed ``traiter/recue`` may still have been processed by Chorus: the
+        answer was lost or not understood. A 429 or 503 means Chorus did not process it;
+        credentials and access errors are refused before anything is processed."""
+        if isinstance(error, chorus_errors.ChorusServerError) and error.http_status in (429, 503):
+            return False
+        return bool(error.temporary)
+
+    def _check_refusal_against_history(self, client, error, at):
+        """A first MANDATEE attempt was refused (20002): read the history now to tell "Chorus
+        already has it" (``already``) from a real refusal (``refused``)."""
+        try:
+            history = client.get_history(self.invoice_id.chorus_id)
+        except chorus_errors.ChorusProError as read_error:
+            # Refused, but why cannot be told now: the retry reads the history first.
+            _logger.warning(
+                "Chorus Pro push %s: MANDATEE refused and history unreadable (%s)",
+                self.id, type(read_error).__name__,
+            )
+            self.write({"outcome_unknown": True})
+            self._keep_pending(chorus_error_message(error, self.env), error=error)
+            return
+        self._refresh_invoice(history)
+        mandated = history.current_status == chorus_statuses.MANDATEE or any(
+            event.code == chorus_statuses.MANDATEE for event in history.events
+        )
+        known_number = (self.invoice_id.mandate_number_chorus or "").strip()
+        if mandated and known_number and known_number != (self.mandate_number or ""):
+            vals = self._evidence_values(error.request_body, error.response_body, at)
+            vals.update(
+                state="refused",
+                sent_at=fields.Datetime.now(),
+                chorus_code=str(error.code) if error.code is not None else False,
+                chorus_label=error.label or False,
+                answer_message=_(
+                    "Chorus Pro already shows the invoice Mandatée with another mandate number "
+                    "(%(chorus)s, not %(ours)s): check which mandate is the right one with the "
+                    "public accountant.",
+                    chorus=known_number, ours=self.mandate_number or "?",
+                ),
+            )
+            self.write(vals)
+            self.flush_recordset()
+            self.invoice_id._chorus_after_push(self)
+            self._post_outcome()
+            return
+        if mandated:
+            # Keep the refused exchange as the trace of this attempt.
+            self.write(self._evidence_values(error.request_body, error.response_body, at))
+            self._record_already()
+            return
+        self._record_refused(error, at)
+
+    def _apply_accepted_status(self, result):
+        """Chorus accepted: the invoice takes the status from Chorus's answer (``nouveauStatut``,
+        ``dateTraitement``) and a local history entry, replaced by Chorus's own entry at the
+        next retrieval (no history re-read now)."""
+        invoice = self.invoice_id
+        status = result.new_status or self.target_status
+        now = fields.Datetime.now()
+        at = now
+        if result.processing_date and result.processing_date != paris_date(
+            now.replace(tzinfo=timezone.utc)
+        ):
+            # Chorus dated it another day (clocks around midnight): keep Chorus's day.
+            at = to_utc_naive(datetime.combine(result.processing_date, time(12), PARIS))
+        vals = {
+            "chorus_status": invoice._status_selection_value(status),
+            "chorus_status_code": status,
+            "chorus_status_comment": self.motif or False,
+            "status_datetime": at,
+        }
+        if status == chorus_statuses.MANDATEE and self.mandate_number:
+            vals["mandate_number_chorus"] = self.mandate_number
+        since = (self.requested_at or now).replace(second=0, microsecond=0)
+        already_stored = invoice.status_history_ids.filtered(
+            lambda entry: entry.code == status and not entry.is_local
+            and entry.at and entry.at >= since
+        )
+        try:
+            with self.env.cr.savepoint():
+                invoice.with_context(tracking_disable=True, mail_notrack=True).write(vals)
+                if not already_stored:
+                    self.env["chorus.pro.invoice.status"].sudo().create({
+                        "invoice_id": invoice.id,
+                        "code": status,
+                        "at": at,
+                        "comment": self.motif or False,
+                        "author": self.user_id.name or False,
+                        "is_local": True,
+                    })
+        except Exception:  # noqa: BLE001 - the next retrieval brings the status anyway
+            _logger.exception("Chorus Pro push %s: accepted status not applied", self.id)
 
     def _chorus_already_has(self, history):
         """Chorus already shows this status: current, or reached since the decision (minute
@@ -417,6 +555,8 @@ class ChorusProStatusPush(models.Model):
             vals["request_body"] = base64.b64encode(error.request_body)
             if getattr(error, "response_body", b""):
                 vals["response_body"] = base64.b64encode(error.response_body)
+            if self._outcome_unknown(error):
+                vals["outcome_unknown"] = True
         first_time = self.attempts <= 1
         self.write(vals)
         self.invoice_id._chorus_after_push(self)

@@ -269,6 +269,12 @@ class InvoiceSynchronizer:
                  ("chorus_id", "in", [s.chorus_id for s in fresh])]
             )
         }
+        # Statuses Odoo recorded itself from Chorus's answer to a push: Chorus's own history
+        # entry replaces them (chorus.pro.invoice._apply_history), so the history is read.
+        awaiting_history = set(self.env["chorus.pro.invoice.status"].sudo().search([
+            ("invoice_id", "in", [invoice.id for invoice in existing.values()]),
+            ("is_local", "=", True),
+        ]).invoice_id.ids) if existing else set()
         cutoff = self.account.sync_cutoff_date
         todo = []  # (summary, invoice or None, is_new, as_history, needs_files)
         for summary in fresh:
@@ -289,6 +295,7 @@ class InvoiceSynchronizer:
             changed = (
                 invoice.chorus_status_code != summary.status
                 or (status_at and invoice.status_datetime != status_at)
+                or invoice.id in awaiting_history
             )
             needs_files = invoice.files_state in ("pending", "error") or (
                 changed and invoice.files_state == "unavailable"

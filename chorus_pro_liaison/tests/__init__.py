@@ -5,6 +5,11 @@ from . import test_sync_kill
 from . import test_tour_configuration
 from . import test_tour_sync
 from . import test_processing
+from . import test_processing_mandatee
 from . import test_tour_processing
 from . import test_matching
 from . import test_tour_matching
+from . import test_mandate
+from . import test_mandate_dgp
+from . import test_mandate_bordereau
+from . import test_tour_mandate

@@ -6,3 +6,5 @@ from . import chorus_pro_dashboard_matching
 from . import chorus_pro_supplier_match
 from . import chorus_pro_partner_history
 from . import chorus_pro_bank_confirm
+from . import chorus_pro_mandate_wizard
+from . import chorus_pro_dashboard_mandate

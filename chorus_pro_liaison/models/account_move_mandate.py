@@ -1,0 +1,362 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Mandates are vendor bills (and vendor credit notes for the Chorus credit notes that reduce
+them) carrying the Chorus invoice, the budget, the exercice, the gap-free mandate number and the
+legal payment delay.
+
+At validation (posting) a mandate is checked once more (amounts against Chorus per the budget's
+VAT regime, due date = DGP due date, no payment terms), numbered in its budget's series for its
+exercice, put in the open bordereau of its budget, and its MANDATEE with the number is recorded
+as a pending ``chorus.pro.status.push`` (step 2) in the same transaction: a validated mandate
+always has its push. Once committed, the push is sent through step 2's path
+(``_chorus_push_status``); when Chorus cannot be reached it stays pending and step 2's retry cron
+sends it; a double click or a retry finds the same push and never sends twice.
+"""
+
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+
+from chorus_pro import statuses as chorus_statuses
+
+_logger = logging.getLogger(__name__)
+
+MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
+# Push states after which Chorus knows (or may know) the mandate number.
+PUSH_LIVE = ("pending", "sent", "already")
+PUSH_DONE = ("sent", "already")
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    chorus_pro_invoice_id = fields.Many2one(
+        "chorus.pro.invoice", string="Chorus Pro invoice", readonly=True, copy=False, index=True,
+        ondelete="restrict",
+    )
+    chorus_pro_chorus_id = fields.Integer(
+        related="chorus_pro_invoice_id.chorus_id", string="Chorus ID"
+    )
+    chorus_pro_status = fields.Selection(
+        related="chorus_pro_invoice_id.chorus_status", string="Chorus Pro status"
+    )
+    chorus_pro_mandate_number = fields.Integer(
+        string="Mandate number", readonly=True, copy=False, index=True,
+        help="Number of the mandate in its budget's series for its exercice (given at "
+        "validation, without gaps); sent to Chorus Pro and to the comptable.",
+    )
+    chorus_pro_mandate_date = fields.Date(
+        string="Mandate date", readonly=True, copy=False,
+        help="Date of ordonnancement: when the mandate was validated.",
+    )
+    chorus_pro_budget_id = fields.Many2one(
+        "chorus.pro.budget", string="Budget", readonly=True, copy=False, index=True,
+        check_company=True,
+    )
+    chorus_pro_vat_recovering = fields.Boolean(related="chorus_pro_budget_id.vat_recovering")
+    chorus_pro_article_id = fields.Many2one(
+        "chorus.pro.budget.article", string="Budget article", readonly=True, copy=False,
+        check_company=True,
+    )
+    chorus_pro_exercice = fields.Integer(string="Exercice", readonly=True, copy=False, index=True)
+    chorus_pro_bordereau_id = fields.Many2one(
+        "chorus.pro.bordereau", string="Bordereau", readonly=True, copy=False, index=True,
+        ondelete="restrict",
+    )
+    chorus_pro_mandated_by_id = fields.Many2one("res.users", string="Mandated by", readonly=True,
+                                                copy=False)
+    chorus_pro_dgp_start = fields.Date(string="Payment delay start", readonly=True, copy=False)
+    chorus_pro_dgp_due_date = fields.Date(string="Legal due date", readonly=True, copy=False)
+    chorus_pro_dgp_ordonnateur_target = fields.Date(
+        string="Mandate by", readonly=True, copy=False
+    )
+    chorus_pro_amount_untaxed = fields.Monetary(
+        related="chorus_pro_invoice_id.amount_untaxed", string="Chorus HT"
+    )
+    chorus_pro_amount_tax = fields.Monetary(
+        related="chorus_pro_invoice_id.amount_tax", string="Chorus VAT"
+    )
+    chorus_pro_amount_total = fields.Monetary(
+        related="chorus_pro_invoice_id.amount_total", string="Chorus TTC"
+    )
+    chorus_pro_paid_date = fields.Date(related="chorus_pro_invoice_id.dgp_paid_date")
+    chorus_pro_late_days = fields.Integer(related="chorus_pro_invoice_id.dgp_late_days")
+    chorus_pro_interest_rate = fields.Float(related="chorus_pro_invoice_id.dgp_interest_rate")
+    chorus_pro_late_interest = fields.Monetary(related="chorus_pro_invoice_id.dgp_late_interest")
+    chorus_pro_late_indemnity = fields.Monetary(
+        related="chorus_pro_invoice_id.dgp_late_indemnity"
+    )
+    chorus_pro_interest_due_by = fields.Date(related="chorus_pro_invoice_id.dgp_interest_due_by")
+    chorus_pro_push_id = fields.Many2one(
+        "chorus.pro.status.push", string="Mandatée sent to Chorus Pro", readonly=True,
+        copy=False, index="btree_not_null",
+        help="The status Mandatée with this mandate's number, as sent to Chorus Pro (who, when, "
+        "the exact exchange and Chorus Pro's answer).",
+    )
+    chorus_pro_push_state = fields.Selection(
+        related="chorus_pro_push_id.state", string="Mandatée in Chorus Pro",
+    )
+    chorus_pro_push_message = fields.Text(
+        related="chorus_pro_push_id.answer_message", string="Chorus Pro answer",
+    )
+    chorus_pro_pushed_at = fields.Datetime(
+        related="chorus_pro_push_id.sent_at", string="Answered by Chorus Pro at",
+    )
+    chorus_pro_credit_note_outcome = fields.Selection(
+        related="chorus_pro_invoice_id.credit_note_outcome"
+    )
+
+    def init(self):
+        super().init()
+        # One live mandate per Chorus invoice, whatever happens (double click, retry, two
+        # workers): the database refuses a second one.
+        self.env.cr.execute(
+            """CREATE UNIQUE INDEX IF NOT EXISTS account_move_chorus_pro_one_mandate
+                   ON account_move (chorus_pro_invoice_id)
+                WHERE chorus_pro_invoice_id IS NOT NULL AND state != 'cancel'"""
+        )
+        self.env.cr.execute(
+            """CREATE UNIQUE INDEX IF NOT EXISTS account_move_chorus_pro_mandate_number
+                   ON account_move (chorus_pro_budget_id, chorus_pro_exercice,
+                                    chorus_pro_mandate_number)
+                WHERE chorus_pro_mandate_number IS NOT NULL AND chorus_pro_mandate_number > 0"""
+        )
+
+    def _chorus_pro_store(self, vals):
+        """Store the mandate's own bookkeeping (number, bordereau, Chorus push state).
+
+        These fields concern neither the lines, the balance nor the tracking of the bill: they
+        are written with the plain ORM write (cache, dependencies and access rules kept),
+        without the vendor-bill write machinery (dynamic lines, balance checks, "manually
+        modified" flag) that costs tens of milliseconds per call on a validated bill.
+        """
+        assert all(name.startswith("chorus_pro_") for name in vals), vals
+        return models.BaseModel.write(self, vals)
+
+    # ------------------------------------------------------------------ the legal due date
+    def _compute_invoice_payment_term_id(self):
+        # A supplier's default payment terms must never replace the legal payment delay.
+        mandates = self.filtered("chorus_pro_invoice_id")
+        for move in mandates:
+            move.invoice_payment_term_id = False
+        return super(AccountMove, self - mandates)._compute_invoice_payment_term_id()
+
+    def _is_chorus_pro_mandate(self):
+        self.ensure_one()
+        return bool(self.chorus_pro_invoice_id) and self.move_type in ("in_invoice", "in_refund")
+
+    @api.depends("chorus_pro_mandate_number", "chorus_pro_exercice")
+    def _compute_display_name(self):
+        super()._compute_display_name()
+        for move in self:
+            if move.chorus_pro_mandate_number and move.name and move.name != "/":
+                move.display_name = _(
+                    "Mandate %(number)s/%(exercice)s (%(name)s)",
+                    number=move.chorus_pro_mandate_number,
+                    exercice=move.chorus_pro_exercice, name=move.name,
+                ) if move.move_type == "in_invoice" else _(
+                    "Reduction %(number)s/%(exercice)s (%(name)s)",
+                    number=move.chorus_pro_mandate_number,
+                    exercice=move.chorus_pro_exercice, name=move.name,
+                )
+
+    # ------------------------------------------------------------------ validation
+    def _chorus_pro_check_before_post(self):
+        """Last checks of a mandate before it is validated (clear reasons, nothing posted)."""
+        problems = []
+        for move in self:
+            invoice = move.chorus_pro_invoice_id
+            label = move.ref or invoice.display_name
+            if not move.chorus_pro_budget_id or not move.chorus_pro_exercice:
+                problems.append(_("%(label)s: choose its budget and exercice.", label=label))
+                continue
+            if move.move_type == "in_invoice":
+                reasons = [] if self.env.context.get("chorus_pro_checked") else (
+                    invoice._mandate_blocking_reasons(acting_user=self.env.user, ignore_move=move)
+                )
+                if reasons:
+                    problems.append(_("%(label)s: %(reasons)s", label=label,
+                                      reasons=" ".join(reasons)))
+                    continue
+                if move.invoice_payment_term_id:
+                    problems.append(_(
+                        "%(label)s: a mandate is due at the legal payment delay; remove its "
+                        "payment terms.", label=label))
+                if invoice.dgp_due_date and move.invoice_date_due != invoice.dgp_due_date:
+                    problems.append(_(
+                        "%(label)s: the due date must be the legal due date %(date)s.",
+                        label=label, date=invoice.dgp_due_date.strftime("%d/%m/%Y")))
+                problem = invoice._mandate_check_totals(move)
+            else:
+                problem = move.reversed_entry_id.chorus_pro_invoice_id._mandate_check_totals(
+                    move, credit_note=invoice
+                ) if move.reversed_entry_id else _("%(label)s: the mandate it reduces is missing.",
+                                                  label=label)
+            if problem:
+                problems.append(_("%(label)s: %(problem)s", label=label, problem=problem))
+        if problems:
+            raise UserError("\n".join(problems))
+
+    def _post(self, soft=True):
+        mandates = self.filtered(lambda m: m._is_chorus_pro_mandate())
+        if mandates:
+            mandates._chorus_pro_check_before_post()
+        posted = super()._post(soft=soft)
+        to_number = (posted & mandates).filtered(lambda m: not m.chorus_pro_mandate_number)
+        if to_number:
+            to_number._chorus_pro_number()
+        (posted & mandates)._chorus_pro_put_in_bordereau()
+        (posted & mandates)._chorus_pro_record_mandatee()
+        return posted
+
+    def _chorus_pro_number(self):
+        """Numbers in order of creation, each in its budget's series for its exercice; who
+        validates the mandate is who mandates it."""
+        Numbering = self.env["chorus.pro.numbering"].sudo()
+        today = paris_today()
+        for move in self.sorted("id"):
+            number = Numbering._next_number(move.chorus_pro_budget_id, move.chorus_pro_exercice,
+                                            "mandate")
+            move._chorus_pro_store({"chorus_pro_mandate_number": number,
+                                    "chorus_pro_mandate_date": today,
+                                    "chorus_pro_mandated_by_id": self.env.user.id})
+
+    def _chorus_pro_record_mandatee(self):
+        """Record (not send) the MANDATEE push of each validated mandate, in the transaction
+        that validates it (step 2's rules are checked: a refusal stops the validation)."""
+        for move in self.filtered(
+            lambda m: m.move_type == "in_invoice" and m.chorus_pro_mandate_number
+            and m.chorus_pro_push_state not in PUSH_LIVE
+        ):
+            push = move.chorus_pro_invoice_id._chorus_push_status(
+                chorus_statuses.MANDATEE,
+                mandate_number=str(move.chorus_pro_mandate_number),
+                user=self.env.user,
+                send=False,
+            )
+            move._chorus_pro_store({"chorus_pro_push_id": push.id})
+
+    def _chorus_pro_put_in_bordereau(self):
+        Bordereau = self.env["chorus.pro.bordereau"].sudo()
+        groups = self.filtered(lambda m: not m.chorus_pro_bordereau_id).grouped(
+            lambda m: (m.company_id, m.chorus_pro_budget_id, m.chorus_pro_exercice,
+                       "cancellation" if m.move_type == "in_refund" else "mandate")
+        )
+        for (company, budget, exercice, kind), moves in groups.items():
+            bordereau = Bordereau._open_for(company, budget, exercice, kind)
+            moves._chorus_pro_store({"chorus_pro_bordereau_id": bordereau.id})
+
+    def action_post(self):
+        result = super().action_post()
+        if not self.env.context.get("chorus_pro_no_push"):
+            pending = self.filtered(
+                lambda m: m.state == "posted" and m.chorus_pro_push_state == "pending"
+            )
+            if pending:
+                # The mandates and their pushes are durable before Chorus is called.
+                pending.chorus_pro_push_id._commit()
+                pending._chorus_pro_push_mandated()
+        return result
+
+    def button_draft(self):
+        for move in self.filtered("chorus_pro_invoice_id"):
+            if move.chorus_pro_bordereau_id.state == "validated":
+                raise UserError(_(
+                    "Mandate %(number)s is on validated bordereau %(bordereau)s: it cannot be "
+                    "changed any more. Reduce or cancel it with a credit note.",
+                    number=move.chorus_pro_mandate_number,
+                    bordereau=move.chorus_pro_bordereau_id.display_name,
+                ))
+            if move.chorus_pro_push_state in PUSH_LIVE:
+                raise UserError(_(
+                    "Chorus Pro knows mandate %(number)s, or is about to be told (status "
+                    "Mandatée): it cannot be reset to draft. Reduce or cancel it with a credit "
+                    "note.",
+                    number=move.chorus_pro_mandate_number,
+                ))
+        return super().button_draft()
+
+    def button_cancel(self):
+        numbered = self.filtered("chorus_pro_mandate_number")
+        if numbered:
+            raise UserError(_(
+                "A numbered mandate is never cancelled nor deleted (its number would leave a "
+                "gap): reduce or cancel it with a credit note."
+            ))
+        result = super().button_cancel()
+        self.filtered("chorus_pro_invoice_id")._chorus_pro_store({"chorus_pro_bordereau_id": False})
+        return result
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_numbered_mandate(self):
+        if self.filtered("chorus_pro_mandate_number"):
+            raise UserError(_(
+                "A numbered mandate cannot be deleted: reduce or cancel it with a credit note."
+            ))
+
+    # ------------------------------------------------------------------ MANDATEE to Chorus
+    def _chorus_pro_push_mandated(self, manual=True, client=None):
+        """Send the MANDATEE of these validated mandates through step 2's path (at most once
+        each: a push already sent or pending is found again, never duplicated). A push that
+        was refused stays so (a person looks at it); one withdrawn or not sent is recorded
+        again. ``client``: an open guarded client to send with (see
+        ``chorus.pro.status.push._send``). Returns the pushes."""
+        pushes = self.env["chorus.pro.status.push"]
+        for move in self:
+            if (
+                move.move_type != "in_invoice"
+                or move.state != "posted"
+                or not move.chorus_pro_mandate_number
+                or move.chorus_pro_push_state in PUSH_DONE + ("refused",)
+            ):
+                pushes |= move.chorus_pro_push_id
+                continue
+            push = move.chorus_pro_push_id
+            if push.state == "pending":
+                # Recorded with the validation: send it (step 2's send; it never sends twice).
+                push.with_context(chorus_pro_user_present=manual)._send(manual=manual, client=client)
+                pushes |= push
+                continue
+            # Withdrawn or not sent: step 2's path records it again (its rules checked anew).
+            push = move.chorus_pro_invoice_id._chorus_push_status(
+                chorus_statuses.MANDATEE,
+                mandate_number=str(move.chorus_pro_mandate_number),
+                user=move.chorus_pro_mandated_by_id or self.env.user,
+                manual=manual,
+            )
+            if push != move.chorus_pro_push_id:
+                move.sudo()._chorus_pro_store({"chorus_pro_push_id": push.id})
+            pushes |= push
+        return pushes
+
+    # ------------------------------------------------------------------ actions
+    def action_open_chorus_pro_invoice(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Chorus Pro invoice"),
+            "res_model": "chorus.pro.invoice",
+            "res_id": self.chorus_pro_invoice_id.id,
+            "view_mode": "form",
+        }
+
+    def action_chorus_pro_push_again(self):
+        """"Send now" on a mandate whose MANDATEE is waiting to be sent (or was withdrawn)."""
+        if not self.env.user.has_group(MANDATING_GROUP):
+            raise UserError(_("Only mandating officers can send the status Mandatée."))
+        pushes = self._chorus_pro_push_mandated()
+        outcomes = [(push.invoice_id, push, push.sudo().answer_message or "") for push in pushes]
+        return self.env["chorus.pro.invoice"]._chorus_outcome_notification(outcomes)
+
+    def action_open_chorus_pro_push(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Mandatée sent to Chorus Pro"),
+            "res_model": "chorus.pro.status.push",
+            "res_id": self.chorus_pro_push_id.id,
+            "view_mode": "form",
+        }

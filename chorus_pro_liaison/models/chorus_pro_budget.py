@@ -1,0 +1,361 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Budgets (principal, annexes) with their VAT regime, budget articles, and gap-free numbering.
+
+The VAT regime decides what a mandate is for (public-accounting.md §1.2 point 6, §8.2):
+
+* a budget that does not recover VAT (most of them) mandates the amount TTC: the VAT is part of
+  the expense and no deductible VAT is booked;
+* a VAT-recovering budget (an M4 service, an activity subject to VAT) mandates HT and books the
+  deductible VAT with the purchase tax of each rate.
+
+Numbers (mandates, bordereaux) come from one counter row per (budget, exercice, series), taken
+with a row lock inside the transaction that posts: a rolled-back posting gives its number back,
+so the series has no gaps, and two postings of the same budget wait for each other.
+"""
+
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError
+
+MAX_MANDATE_NUMBER = 99_999_999  # 8 digits: PES IdPce (Num8) and Chorus numeroDPMandat
+MAX_BORDEREAU_NUMBER = 9_999_999  # PES IdBord (Num7)
+SERIES = [
+    ("mandate", "Mandates"),
+    ("bordereau_mandate", "Bordereaux of mandates"),
+    ("bordereau_cancellation", "Bordereaux of cancellations and reductions"),
+]
+SERIES_LIMITS = {
+    "mandate": MAX_MANDATE_NUMBER,
+    "bordereau_mandate": MAX_BORDEREAU_NUMBER,
+    "bordereau_cancellation": MAX_BORDEREAU_NUMBER,
+}
+INSTRUCTIONS = [
+    ("M57", "M57"),
+    ("M14", "M14"),
+    ("M52", "M52"),
+    ("M4", "M4 (industrial and commercial public service)"),
+    ("M41", "M41"),
+    ("M43", "M43"),
+    ("M49", "M49 (water and sanitation)"),
+    ("M21", "M21 (public hospitals)"),
+    ("M22", "M22 (social and medico-social)"),
+    ("other", "Other"),
+]
+
+
+class ChorusProBudget(models.Model):
+    _name = "chorus.pro.budget"
+    _description = "Budget (principal or annexe)"
+    _inherit = ["mail.thread"]
+    _order = "sequence, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    code = fields.Char(
+        required=True, tracking=True,
+        help="Budget code of the PES flow (CodBud), e.g. 00 for the budget principal.",
+    )
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    kind = fields.Selection(
+        [("principal", "Budget principal"), ("annexe", "Budget annexe")],
+        required=True, default="principal",
+    )
+    instruction = fields.Selection(INSTRUCTIONS, string="Budgetary instruction", default="M57")
+    vat_recovering = fields.Boolean(
+        string="Recovers VAT", tracking=True,
+        help="Off (most budgets): mandates are for the amount including VAT (TTC) and no "
+        "deductible VAT is booked. On (M4 services, activities subject to VAT): mandates are "
+        "for the amount excluding VAT (HT) and the deductible VAT is booked.",
+    )
+    journal_id = fields.Many2one(
+        "account.journal", string="Mandate journal", check_company=True,
+        domain="[('type', '=', 'purchase')]",
+        help="Purchase journal of the mandates of this budget (default: the company's first "
+        "purchase journal).",
+    )
+    purchase_tax_ids = fields.Many2many(
+        "account.tax", "chorus_pro_budget_purchase_tax_rel", "budget_id", "tax_id",
+        string="Deductible VAT taxes", check_company=True,
+        domain="[('type_tax_use', '=', 'purchase'), ('amount_type', '=', 'percent')]",
+        help="VAT-recovering budgets: the purchase tax to use for each rate. Without one here, "
+        "the company's purchase tax of that rate is used.",
+    )
+    comptable_name = fields.Char(string="Comptable assignataire")
+    poste_comptable = fields.Char(string="Poste comptable code", help="IdPost of the PES flow.")
+    article_ids = fields.One2many("chorus.pro.budget.article", "budget_id", string="Articles")
+    vat_regime_label = fields.Char(string="Amount mandated", compute="_compute_vat_regime_label")
+
+    _sql_constraints = [
+        ("company_code_unique", "unique(company_id, code)",
+         "Each budget of a company has its own code."),
+    ]
+
+    @api.depends("vat_recovering")
+    def _compute_vat_regime_label(self):
+        for budget in self:
+            budget.vat_regime_label = (
+                _("HT, deductible VAT booked") if budget.vat_recovering
+                else _("TTC, VAT not recovered")
+            )
+
+    @api.depends("name", "code")
+    def _compute_display_name(self):
+        for budget in self:
+            budget.display_name = f"{budget.code} – {budget.name}" if budget.code else budget.name
+
+    def write(self, vals):
+        if "vat_recovering" in vals:
+            changed = self.filtered(lambda b: b.vat_recovering != bool(vals["vat_recovering"]))
+            if changed and self.env["account.move"].sudo().search_count(
+                [("chorus_pro_budget_id", "in", changed.ids), ("state", "=", "posted")], limit=1
+            ):
+                raise UserError(_(
+                    "This budget already has validated mandates: its VAT regime cannot change "
+                    "any more (mandates would mix amounts HT and TTC). Create another budget."
+                ))
+        return super().write(vals)
+
+    def _mandate_journal(self):
+        """Journal of this budget's mandates (the company's purchase journal by default)."""
+        self.ensure_one()
+        journal = self.journal_id or self.env["account.journal"].search(
+            [*self.env["account.journal"]._check_company_domain(self.company_id),
+             ("type", "=", "purchase")], limit=1,
+        )
+        if not journal:
+            raise UserError(_(
+                "%(company)s has no purchase journal for the mandates of budget %(budget)s.",
+                company=self.company_id.name, budget=self.display_name,
+            ))
+        return journal
+
+    def _purchase_tax_for_rate(self, rate):
+        """Deductible VAT tax of ``rate`` percent for this budget (VAT-recovering budgets).
+
+        The budget's own choice first, then the company's purchase taxes of that rate that
+        are not reverse-charge (a tax with a negative repartition line books no deductible VAT
+        the supplier invoiced). Raises a plain-words error when there is none.
+        """
+        self.ensure_one()
+        rate = round(float(rate or 0.0), 4)
+        found = self.purchase_tax_ids.filtered(
+            lambda t: t.amount_type == "percent" and round(t.amount, 4) == rate and not t.price_include
+        )
+        if not found:
+            candidates = self.env["account.tax"].search([
+                *self.env["account.tax"]._check_company_domain(self.company_id),
+                ("type_tax_use", "=", "purchase"),
+                ("amount_type", "=", "percent"),
+                ("amount", "=", rate),
+            ], order="sequence, id")
+            found = candidates.filtered(
+                lambda t: not any(line.factor_percent < 0 for line in t.invoice_repartition_line_ids)
+                and not t.price_include
+            )
+        if not found:
+            raise UserError(_(
+                "%(company)s has no purchase tax at %(rate)s %% to book the deductible VAT of "
+                "budget %(budget)s. Create it, or choose it on the budget (Configuration > "
+                "Budgets).",
+                company=self.company_id.name, rate=_format_rate(rate), budget=self.display_name,
+            ))
+        return found[0]
+
+
+def _format_rate(rate):
+    text = f"{rate:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+class ChorusProBudgetArticle(models.Model):
+    _name = "chorus.pro.budget.article"
+    _description = "Budget article"
+    _order = "budget_id, code, id"
+    _rec_names_search = ["code", "name"]
+    _check_company_auto = True
+
+    code = fields.Char(required=True, help="Nature (account of the M57 chart), e.g. 6042.")
+    name = fields.Char(string="Label", required=True)
+    budget_id = fields.Many2one("chorus.pro.budget", required=True, ondelete="cascade", index=True,
+                                check_company=True)
+    company_id = fields.Many2one(related="budget_id.company_id", store=True, index=True)
+    account_id = fields.Many2one(
+        "account.account", string="Expense account", required=True, check_company=True,
+        domain="[('deprecated', '=', False), ('account_type', 'not in', "
+        "('asset_receivable', 'liability_payable', 'asset_cash', 'liability_credit_card', 'off_balance'))]",
+    )
+    chapter = fields.Char(help="Budget chapter, e.g. 011 (charges à caractère général).")
+    fonction = fields.Char(help="Function code, when the budget is voted or cross-checked by function.")
+    operation = fields.Char(help="Operation number (investment).")
+    active = fields.Boolean(default=True)
+
+    _sql_constraints = [
+        ("budget_code_unique", "unique(budget_id, code, fonction)",
+         "This article already exists in this budget."),
+    ]
+
+    @api.depends("code", "name", "fonction")
+    def _compute_display_name(self):
+        for article in self:
+            label = f"{article.code} – {article.name}" if article.code else article.name or ""
+            if article.fonction:
+                label += f" (fonction {article.fonction})"
+            article.display_name = label
+
+
+class ChorusProNumbering(models.Model):
+    """One gap-free counter per (budget, exercice, series)."""
+
+    _name = "chorus.pro.numbering"
+    _description = "Mandate and bordereau numbering"
+    _order = "budget_id, exercice desc, series"
+
+    budget_id = fields.Many2one("chorus.pro.budget", required=True, ondelete="restrict", index=True)
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    exercice = fields.Integer(required=True)
+    series = fields.Selection(SERIES, required=True)
+    last_number = fields.Integer(readonly=True)
+
+    _sql_constraints = [
+        ("budget_exercice_series_unique", "unique(budget_id, exercice, series)",
+         "One counter per budget, exercice and series."),
+    ]
+
+    @api.model
+    def _next_number(self, budget, exercice, series):
+        """Take the next number of the series, locking its counter until the transaction ends.
+
+        Allocated inside the transaction that uses it: if that transaction is rolled back the
+        number is given back, so the series stays without gaps.
+        """
+        budget.ensure_one()
+        if not exercice or exercice < 2000:
+            raise UserError(_("Choose the exercice before numbering."))
+        cr = self.env.cr
+        uid = self.env.uid
+        cr.execute(
+            """INSERT INTO chorus_pro_numbering
+                   (budget_id, company_id, exercice, series, last_number,
+                    create_uid, write_uid, create_date, write_date)
+               VALUES (%s, %s, %s, %s, 0, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
+               ON CONFLICT (budget_id, exercice, series) DO NOTHING""",
+            (budget.id, budget.company_id.id, exercice, series, uid, uid),
+        )
+        cr.execute(
+            """UPDATE chorus_pro_numbering
+                  SET last_number = last_number + 1, write_uid = %s,
+                      write_date = now() at time zone 'UTC'
+                WHERE budget_id = %s AND exercice = %s AND series = %s
+            RETURNING last_number""",
+            (uid, budget.id, exercice, series),
+        )
+        number = cr.fetchone()[0]
+        if number > SERIES_LIMITS[series]:
+            raise UserError(_(
+                "The numbering of budget %(budget)s for %(exercice)s is exhausted (%(limit)s).",
+                budget=budget.display_name, exercice=exercice, limit=SERIES_LIMITS[series],
+            ))
+        self.invalidate_model(["last_number"])
+        return number
+
+
+class ChorusProService(models.Model):
+    _inherit = "chorus.pro.service"
+
+    budget_id = fields.Many2one(
+        "chorus.pro.budget", string="Budget", ondelete="set null",
+        help="Budget the invoices of this service are usually mandated on.",
+    )
+
+
+
+# M57-style demo articles: (code, label, chapter, account type when the account must be created).
+DEMO_BUDGETS = [
+    {
+        "code": "00", "name": "Budget principal", "kind": "principal", "instruction": "M57",
+        "vat_recovering": False,
+        "articles": [
+            ("6042", "Achats de prestations de services", "011", "expense"),
+            ("60611", "Eau et assainissement", "011", "expense"),
+            ("60612", "Énergie - Électricité", "011", "expense"),
+            ("6064", "Fournitures administratives", "011", "expense"),
+            ("6067", "Fournitures scolaires", "011", "expense"),
+            ("615221", "Entretien et réparations bâtiments publics", "011", "expense"),
+            ("6247", "Transports collectifs", "011", "expense"),
+            ("2313", "Constructions", "23", "asset_fixed"),
+        ],
+    },
+    {
+        "code": "01", "name": "Assainissement (M49)", "kind": "annexe", "instruction": "M49",
+        "vat_recovering": True,
+        "articles": [
+            ("6061", "Fournitures non stockables (eau, énergie)", "011", "expense"),
+            ("6156", "Maintenance", "011", "expense"),
+            ("2315", "Installations, matériel et outillage techniques", "23", "asset_fixed"),
+        ],
+    },
+]
+
+
+class ChorusProBudgetDemo(models.Model):
+    _inherit = "chorus.pro.budget"
+
+    @api.model
+    def _demo_account(self, company, code, label, account_type):
+        """The company's account for a budget nature: the longest code it has that the nature
+        starts with (6042 → 604…), else a new account with the nature's code."""
+        Account = self.env["account.account"].with_company(company)
+        domain = Account._check_company_domain(company)
+        for length in range(len(code), 2, -1):
+            found = Account.search(domain + [("code", "=like", code[:length] + "%")],
+                                   order="code", limit=1)
+            if found:
+                return found
+        return Account.create({
+            "code": code.ljust(6, "0"), "name": label, "account_type": account_type,
+            "company_ids": [Command.link(company.id)],
+        })
+
+    @api.model
+    def _create_demo_data(self, company=None):
+        """Demo budgets and articles for ``company`` (idempotent)."""
+        company = company or self.env.company
+        for spec in DEMO_BUDGETS:
+            budget = self.search([("company_id", "=", company.id), ("code", "=", spec["code"])])
+            if not budget:
+                budget = self.create({
+                    key: spec[key] for key in ("code", "name", "kind", "instruction", "vat_recovering")
+                } | {"company_id": company.id})
+            for code, label, chapter, account_type in spec["articles"]:
+                if budget.article_ids.filtered(lambda a, c=code: a.code == c):
+                    continue
+                self.env["chorus.pro.budget.article"].create({
+                    "budget_id": budget.id, "code": code, "name": label, "chapter": chapter,
+                    "account_id": self._demo_account(company, code, label, account_type).id,
+                })
+        return True
+
+    @api.model
+    def _create_demo_data_if_chart(self):
+        """Demo data file: only on a company that already has the French chart (otherwise
+        the budgets are made when that chart is loaded, see account.chart.template)."""
+        company = self.env.company
+        if company.chart_template == "fr":
+            self._create_demo_data(company)
+        return True
+
+
+class AccountChartTemplate(models.AbstractModel):
+    _inherit = "account.chart.template"
+
+    def _post_load_data(self, template_code, company, template_data):
+        result = super()._post_load_data(template_code, company, template_data)
+        module = self.env.ref("base.module_chorus_pro_liaison", raise_if_not_found=False)
+        # Demo databases: the budgets and articles follow the French chart when it is loaded.
+        if template_code == "fr" and module and module.demo:
+            self.env["chorus.pro.budget"].sudo()._create_demo_data(company)
+        return result
