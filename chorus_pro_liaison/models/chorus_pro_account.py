@@ -420,9 +420,8 @@ class ChorusProAccount(models.Model):
                 "last_test_report": "\n".join(lines),
             }
         )
-        self.message_post(
-            body=_("Connection test: %(result)s", result=_("success") if ok else _("failure"))
-        )
+        result = _("success") if ok else _("failure")
+        self.message_post(body=_("Connection test: %(result)s", result=result))
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

@@ -374,7 +374,7 @@ class ChorusProInvoice(models.Model):
                 "(%(amount)s): the comptable needs the mandate by %(target)s to pay by the "
                 "legal due date %(due)s.",
                 days=days, number=self.number or self.chorus_id, supplier=self.supplier_name or "?",
-                amount=f"{self.amount_total:.2f} {self.currency_id.name or ''}".strip(),
+                amount="%.2f %s" % (self.amount_total, self.currency_id.name or "").strip(),
                 target=target.strftime("%d/%m/%Y"), due=self.dgp_due_date.strftime("%d/%m/%Y"),
             )
         else:

@@ -232,11 +232,14 @@ class ChorusProInvoice(models.Model):
         if status in messages:
             return [messages[status]]
         if status in CHORUS_MANDATED_STATUSES:
+            number = (
+                _(", mandate n° %s", self.mandate_number_chorus)
+                if self.mandate_number_chorus else ""
+            )
             return [_(
                 "Already mandated in Chorus Pro (%(status)s%(number)s): outside this database.",
                 status=self._status_label(status),
-                number=_(", mandate n° %s", self.mandate_number_chorus)
-                if self.mandate_number_chorus else "",
+                number=number,
             )]
         return [_("Its Chorus Pro status (%(status)s) does not allow mandating.",
                   status=self._status_label(status))]
@@ -349,7 +352,7 @@ class ChorusProInvoice(models.Model):
                 for rate, (base, vat) in sorted(recap.items(), reverse=True):
                     lines.append({
                         "name": _("Invoice %(number)s – VAT %(rate)s %% included (%(base)s HT + %(vat)s VAT)",
-                                  number=number, rate=f"{rate:g}".replace(".", ","),
+                                  number=number, rate=format(rate, "g").replace(".", ","),
                                   base=format_amount(base, currency),
                                   vat=format_amount(vat, currency)),
                         "price_unit": from_cents(base + vat),
@@ -383,7 +386,7 @@ class ChorusProInvoice(models.Model):
             for rate, (base, vat) in sorted(recap.items(), reverse=True):
                 lines.append({
                     "name": _("Invoice %(number)s – VAT %(rate)s %%", number=number,
-                              rate=f"{rate:g}".replace(".", ",")),
+                              rate=format(rate, "g").replace(".", ",")),
                     "price_unit": from_cents(base),
                     "rate": rate,
                 })

@@ -395,7 +395,7 @@ class MandateRunner:
                 "or belongs to a closed exercice: the amount (%(amount)s) must be recovered with "
                 "a titre de recette.",
                 number=invoice.number, mandate=mandate.chorus_pro_mandate_number,
-                amount=f"{invoice.amount_total:.2f}",
+                amount="%.2f" % invoice.amount_total,
             )
             invoice.message_post(body=message)
             mandate.message_post(body=message)

@@ -152,9 +152,9 @@ class ChorusProMandateWizard(models.TransientModel):
             return ""
         if self.budget_id.vat_recovering:
             return _("Mandate %(amount)s HT + deductible VAT",
-                     amount=f"{invoice.amount_untaxed:,.2f}".replace(",", " ").replace(".", ","))
+                     amount=format(invoice.amount_untaxed, ",.2f").replace(",", " ").replace(".", ","))
         return _("Mandate %(amount)s TTC",
-                 amount=f"{invoice.amount_total:,.2f}".replace(",", " ").replace(".", ","))
+                 amount=format(invoice.amount_total, ",.2f").replace(",", " ").replace(".", ","))
 
     @api.onchange("budget_id")
     def _onchange_budget_id(self):
