@@ -153,9 +153,13 @@ def _pivot_units(xml: bytes) -> dict:
 
 
 def _pdf_text(content: bytes) -> str:
-    import pypdf
+    # pypdf, or PyPDF2 2.x where Odoo 18's pins are installed: both read the text of a page.
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        from PyPDF2 import PdfReader
 
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages)
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 # --------------------------------------------------------------------------------------------
