@@ -28,6 +28,7 @@ import odoo_env  # noqa: E402
 from odoo_env import ADDON, REPO, say  # noqa: E402
 
 SUMMARY_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
+RECORD_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (\w+) ")
 SKIP_RE = re.compile(r"odoo\.tests\.(?:result|stats)?.*\bskipped\b (.+?) : (.+)$|\bskipped (\S+) : (.+)$")
 
 
@@ -65,6 +66,21 @@ def run_odoo(info: dict, database: str, args: list[str], log_path: Path) -> tupl
                 print(line.rstrip(), flush=True)
         returncode = process.wait()
     return returncode, log_path.read_text()
+
+
+def failure_digest(text: str, max_lines: int = 60) -> list[str]:
+    """The ERROR/CRITICAL log records of a run with their tracebacks, so that the tail of the
+    output (all a CI page may keep) names what failed and why."""
+    records, current = [], None
+    for line in text.splitlines():
+        match = RECORD_RE.match(line)
+        if match:
+            current = [line] if match.group(1) in ("ERROR", "CRITICAL") else None
+            if current is not None:
+                records.append(current)
+        elif current is not None and len(current) < max_lines:
+            current.append(line)
+    return ["\n".join(record) for record in records]
 
 
 def check_odoo_log(label: str, returncode: int, text: str, filtered: bool = False) -> tuple[bool, str]:
@@ -123,6 +139,7 @@ def main() -> int:
     odoo_env.drop_database(database)
     say(f"Odoo {info['version']} tests on a fresh database {database} (logs in {workdir})")
     summaries = []
+    digests = []
     try:
         code, text = run_odoo(
             info,
@@ -131,6 +148,8 @@ def main() -> int:
             workdir / "odoo-tests.log",
         )
         ok, summary = check_odoo_log("Odoo tests", code, text, filtered=bool(args.tags))
+        if not ok:
+            digests += failure_digest(text)
         results.append(("Odoo tests", ok))
         summaries.append(summary)
         if not args.no_browser:
@@ -142,12 +161,20 @@ def main() -> int:
                 workdir / "browser-tests.log",
             )
             ok, summary = check_odoo_log("Browser tests", code, text, filtered=bool(args.tags))
+            if not ok:
+                digests += failure_digest(text)
             results.append(("browser tests", ok))
             summaries.append(summary)
     finally:
         if not args.keep_db:
             odoo_env.drop_database(database)
 
+    if digests:
+        print()
+        say("what failed (the errors logged during the runs, with their tracebacks)")
+        for digest in digests:
+            print(digest)
+            print()
     print()
     for summary in summaries:
         print(summary)
