@@ -27,6 +27,7 @@ from decimal import Decimal
 
 from odoo import _, api, fields, models
 from odoo.osv import expression
+from odoo.tools.misc import formatLang
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
@@ -125,7 +126,7 @@ class ChorusProInvoice(models.Model):
         string="Delay running", compute="_compute_dgp", store=True, index=True,
         help="The ordonnateur still has to act: not mandated, not returned to the supplier.",
     )
-    dgp_reminder_sent_for = fields.Date(readonly=True, copy=False)
+    dgp_reminder_sent_for = fields.Date(string="Reminder sent for", readonly=True, copy=False)
     dgp_days_left = fields.Integer(
         string="Days left", compute="_compute_dgp_today",
         help="Days until the legal due date (negative once passed).",
@@ -374,7 +375,7 @@ class ChorusProInvoice(models.Model):
                 "(%(amount)s): the comptable needs the mandate by %(target)s to pay by the "
                 "legal due date %(due)s.",
                 days=days, number=self.number or self.chorus_id, supplier=self.supplier_name or "?",
-                amount="%.2f %s" % (self.amount_total, self.currency_id.name or "").strip(),
+                amount=formatLang(self.env, self.amount_total, currency_obj=self.currency_id),
                 target=target.strftime("%d/%m/%Y"), due=self.dgp_due_date.strftime("%d/%m/%Y"),
             )
         else:

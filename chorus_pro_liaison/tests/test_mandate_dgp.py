@@ -2,10 +2,12 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The payment delay (DGP) of the retrieved invoices, reminders and late-payment interest."""
 
+import html
 from datetime import date, timedelta
 from decimal import Decimal
 
 from odoo.tests import tagged
+from odoo.tools.misc import formatLang
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
@@ -121,6 +123,15 @@ class TestMandateDgp(MandateCase):
             self.assertTrue(invoice.dgp_running)
             self.assertLessEqual(invoice.dgp_ordonnateur_target, limit)
             self.assertEqual(activity.date_deadline, invoice.dgp_ordonnateur_target)
+        # A reminder ahead of the target says how long is left and for which amount.
+        upcoming = activities.filtered(
+            lambda a: self.Invoice.browse(a.res_id).dgp_ordonnateur_target >= paris_today())
+        self.assertTrue(upcoming, "the synced invoices include some still within their target")
+        for activity in upcoming:
+            invoice = self.Invoice.browse(activity.res_id)
+            amount = formatLang(self.env, invoice.amount_total, currency_obj=invoice.currency_id)
+            self.assertIn(amount, html.unescape(str(activity.note)))
+            self.assertIn("day(s) left", str(activity.note))
         far = self.Invoice.search([("dgp_running", "=", True), ("dgp_ordonnateur_target", ">", limit)])
         self.assertFalse(set(far.ids) & set(activities.mapped("res_id")))
         self.Invoice._cron_dgp_reminders()
