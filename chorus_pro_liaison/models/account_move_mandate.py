@@ -13,10 +13,12 @@ always has its push. Once committed, the push is sent through step 2's path
 sends it; a double click or a retry finds the same push and never sends twice.
 """
 
+import contextlib
+import contextvars
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
@@ -28,6 +30,27 @@ MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 # Push states after which Chorus knows (or may know) the mandate number.
 PUSH_LIVE = ("pending", "sent", "already")
 PUSH_DONE = ("sent", "already")
+
+# Only server code may write a mandate's Chorus bookkeeping (its Chorus invoice, budget, number,
+# bordereau, push...) or skip the checks it has just made: a ContextVar, unlike the context of a
+# call, cannot be set by a client over RPC.
+_BOOKKEEPING_ALLOWED = contextvars.ContextVar("chorus_pro_mandate_bookkeeping", default=False)
+_CHECKED_MANDATE_IDS = contextvars.ContextVar("chorus_pro_checked_mandates", default=frozenset())
+
+
+@contextlib.contextmanager
+def mandate_runner(checked=None):
+    """Within this block, server code may create mandates with their Chorus bookkeeping, and the
+    mandates in ``checked`` (just checked by the caller) are validated without checking their
+    invoice a second time."""
+    tokens = [(_BOOKKEEPING_ALLOWED, _BOOKKEEPING_ALLOWED.set(True))]
+    if checked is not None:
+        tokens.append((_CHECKED_MANDATE_IDS, _CHECKED_MANDATE_IDS.set(frozenset(checked.ids))))
+    try:
+        yield
+    finally:
+        for variable, token in reversed(tokens):
+            variable.reset(token)
 
 
 class AccountMove(models.Model):
@@ -125,6 +148,40 @@ class AccountMove(models.Model):
                 WHERE chorus_pro_mandate_number IS NOT NULL AND chorus_pro_mandate_number > 0"""
         )
 
+    # ------------------------------------------------------------------ protected bookkeeping
+    @api.model
+    def _chorus_pro_protected_fields(self):
+        """The mandate's own stored Chorus fields: written by server code only."""
+        return {
+            name for name, field in self._fields.items()
+            if name.startswith("chorus_pro_") and field.store and not field.related
+        }
+
+    def _chorus_pro_check_protected(self, vals_list):
+        if self.env.su or _BOOKKEEPING_ALLOWED.get():
+            return
+        protected = self._chorus_pro_protected_fields()
+        touched = sorted({name for vals in vals_list for name in vals if name in protected})
+        if touched:
+            raise AccessError(_(
+                "The Chorus Pro fields of a mandate (%(fields)s) are set by the mandating "
+                "(\"Mandater\") only.", fields=", ".join(touched),
+            ))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._chorus_pro_check_protected(vals_list)
+        for vals in vals_list:
+            if vals.get("chorus_pro_invoice_id") and vals.get("auto_post", "no") != "no":
+                raise UserError(_("A mandate is validated by a person, never automatically."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._chorus_pro_check_protected([vals])
+        if vals.get("auto_post", "no") != "no" and self.filtered("chorus_pro_invoice_id"):
+            raise UserError(_("A mandate is validated by a person, never automatically."))
+        return super().write(vals)
+
     def _chorus_pro_store(self, vals):
         """Store the mandate's own bookkeeping (number, bordereau, Chorus push state).
 
@@ -173,10 +230,19 @@ class AccountMove(models.Model):
             if not move.chorus_pro_budget_id or not move.chorus_pro_exercice:
                 problems.append(_("%(label)s: choose its budget and exercice.", label=label))
                 continue
+            if move.company_id != invoice.company_id:
+                problems.append(_("%(label)s: it belongs to another company than its Chorus Pro "
+                                  "invoice.", label=label))
+                continue
+            if not self.env.su and not self.env.user.has_group(MANDATING_GROUP):
+                problems.append(_("%(label)s: only the mandating officers (Chorus Pro: "
+                                  "Mandating) validate mandates.", label=label))
+                continue
             if move.move_type == "in_invoice":
-                reasons = [] if self.env.context.get("chorus_pro_checked") else (
+                reasons = [] if move.id in _CHECKED_MANDATE_IDS.get() else (
                     invoice._mandate_blocking_reasons(acting_user=self.env.user, ignore_move=move)
                 )
+                reasons += move._chorus_pro_payee_reasons()
                 if reasons:
                     problems.append(_("%(label)s: %(reasons)s", label=label,
                                       reasons=" ".join(reasons)))
@@ -199,6 +265,25 @@ class AccountMove(models.Model):
                 problems.append(_("%(label)s: %(problem)s", label=label, problem=problem))
         if problems:
             raise UserError("\n".join(problems))
+
+    def _chorus_pro_payee_reasons(self):
+        """The mandate pays the supplier matched at step 3, on the bank account trusted there:
+        a draft edited since (another partner, another IBAN) is refused."""
+        self.ensure_one()
+        invoice = self.chorus_pro_invoice_id
+        reasons = []
+        if self.partner_id != invoice._mandate_partner():
+            reasons.append(_(
+                "Its supplier (%(partner)s) is not the one matched on the Chorus Pro invoice "
+                "(%(matched)s).", partner=self.partner_id.display_name or "?",
+                matched=invoice._mandate_partner().display_name or "?",
+            ))
+        if self.partner_bank_id != invoice._mandate_partner_bank():
+            reasons.append(_(
+                "Its bank account is not the one trusted for the Chorus Pro invoice: the "
+                "mandate pays only the account confirmed at supplier matching."
+            ))
+        return reasons
 
     def _post(self, soft=True):
         mandates = self.filtered(lambda m: m._is_chorus_pro_mandate())
@@ -283,8 +368,8 @@ class AccountMove(models.Model):
         numbered = self.filtered("chorus_pro_mandate_number")
         if numbered:
             raise UserError(_(
-                "A numbered mandate is never cancelled nor deleted (its number would leave a "
-                "gap): reduce or cancel it with a credit note."
+                "A numbered mandate cannot be cancelled or deleted (its number would leave a "
+                "gap in the series): reduce or cancel it with a credit note."
             ))
         result = super().button_cancel()
         self.filtered("chorus_pro_invoice_id")._chorus_pro_store({"chorus_pro_bordereau_id": False})

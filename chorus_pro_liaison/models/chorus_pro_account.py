@@ -131,10 +131,10 @@ class ChorusProAccount(models.Model):
         "account_id",
         "user_id",
         string="Users to remind",
-        domain=[("share", "=", False)],
+        domain="[('share', '=', False), ('company_ids', 'in', [company_id])]",
         help="Reminded (activity and e-mail) before the technical password expires.",
     )
-    reminder_days = fields.Integer(string="Remind days before expiry", default=15)
+    reminder_days = fields.Integer(string="Reminder (days before expiry)", default=15)
     reminder_sent_for = fields.Date(
         string="Reminder sent for expiry", readonly=True, copy=False
     )
@@ -251,15 +251,37 @@ class ChorusProAccount(models.Model):
         """PISTE client id and secret: per account, else from the server configuration file."""
         self.ensure_one()
         client_id = self.piste_client_id or tools.config.get("chorus_pro_piste_client_id")
-        secret = self._read_secret("piste_client_secret_secret") or tools.config.get(
-            "chorus_pro_piste_client_secret"
-        )
+        secret = self._read_secret("piste_client_secret_secret")
+        if self.environment == "custom":
+            # The server-wide PISTE client (hosted setups) only ever goes to PISTE's own hosts.
+            return self.piste_client_id, secret
+        secret = secret or tools.config.get("chorus_pro_piste_client_secret")
         return client_id, secret
 
     # ------------------------------------------------------------------ ORM
+    def _check_custom_urls_rights(self, vals):
+        """Custom URLs make the Odoo server send the Chorus credentials wherever they point:
+        only a system administrator sets them (for the local simulator)."""
+        if self.env.su or self.env.user._is_system():
+            return
+        accounts = self or [self]  # at create: compared with nothing set
+        wants_custom = (
+            vals.get("environment") == "custom"
+            and any(account.environment != "custom" for account in accounts)
+        ) or any(
+            vals.get(name) and any(account[name] != vals[name] for account in accounts)
+            for name in ("custom_api_url", "custom_token_url")
+        )
+        if wants_custom:
+            raise AccessError(_(
+                "Only a system administrator can send Chorus Pro's traffic to custom URLs (the "
+                "local simulator); choose Production or Qualification."
+            ))
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._check_custom_urls_rights(vals)
             if vals.get("password_expiry_date"):
                 vals.setdefault("password_expiry_source", "manual")
         # An expiry date entered with the password wins over the computed 424 days.
@@ -271,6 +293,7 @@ class ChorusProAccount(models.Model):
         return records.with_env(self.env)
 
     def write(self, vals):
+        self._check_custom_urls_rights(vals)
         if "password_expiry_date" in vals and "password_expiry_source" not in vals:
             vals = dict(vals, password_expiry_source="manual", reminder_sent_for=False)
         records = self

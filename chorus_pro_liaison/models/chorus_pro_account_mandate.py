@@ -40,7 +40,7 @@ class ChorusProAccount(models.Model):
         "default it is day 0: made available on 2 March, due on 1 April (30 days).",
     )
     dgp_reminder_days = fields.Integer(
-        string="Remind days before the ordonnateur's target", default=5,
+        string="Reminder (days before the ordonnateur's target)", default=5,
         help="An activity is scheduled for the users below this many days before the date by "
         "which the mandate must be sent to the comptable.",
     )
@@ -50,7 +50,7 @@ class ChorusProAccount(models.Model):
         "account_id",
         "user_id",
         string="Users reminded of payment deadlines",
-        domain=[("share", "=", False)],
+        domain="[('share', '=', False), ('company_ids', 'in', [company_id])]",
     )
     mandate_auto_post = fields.Boolean(
         string="Validate mandates at once", default=True,

@@ -153,10 +153,10 @@ class ChorusProAccount(models.Model):
         "account_id",
         "user_id",
         string="Users to remind (certificate)",
-        domain=[("share", "=", False)],
+        domain="[('share', '=', False), ('company_ids', 'in', [company_id])]",
         help="Receive an activity before the RGS** certificate expires.",
     )
-    token_reminder_days = fields.Integer(string="Remind days before the certificate expires",
+    token_reminder_days = fields.Integer(string="Reminder (days before the certificate expires)",
                                          default=30)
     token_reminder_sent_for = fields.Datetime(
         string="Reminder sent for certificate expiry", readonly=True, copy=False

@@ -11,7 +11,12 @@ never typed; the running yearly total (PES MtCumulAnnuel) is stored at validatio
 """
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+
+# Set at validation only, by the application.
+VALIDATION_FIELDS = frozenset({"number", "state", "date", "validated_by_id", "amount_cumulative"})
 
 # PES TypBord of the aller flow: 01 ordinary mandates; 02 cancellations/reductions
 # [unconfirmed meaning of 02, public-accounting.md §3.2].
@@ -42,7 +47,7 @@ class ChorusProBordereau(models.Model):
         [("draft", "Open"), ("validated", "Validated")], default="draft", required=True,
         readonly=True, tracking=True, index=True,
     )
-    validated_by_id = fields.Many2one("res.users", readonly=True, copy=False)
+    validated_by_id = fields.Many2one("res.users", string="Validated by", readonly=True, copy=False)
     mandate_ids = fields.One2many("account.move", "chorus_pro_bordereau_id", string="Mandates",
                                   readonly=True)
     mandate_count = fields.Integer(string="Number of mandates", compute="_compute_totals",
@@ -66,7 +71,7 @@ class ChorusProBordereau(models.Model):
     @api.depends("number", "exercice", "budget_id", "kind", "state")
     def _compute_name(self):
         for bordereau in self:
-            prefix = _("Bordereau") if bordereau.kind == "mandate" else _("Bordereau of reductions")
+            prefix = _("Bordereau") if bordereau.kind == "mandate" else _("Bordereau of cancellations and reductions")
             if bordereau.number:
                 bordereau.name = _("%(prefix)s %(number)s/%(exercice)s – %(budget)s",
                                    prefix=prefix, number=bordereau.number,
@@ -125,16 +130,31 @@ class ChorusProBordereau(models.Model):
                                   name=bordereau.name))
             if bordereau.mandate_ids.filtered(lambda m: m.state != "posted"):
                 raise UserError(_("Every mandate of a bordereau must be validated first."))
+            # Chorus Pro must know each mandate (status Mandatée with its number) before the
+            # comptable does: once the comptable has it, Chorus no longer accepts Mandatée.
+            unconfirmed = bordereau.mandate_ids.filtered(
+                lambda m: m.move_type == "in_invoice"
+                and m.chorus_pro_push_state not in ("sent", "already")
+            )
+            if unconfirmed:
+                raise UserError(_(
+                    "Chorus Pro has not confirmed the status Mandatée of mandate(s) n° "
+                    "%(numbers)s yet: send it again (Chorus Pro → Decisions sent) before "
+                    "validating bordereau %(name)s.",
+                    numbers=", ".join(str(n) for n in sorted(
+                        unconfirmed.mapped("chorus_pro_mandate_number"))),
+                    name=bordereau.name,
+                ))
             series = "bordereau_mandate" if bordereau.kind == "mandate" else "bordereau_cancellation"
             number = Numbering._next_number(bordereau.budget_id, bordereau.exercice, series)
             previous = self.search([
                 ("budget_id", "=", bordereau.budget_id.id), ("exercice", "=", bordereau.exercice),
                 ("kind", "=", bordereau.kind), ("state", "=", "validated"),
             ])
-            bordereau.write({
+            bordereau.sudo().write({
                 "number": number,
                 "state": "validated",
-                "date": fields.Date.context_today(self),
+                "date": paris_today(),
                 "validated_by_id": self.env.user.id,
                 "amount_cumulative": sum(previous.mapped("amount_untaxed"))
                 + bordereau.amount_untaxed,
@@ -142,6 +162,25 @@ class ChorusProBordereau(models.Model):
             bordereau.message_post(body=_("Bordereau validated with number %(number)s.",
                                           number=number))
         return True
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su and any(set(vals) & VALIDATION_FIELDS for vals in vals_list):
+            raise AccessError(_("A bordereau's number, date and state are given by its "
+                                "validation only."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su:
+            touched = set(vals) - {name for name in vals
+                                   if name.startswith(("message_", "activity_"))}
+            if touched & VALIDATION_FIELDS:
+                raise AccessError(_("A bordereau's number, date and state are given by its "
+                                    "validation only."))
+            if touched and self.filtered(lambda b: b.state == "validated"):
+                raise UserError(_("A validated bordereau cannot be changed: its mandates are "
+                                  "reduced or cancelled with credit notes."))
+        return super().write(vals)
 
     def action_print(self):
         return self.env.ref("chorus_pro_liaison.action_report_chorus_pro_bordereau").report_action(

@@ -218,7 +218,7 @@ class ChorusProNumbering(models.Model):
     company_id = fields.Many2one("res.company", required=True, index=True)
     exercice = fields.Integer(required=True)
     series = fields.Selection(SERIES, required=True)
-    last_number = fields.Integer(readonly=True)
+    last_number = fields.Integer(string="Last number", readonly=True)
 
     _sql_constraints = [
         ("budget_exercice_series_unique", "unique(budget_id, exercice, series)",

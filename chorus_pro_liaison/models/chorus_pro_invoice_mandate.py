@@ -199,6 +199,19 @@ class ChorusProInvoice(models.Model):
                                  name=mandate.display_name))
             return reasons
         reasons.extend(self._mandate_status_reasons())
+        waiting = self.sudo().push_ids.filtered(
+            lambda push: push.state == "pending"
+            and push.target_status != chorus_statuses.MANDATEE
+        )
+        if waiting:
+            # A rejection or suspension decided but not yet sent must not be overtaken by a
+            # mandate (Chorus would then refuse it, and the invoice be paid).
+            reasons.append(_(
+                "A decision (%(status)s) is waiting to be sent to Chorus Pro: send it or "
+                "withdraw it first.",
+                status=", ".join(self._status_label(code)
+                                 for code in sorted(set(waiting.mapped("target_status")))),
+            ))
         if not reasons:
             # Step 2's rules that hold whatever Chorus says (e.g. the accountant's side took over).
             reasons.extend(self._chorus_hard_blockers(chorus_statuses.MANDATEE))

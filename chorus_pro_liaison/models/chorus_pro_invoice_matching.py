@@ -683,7 +683,8 @@ class ChorusProInvoice(models.Model):
         }
         if self.is_factored:
             vals["factor_partner_id"] = factor_partner.id if factor_partner else False
-        self.write(vals)
+        # Checked above (rights, company, partner allowed): the application writes the match.
+        self.sudo().write(vals)
         body = Markup("%s") % _(
             "Supplier %(supplier)s matched to partner %(partner)s by %(user)s.",
             supplier=self.supplier_display or "?", partner=partner.display_name,
@@ -722,7 +723,7 @@ class ChorusProInvoice(models.Model):
                 ("chorus_status", "not in", tuple(LOCKED_STATUSES)),
             ])
             if followers:
-                followers.write({"partner_id": partner.id})
+                followers.sudo().write({"partner_id": partner.id})
                 for follower in followers:
                     follower.message_post(body=_(
                         "Partner corrected from %(old)s to %(new)s by %(user)s (matching of "
@@ -760,7 +761,7 @@ class ChorusProInvoice(models.Model):
         if not account:
             return _("Chorus Pro is not configured for %(company)s.", company=self.company_id.name)
         try:
-            with account.sudo()._chorus_client("configuration") as client:
+            with account.sudo()._chorus_client("sync") as client:
                 detail = client.get_invoice(self.chorus_id)
         except ChorusGuardError as error:
             return error.args[0]

@@ -243,6 +243,21 @@ class ChorusProInvoice(models.Model):
     def _chorus_check_write_rights(self, vals):
         user = self.env.user
         touched = set(vals)
+        # What Chorus says and what the application records (status, amounts, bank details,
+        # validator, mandate...) is read-only for people: only server code (sudo) writes it.
+        read_only = sorted(
+            name for name in touched
+            if name in self._fields and self._fields[name].readonly
+            and not name.startswith(("message_", "activity_"))
+            # Renaming a file goes through the invoice's files (the file keeps its content).
+            and name != "attachment_ids"
+        )
+        if read_only:
+            raise AccessError(_(
+                "These fields of a Chorus Pro invoice are set by Chorus Pro or by the "
+                "application, not by hand: %(fields)s.",
+                fields=", ".join(self._fields[name].string for name in read_only),
+            ))
         can_process = user.has_group(PROCESSOR_GROUP)
         if touched & DECISION_FIELDS and not can_process:
             raise AccessError(_("Only Chorus Pro processors can prepare a decision."))

@@ -29,6 +29,7 @@ import time
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.chorus_pro_liaison.models.account_move_mandate import mandate_runner
 from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_mandate import MandateBlocked
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import chunked
@@ -79,7 +80,7 @@ class ChorusProRun(models.Model):
     count_pushed = fields.Integer(string="Sent to Chorus Pro", readonly=True)
     mandate_move_ids = fields.Many2many("account.move", compute="_compute_mandate_move_ids",
                                         string="Mandates")
-    mandate_move_count = fields.Integer(compute="_compute_mandate_move_ids")
+    mandate_move_count = fields.Integer(string="Mandates", compute="_compute_mandate_move_ids")
 
     def _compute_mandate_move_ids(self):
         for run in self:
@@ -373,12 +374,13 @@ class MandateRunner:
             chorus_pro_no_push=True, mail_create_nolog=True, mail_create_nosubscribe=True,
             tracking_disable=True,
         )
-        return Move.create(vals_list)
+        with mandate_runner():
+            return Move.create(vals_list)
 
     def _post(self, move):
         # Checked just before (_prepare_one): the validation does not check the invoice again.
-        move.with_user(self.user).with_context(chorus_pro_no_push=True,
-                                               chorus_pro_checked=True)._post(soft=False)
+        with mandate_runner(checked=move):
+            move.with_user(self.user).with_context(chorus_pro_no_push=True)._post(soft=False)
 
     def _apply_credit_note(self, request, invoice):
         reasons = invoice._credit_note_blocking_reasons()

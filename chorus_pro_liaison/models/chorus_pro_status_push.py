@@ -607,21 +607,45 @@ class ChorusProStatusPush(models.Model):
             invoice._chorus_notify_decider(self)
 
     # ------------------------------------------------------------------ actions
+    def _check_send_rights(self, withdraw=False):
+        """Decisions are sent or withdrawn by processors; a Mandatée by mandating officers."""
+        user = self.env.user
+        mandatee = self.filtered(lambda push: push.target_status == chorus_statuses.MANDATEE)
+        if (self - mandatee or not self) and not user.has_group(
+            "chorus_pro_liaison.group_chorus_pro_processor"
+        ):
+            raise UserError(_("Only Chorus Pro processors can withdraw a decision.") if withdraw
+                            else _("Only Chorus Pro processors can send decisions to Chorus Pro."))
+        if mandatee and not user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
+            raise UserError(_("Only mandating officers can send or withdraw the status "
+                              "Mandatée."))
+
     def action_retry(self):
-        """"Send now": a pending push is sent at once; a push not sent is queued again."""
-        if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
-            raise UserError(_("Only Chorus Pro processors can send decisions to Chorus Pro."))
+        """"Send now": a pending push is sent at once. A push withdrawn or not sent is decided
+        again by the current user: a new push, every rule checked anew (and, for Mandatée, only
+        for a validated mandate)."""
+        self._check_send_rights()
         for push in self.sorted("id"):
             if push.state == "failed":
-                push.sudo().write({"state": "pending"})
-            if push.state == "pending":
+                if push.target_status == chorus_statuses.MANDATEE:
+                    move = self.env["account.move"].search(
+                        [("chorus_pro_push_id", "=", push.id)], limit=1)
+                    if move.state != "posted":
+                        raise UserError(_(
+                            "The status Mandatée is sent for a validated mandate only."))
+                    move._chorus_pro_push_mandated()
+                else:
+                    push.invoice_id.with_env(self.env)._chorus_push_status(
+                        push.target_status, motif=push.motif, service_date=push.service_date,
+                        user=self.env.user,
+                    )
+            elif push.state == "pending":
                 push.with_context(chorus_pro_user_present=True)._send(manual=True)
         return {"type": "ir.actions.client", "tag": "soft_reload"}
 
     def action_cancel(self):
         """Withdraw a decision still waiting to be sent (e.g. to take another one)."""
-        if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
-            raise UserError(_("Only Chorus Pro processors can withdraw a decision."))
+        self._check_send_rights(withdraw=True)
         for push in self.sudo():
             if push.state != "pending" or not push._lock():
                 raise UserError(_("Only a decision waiting to be sent can be withdrawn."))

@@ -6,20 +6,40 @@ import os
 
 from markupsafe import Markup
 
-from odoo import _, models
+from odoo import _, api, models
 from odoo.exceptions import AccessError, UserError
 
 CHORUS_INVOICE = "chorus.pro.invoice"
 
 
+# What a person may change on a file received from Chorus Pro: its display name only. The
+# content is the supporting document of the mandate and stays as Chorus Pro delivered it.
+USER_EDITABLE = frozenset({"name", "description"})
+
+
 class IrAttachment(models.Model):
     _inherit = "ir.attachment"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su and any(
+            name.startswith("chorus_pro_") for vals in vals_list for name in vals
+        ):
+            raise AccessError(_("Only files retrieved from Chorus Pro carry its marks."))
+        return super().create(vals_list)
 
     def write(self, vals):
         if not self.env.su and "chorus_pro_original_name" in vals and any(
             att.chorus_pro_original_name for att in self
         ):
             raise AccessError(_("The name a file had in Chorus Pro cannot be changed."))
+        if not self.env.su and (
+            set(vals) - USER_EDITABLE or any(name.startswith("chorus_pro_") for name in vals)
+        ) and self.filtered("chorus_pro_original_name"):
+            raise AccessError(_(
+                "A file received from Chorus Pro is kept as Chorus Pro delivered it: only its "
+                "name can be changed."
+            ))
         chorus_files = self.filtered(
             lambda att: att.res_model == CHORUS_INVOICE and att.chorus_pro_original_name
         ) if "name" in vals else self.browse()
@@ -56,3 +76,11 @@ class IrAttachment(models.Model):
                 ),
                 subtype_xmlid="mail.mt_note",
             )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_chorus_pro_file(self):
+        if not self.env.su and self.filtered("chorus_pro_original_name"):
+            raise AccessError(_(
+                "A file received from Chorus Pro cannot be deleted: it is the supporting "
+                "document of the invoice."
+            ))

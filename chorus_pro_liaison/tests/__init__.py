@@ -13,3 +13,4 @@ from . import test_mandate
 from . import test_mandate_dgp
 from . import test_mandate_bordereau
 from . import test_tour_mandate
+from . import test_security_guards

@@ -31,6 +31,14 @@ class ChorusProBankConfirm(models.TransientModel):
     )
     note = fields.Char(string="How it was confirmed")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # Related fields of a wizard are read as superuser: the user must see the invoice.
+        self.env["chorus.pro.invoice"].browse(
+            {vals["invoice_id"] for vals in vals_list if vals.get("invoice_id")}
+        ).check_access("read")
+        return super().create(vals_list)
+
     @api.depends("invoice_id")
     def _compute_payee(self):
         for wizard in self:

@@ -47,9 +47,9 @@ class ChorusProMandateWizard(models.TransientModel):
                                      domain=[("blocked", "=", False)], string="Ready")
     blocked_line_ids = fields.One2many("chorus.pro.mandate.wizard.line", "wizard_id",
                                        domain=[("blocked", "=", True)], string="Blocked")
-    ready_count = fields.Integer(compute="_compute_counts")
-    blocked_count = fields.Integer(compute="_compute_counts")
-    selected_count = fields.Integer(compute="_compute_counts")
+    ready_count = fields.Integer(string="Ready", compute="_compute_counts")
+    blocked_count = fields.Integer(string="Blocked", compute="_compute_counts")
+    selected_count = fields.Integer(string="Selected", compute="_compute_counts")
     selected_total = fields.Monetary(compute="_compute_counts", string="Selected (TTC)")
     currency_id = fields.Many2one(related="company_id.currency_id")
     background_threshold = fields.Integer(related="account_id.mandate_background_threshold")
@@ -251,3 +251,11 @@ class ChorusProMandateWizardLine(models.TransientModel):
     dgp_ordonnateur_target = fields.Date(related="invoice_id.dgp_ordonnateur_target", store=True)
     dgp_ordonnateur_days_left = fields.Integer(related="invoice_id.dgp_ordonnateur_days_left")
     dgp_state = fields.Selection(related="invoice_id.dgp_state")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # Related fields of a wizard are read as superuser: the user must see the invoice.
+        self.env["chorus.pro.invoice"].browse(
+            {vals["invoice_id"] for vals in vals_list if vals.get("invoice_id")}
+        ).check_access("read")
+        return super().create(vals_list)
