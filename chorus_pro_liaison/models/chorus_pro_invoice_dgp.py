@@ -70,8 +70,8 @@ def _dgp_depends(model):
         "account_id.public_body_kind", "account_id.contract_delay_days",
         "account_id.dgp_convention", "mandate_move_id.state",
         "mandate_move_id.chorus_pro_mandate_date",
-        # Recorded at Service fait by the processing step (step 2).
-        "service_done_date",
+        # Recorded when Chorus accepted the Service fait of the processing step (step 2).
+        "service_date_certified",
     ]
     return depends
 
@@ -206,7 +206,7 @@ class ChorusProInvoice(models.Model):
                 "payment delay (the law allows one interruption).",
                 count=len(suspensions),
             ))
-        service_date = self.service_done_date
+        service_date = self.service_date_certified
         dgp_input = dgp.DgpInput(
             body=account.public_body_kind or dgp.BODY_COLLECTIVITE,
             mise_a_disposition=made_available,

@@ -73,6 +73,13 @@ class ChorusProInvoice(models.Model):
         help="Date the service was actually done (delivery, end of works). The payment delay "
         "starts from it when it is later than the date the invoice was made available.",
     )
+    service_date_certified = fields.Date(
+        string="Service done on (certified)",
+        readonly=True,
+        copy=False,
+        help="The service date sent with the Service fait Chorus Pro accepted: the one the "
+        "payment delay uses (a date typed but not yet accepted does not move it).",
+    )
     decision_warning = fields.Text(compute="_compute_decision_warning")
     decision_motif_required = fields.Boolean(compute="_compute_decision_warning")
 
@@ -581,6 +588,7 @@ class ChorusProInvoice(models.Model):
             vals.update(decision_status=False, decision_motif_id=False, decision_motif=False)
         if push.state in ("sent", "already") and push.service_date:
             vals["service_done_date"] = push.service_date
+            vals["service_date_certified"] = push.service_date
         if vals:
             self.sudo().write(vals)
 

@@ -184,11 +184,16 @@ class TestMandateDgp(MandateCase):
         )
         self.assertEqual(invoice.dgp_start, made_available)
         self.assertEqual(invoice.dgp_due_date, made_available + timedelta(days=30))
-        # Service fait through step 2's push: the works ended 12 days after the invoice came.
         service_day = made_available + timedelta(days=12)
+        # A service date typed in the worklist, not yet accepted by Chorus, moves nothing.
+        invoice.with_user(self.processor).write({"decision_status": "SERVICE_FAIT",
+                                                 "service_done_date": service_day})
+        self.assertEqual(invoice.dgp_start, made_available)
+        # Service fait through step 2's push: the works ended 12 days after the invoice came.
         push = self.certify(invoice, service_date=service_day)
         self.assertEqual(push.service_date, service_day)
         self.assertEqual(invoice.service_done_date, service_day)
+        self.assertEqual(invoice.service_date_certified, service_day)
         self.assertEqual(invoice.chorus_status, "SERVICE_FAIT")
         self.assertEqual(invoice.dgp_start, service_day)
         self.assertEqual(invoice.dgp_due_date, service_day + timedelta(days=30))
