@@ -217,6 +217,15 @@ class ChorusProInvoice(models.Model):
             reasons.extend(self._chorus_hard_blockers(chorus_statuses.MANDATEE))
         if self.frame == A2_FRAME:
             reasons.append(_("Already paid (billing frame A2): there is nothing to mandate."))
+        elif self.amount_to_pay is not None and cents(self.amount_to_pay) != cents(self.amount_total):
+            # The mandate pays the TTC: an advance deducted or a part already paid is not
+            # something to guess.
+            reasons.append(_(
+                "Chorus Pro gives %(to_pay)s to pay, not the total %(total)s (advance deducted "
+                "or part already paid): this invoice is mandated by hand.",
+                to_pay=format_amount(cents(self.amount_to_pay), self.currency_id),
+                total=format_amount(cents(self.amount_total), self.currency_id),
+            ))
         if not self.main_attachment_pdf_id or self.files_state != "done":
             reasons.append(_(
                 "The invoice PDF has not been retrieved from Chorus Pro yet: it is the "

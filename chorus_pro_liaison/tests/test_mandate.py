@@ -259,6 +259,22 @@ class TestMandateFlow(MandateCase):
         self.assertTrue(credit_note_2.activity_ids.filtered(lambda a: "titre de recette" in a.summary))
         self.assertIn(credit_note_2, self.Invoice.search([("credit_note_outcome", "=", "titre_recette")]))
 
+    def test_net_to_pay_below_the_total_is_not_mandated_automatically(self):
+        invoice = self.Invoice.search([
+            ("chorus_status", "=", "SERVICE_FAIT"), ("invoice_type", "=", "invoice"),
+            ("frame", "!=", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), ("files_state", "=", "done"),
+            ("bank_account_valid", "=", True),
+        ], order="id", limit=1)
+        self.trust_supplier(invoice)
+        self.assertTrue(invoice.mandate_ready, invoice.mandate_blocking_reason)
+        # Chorus says an advance was deducted: the mandate (TTC) would overpay.
+        invoice.sudo().amount_to_pay = invoice.amount_total - 100
+        invoice.invalidate_recordset(["mandate_ready", "mandate_blocking_reason"])
+        self.assertFalse(invoice.mandate_ready)
+        self.assertIn("mandated by hand", invoice.mandate_blocking_reason)
+        wizard = self.open_screen(invoice)
+        self.assertTrue(wizard.line_ids.filtered(lambda line: line.invoice_id == invoice).blocked)
+
     def test_every_blocked_case_is_explained(self):
         suspended = self.invoice("completed")
         self.sim.admin.move(suspended.chorus_id, "SUSPENDUE", comment="Bon de livraison manquant")
