@@ -71,12 +71,16 @@ class ChorusProAccount(models.Model):
 
     # ------------------------------------------------------------------ actions
     def _running_sync(self):
+        """The account's retrieval queued or running, if any. A run left "running" by a server
+        process that is gone (killed, time limit, restart) is marked failed on the way: it would
+        otherwise be reopened and block the scheduled retrieval forever."""
         self.ensure_one()
-        return self.env["chorus.pro.run"].sudo().search(
+        runs = self.env["chorus.pro.run"].sudo().search(
             [("account_id", "=", self.id), ("run_type", "=", "sync"),
              ("state", "in", ("queued", "running"))],
-            limit=1,
         )
+        runs -= runs._reap_interrupted()
+        return runs[:1]
 
     def action_launch_sync(self):
         """"Lancer la vérification": checks at once, then retrieves in the background."""
@@ -128,3 +132,14 @@ class ChorusProAccount(models.Model):
             run._commit()
             run.with_company(account.company_id)._execute()
         return True
+
+
+class ChorusProInvoice(models.Model):
+    _inherit = "chorus.pro.invoice"
+
+    # Set when the retrieval creates the invoice, cleared once the checks made on arrival
+    # (duplicates among them) have run for it: a retrieval interrupted in between leaves it set,
+    # and the next retrieval makes the checks (see InvoiceSynchronizer._after_sync).
+    duplicate_check_pending = fields.Boolean(
+        string="Arrival checks pending", readonly=True, copy=False
+    )

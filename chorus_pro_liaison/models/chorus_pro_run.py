@@ -9,6 +9,9 @@ its messages and its progress; the web client follows it through the bus. Runs s
 
 import logging
 import time
+from contextlib import contextmanager
+
+import psycopg2
 
 from odoo import _, api, fields, models, modules, tools
 
@@ -147,39 +150,167 @@ class ChorusProRun(models.Model):
                 },
             )
 
-    def _execute(self):
-        """Run a queued run to its end (called by the job cron, or directly in tests)."""
-        for run in self:
-            if run.state not in ("queued", "running"):
-                continue
-            run.write({"state": "running", "started_at": fields.Datetime.now()})
-            run._commit()
-            started = time.monotonic()
+    # ------------------------------------------------------------------ locks and transactions
+    def _run_lock_key(self):
+        """(namespace, key) of the PostgreSQL advisory lock (session level) a live execution of
+        this run holds, or None when its run type has none. The lock dies with the server process:
+        a run "running" whose lock nobody holds was interrupted (see _reap_interrupted)."""
+        self.ensure_one()
+        return None
+
+    def _advisory_try_lock(self, key):
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        return self.env.cr.fetchone()[0]
+
+    def _advisory_unlock(self, key, quiet=False):
+        """Release one hold of the lock. ``quiet``: on an error path, where a failure to release
+        must not replace the error being raised (it is logged)."""
+        try:
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        except Exception:
+            if not quiet:
+                raise
+            _logger.warning("Chorus Pro: advisory lock %s not released", key, exc_info=True)
+
+    def _advisory_lock_held(self, key):
+        """Whether a server process (this one included) holds the lock ``key`` in this database."""
+        namespace, number = key
+        # pg_locks shows the two int4 keys of an advisory lock as oids (unsigned).
+        self.env.cr.execute(
+            """SELECT 1 FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND classid = %s::oid AND objid = %s::oid
+                LIMIT 1""",
+            (namespace & 0xFFFFFFFF, number & 0xFFFFFFFF),
+        )
+        return bool(self.env.cr.fetchone())
+
+    def _rollback(self):
+        """Roll the current transaction back on an error path (never in tests), quietly: what
+        failed is reported by the caller."""
+        if self._can_commit():
             try:
-                handler = getattr(run, f"_execute_{run.run_type}")
-                handler()
-            except Exception as error:  # noqa: BLE001 - a run must end recorded, never hang
-                _logger.exception("Chorus Pro run %s failed", run.id)
-                if run._can_commit():
-                    run.env.cr.rollback()
-                run.write(
-                    {
-                        "state": "failed",
-                        "summary": _("Unexpected error: %(error)s", error=str(error)),
-                    }
+                self.env.cr.rollback()
+            except Exception:
+                _logger.warning("Chorus Pro: rollback failed", exc_info=True)
+
+    @contextmanager
+    def _rollback_on_error(self):
+        """On an error, the work in progress is rolled back before the error goes on: the
+        transaction is usable again, so that the locks are released and the failure recorded,
+        and no cleanup error hides the original one. Tests cannot roll back their transaction:
+        a savepoint stands in for it."""
+        if self._can_commit():
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+        else:
+            with self.env.cr.savepoint():
+                yield
+
+    # ------------------------------------------------------------------ interrupted runs
+    def _interrupted_summary(self):
+        return _(
+            "Interrupted: the server process stopped during the run (stopped, restarted, or over "
+            "its time or memory limit). What was done before is kept; the next run resumes from "
+            "where this one stopped."
+        )
+
+    def _reap_interrupted(self):
+        """Runs left "running" by a server process that is gone (killed, time limit, restart)
+        are marked failed, so that they neither block the next runs nor show as running forever.
+        A run is alive as long as a process holds its advisory lock. Returns the runs marked."""
+        dead = self.browse()
+        for run in self.filtered(lambda r: r.state == "running"):
+            key = run._run_lock_key()
+            if key is None or run._advisory_lock_held(key):
+                continue
+            summary = run._interrupted_summary()
+            run.write({"state": "failed", "summary": summary,
+                       "ended_at": fields.Datetime.now()})
+            run._log(summary, level="error")
+            _logger.warning("Chorus Pro run %s (%s) was interrupted: marked failed",
+                            run.id, run.run_type)
+            dead |= run
+        return dead
+
+    # ------------------------------------------------------------------ execution
+    def _claim(self):
+        """Queued → running, once: two job crons (or a cron and a button) never execute the same
+        run. Returns whether this process got it."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(
+                    "SELECT id FROM chorus_pro_run WHERE id = %s AND state = 'queued' "
+                    "FOR UPDATE SKIP LOCKED",
+                    (self.id,),
+                    log_exceptions=False,
                 )
-            run.write({"ended_at": fields.Datetime.now()})
-            _logger.info(
-                "Chorus Pro run %s (%s) ended %s in %.1f s",
-                run.id, run.run_type, run.state, time.monotonic() - started,
-            )
-            run._notify(final=True)
-            run._commit()
+                claimed = bool(self.env.cr.fetchone())
+        except psycopg2.errors.SerializationFailure:
+            # Claimed and committed by another process since this transaction began.
+            claimed = False
+        self.invalidate_recordset(["state"])
+        if claimed:
+            self.write({"state": "running", "started_at": fields.Datetime.now()})
+        return claimed
+
+    def _execute(self):
+        """Run a queued run to its end (called by the job cron, or directly in tests).
+
+        The run's advisory lock (when its type has one) is taken before the run is marked
+        running and released after its outcome is committed: a run seen "running" without its
+        lock held was interrupted (see _reap_interrupted)."""
+        for run in self:
+            key = run._run_lock_key()
+            locked = bool(key) and run._advisory_try_lock(key)
+            try:
+                run._execute_one()
+            except BaseException:
+                if locked:
+                    run._rollback()
+                    run._advisory_unlock(key, quiet=True)
+                raise
+            if locked:
+                run._advisory_unlock(key)
         return True
+
+    def _execute_one(self):
+        run = self
+        if not run._claim():
+            return
+        run._commit()
+        started = time.monotonic()
+        try:
+            handler = getattr(run, f"_execute_{run.run_type}")
+            handler()
+        except Exception as error:  # noqa: BLE001 - a run must end recorded, never hang
+            _logger.exception("Chorus Pro run %s failed", run.id)
+            run._rollback()
+            run.write(
+                {
+                    "state": "failed",
+                    "summary": _("Unexpected error: %(error)s", error=str(error)),
+                }
+            )
+        run.write({"ended_at": fields.Datetime.now()})
+        _logger.info(
+            "Chorus Pro run %s (%s) ended %s in %.1f s",
+            run.id, run.run_type, run.state, time.monotonic() - started,
+        )
+        run._notify(final=True)
+        run._commit()
 
     @api.model
     def _cron_process_queue(self):
-        """Job cron: execute the queued runs, oldest first (triggered by the buttons)."""
+        """Job cron: execute the queued runs, oldest first (triggered by the buttons). Runs left
+        "running" by a process that is gone are marked failed first."""
+        self.sudo().search([("state", "=", "running")])._reap_interrupted()
+        self._commit()
         runs = self.sudo().search([("state", "=", "queued")], order="id")
         for index, run in enumerate(runs):
             run.with_company(run.company_id)._execute()
@@ -223,6 +354,13 @@ class ChorusProRunSync(models.Model):
 
         self.ensure_one()
         InvoiceSynchronizer(self).execute()
+
+    def _run_lock_key(self):
+        if self.run_type == "sync":
+            from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import LOCK_NAMESPACE
+
+            return (LOCK_NAMESPACE, self.account_id.id)
+        return super()._run_lock_key()
 
     def _action_open(self):
         self.ensure_one()

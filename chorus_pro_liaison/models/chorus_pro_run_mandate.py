@@ -80,7 +80,7 @@ class ChorusProRun(models.Model):
     count_pushed = fields.Integer(string="Sent to Chorus Pro", readonly=True)
     mandate_move_ids = fields.Many2many("account.move", compute="_compute_mandate_move_ids",
                                         string="Mandates")
-    mandate_move_count = fields.Integer(string="Mandates", compute="_compute_mandate_move_ids")
+    mandate_move_count = fields.Integer(string="Number of mandates", compute="_compute_mandate_move_ids")
 
     def _compute_mandate_move_ids(self):
         for run in self:
@@ -91,6 +91,21 @@ class ChorusProRun(models.Model):
     def _execute_mandate(self):
         self.ensure_one()
         MandateRunner(self).execute()
+
+    def _run_lock_key(self):
+        if self.run_type == "mandate":
+            return (LOCK_NAMESPACE, self.account_id.id)
+        return super()._run_lock_key()
+
+    def _interrupted_summary(self):
+        if self.run_type == "mandate":
+            return _(
+                "Interrupted: the server process stopped during the run (stopped, restarted, or "
+                "over its time or memory limit). The mandates created before are kept; the "
+                "invoices not handled yet can be mandated again (those already mandated are "
+                "skipped)."
+            )
+        return super()._interrupted_summary()
 
     def action_open_mandates(self):
         self.ensure_one()
@@ -178,24 +193,34 @@ class MandateRunner:
             return
         started = time.monotonic()
         try:
-            pending = run.mandate_request_ids.filtered(lambda r: r.state == "pending")
-            run.total = len(run.mandate_request_ids)
-            for chunk in chunked(pending, CHUNK_SIZE):
-                moves = self._process_chunk(chunk)
-                run._commit()
-                self._push(moves)
-                run.done = len(run.mandate_request_ids.filtered(lambda r: r.state != "pending"))
-                if self.client:
-                    run.count_calls = sum(self.client.call_counts.values())
-                run._commit()
-                run._notify()
-        finally:
-            self._close_client()
-            self._unlock()
+            # An error (an SQL one aborts the transaction) is rolled back before the lock is
+            # released, and the release never hides it.
+            with run._rollback_on_error():
+                self._execute_chunks()
+        except BaseException:
+            self._close_client(quiet=True)
+            self._unlock(quiet=True)
+            raise
+        self._close_client()
+        self._unlock()
         state = "warning" if self.blocked or run.count_failed else "done"
         run.write({"state": state, "summary": self._summary()})
         _logger.info("Chorus Pro mandating run %s: %s mandates in %.1f s", run.id,
                      run.count_mandates, time.monotonic() - started)
+
+    def _execute_chunks(self):
+        run = self.run
+        pending = run.mandate_request_ids.filtered(lambda r: r.state == "pending")
+        run.total = len(run.mandate_request_ids)
+        for chunk in chunked(pending, CHUNK_SIZE):
+            moves = self._process_chunk(chunk)
+            run._commit()
+            self._push(moves)
+            run.done = len(run.mandate_request_ids.filtered(lambda r: r.state != "pending"))
+            if self.client:
+                run.count_calls = sum(self.client.call_counts.values())
+            run._commit()
+            run._notify()
 
     def _summary(self):
         run = self.run
@@ -224,8 +249,8 @@ class MandateRunner:
         self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
         return self.env.cr.fetchone()[0]
 
-    def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
+    def _unlock(self, quiet=False):
+        self.run._advisory_unlock((LOCK_NAMESPACE, self.account.id), quiet=quiet)
 
     # ------------------------------------------------------------------ mandates
     def _user_env_model(self, model):
@@ -446,10 +471,16 @@ class MandateRunner:
                 self.client_context = False
         return self.client
 
-    def _close_client(self):
-        if self.client_context:
-            self.client_context.__exit__(None, None, None)
-        self.client = self.client_context = None
+    def _close_client(self, quiet=False):
+        try:
+            if self.client_context:
+                self.client_context.__exit__(None, None, None)
+        except Exception:
+            if not quiet:
+                raise
+            _logger.warning("Chorus Pro mandating: client not closed", exc_info=True)
+        finally:
+            self.client = self.client_context = None
 
     def _push(self, moves):
         """Send the MANDATEE push of each new mandate (recorded at validation), one by one."""

@@ -11,9 +11,15 @@ How it behaves:
   when they changed (completion, size change), in bundles under a size cap, a few calls in flight;
 - history (``consulter/historique``) only when the status changed or is not the first
   mise à disposition; consult only for factored invoices (the factor's identity);
-- committed in batches (never in tests); one bad invoice is recorded and retried next run;
+- committed in batches (never in tests); one bad invoice is recorded and retried next run: the
+  writes of each invoice run in a savepoint of their own, and the watermark does not move past
+  an invoice that could not be recorded;
+- the checks made on arrival (duplicates...) are driven by a stored flag: a run interrupted
+  between a batch's commit and those checks leaves them to the next run;
 - Chorus down: the run ends with a clear message and the watermark does not move;
-- a PostgreSQL advisory lock keeps two syncs of the same account apart.
+- a PostgreSQL advisory lock keeps two syncs of the same account apart; an error rolls the
+  transaction back before the lock is released (a session lock would otherwise stay held on the
+  pooled connection).
 """
 
 import hashlib
@@ -21,7 +27,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+import psycopg2
+
 from odoo import _, fields
+from odoo.tools import split_every
 
 from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
     ChorusGuardError,
@@ -31,7 +40,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
 from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.pivot import PivotError, iter_pivot_invoices
-from chorus_pro.timeutil import paris_date, to_utc_naive
+from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
 _logger = logging.getLogger(__name__)
 
@@ -83,6 +92,9 @@ class InvoiceSynchronizer:
         ))
         self.seen = set()
         self.failed_ids = set()
+        # Invoices that could not be recorded keep the watermark back (see _record_failure):
+        # None, or the earliest status change (UTC naive) to examine again; False when unknown.
+        self.hold_watermark = None
         self.client = None
         self.interrupted = None
         self.services = {
@@ -106,9 +118,14 @@ class InvoiceSynchronizer:
             )
             return
         try:
-            self._execute_locked()
-        finally:
-            self._unlock()
+            # An error (an SQL one aborts the transaction) is rolled back before the lock is
+            # released, and the release never hides it.
+            with run._rollback_on_error():
+                self._execute_locked()
+        except BaseException:
+            self._unlock(quiet=True)
+            raise
+        self._unlock()
 
     def _execute_locked(self):
         run = self.run
@@ -119,6 +136,7 @@ class InvoiceSynchronizer:
         if not first_sync:
             window_from = account.last_sync_at - timedelta(hours=account.sync_overlap_hours or 0)
         run.write({"window_from": window_from, "window_to": now})
+        self._after_sync_leftovers()
         try:
             with account._chorus_client(
                 "sync",
@@ -151,9 +169,18 @@ class InvoiceSynchronizer:
             )
             run._log(message, level="error")
             return
-        # Everything was examined: the watermark moves; failed invoices are retried next run
-        # through their own state, not through the window.
-        account.write({"last_sync_at": now, "last_sync_run_id": run.id})
+        # Everything was examined: the watermark moves; invoices whose files failed are retried
+        # next run through their own state, not through the window. An invoice that could not be
+        # recorded at all keeps the watermark back, so that the next run examines it again.
+        watermark = now
+        if self.hold_watermark is not None:
+            # A first retrieval stays a first one (its cutoff rules apply to those invoices).
+            watermark = (
+                min(now, self.hold_watermark)
+                if self.hold_watermark and not first_sync
+                else account.last_sync_at
+            )
+        account.write({"last_sync_at": watermark, "last_sync_run_id": run.id})
         state = "warning" if run.count_failed or run.line_ids.filtered(
             lambda line: line.level != "info"
         ) else "done"
@@ -187,8 +214,8 @@ class InvoiceSynchronizer:
         )
         return self.env.cr.fetchone()[0]
 
-    def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
+    def _unlock(self, quiet=False):
+        self.run._advisory_unlock((LOCK_NAMESPACE, self.account.id), quiet=quiet)
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
@@ -205,7 +232,8 @@ class InvoiceSynchronizer:
             cutoff = account.sync_cutoff_date
             since = None
             if cutoff and account.sync_cutoff_mode == "skip":
-                since = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=timezone.utc)
+                # The cutoff is a Paris date (like the status dates compared with it).
+                since = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=PARIS)
             specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
                                      "status_changed_to": to}, False))
             specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
@@ -322,18 +350,28 @@ class InvoiceSynchronizer:
         records = {}
         try:
             for summary, invoice, is_new, as_history, _files in todo:
-                records[summary.chorus_id] = (
-                    summary, self._write_invoice(summary, invoice, is_new, as_history), is_new
+                # Each invoice in a savepoint of its own: one bad invoice is recorded as failed
+                # and the others of the batch go on.
+                written, error = self._isolated(
+                    self._write_invoice, summary, invoice, is_new, as_history
                 )
+                if error is not None:
+                    self._record_failure(summary, invoice, error)
+                    continue
+                records[summary.chorus_id] = (summary, written, is_new)
             for chorus_id, (history, error) in histories.items():
-                invoice = records[chorus_id][1]
+                if chorus_id not in records:
+                    continue
+                summary, invoice = records[chorus_id][:2]
                 if error is not None:
                     self._fail(invoice, _("Status history unavailable: %(reason)s",
                                           reason=chorus_error_message(error, self.env)))
-                else:
-                    invoice._apply_history(history)
+                    continue
+                _done, error = self._isolated(invoice._apply_history, history)
+                if error is not None:
+                    self._record_failure(summary, invoice, error)
             items = {summary.chorus_id: (summary, records[summary.chorus_id][1])
-                     for summary in file_items}
+                     for summary in file_items if summary.chorus_id in records}
             retry_singly = self._store_downloads(downloads, items)
         finally:
             self._cleanup(downloads)
@@ -349,9 +387,97 @@ class InvoiceSynchronizer:
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
-        touched._chorus_after_sync(new=self.Invoice.browse(
-            [invoice.id for _s, invoice, is_new in records.values() if is_new]
-        ))
+        self._after_sync(touched)
+
+    # ------------------------------------------------------------------ checks on arrival
+    def _after_sync(self, invoices):
+        """The checks made on arrival (``chorus.pro.invoice._chorus_after_sync``), with the
+        invoices whose first checks are still due as ``new`` (duplicate detection). The flag is
+        stored: the batch was committed before (HTTP calls), and a run interrupted before this
+        point leaves the checks to the next run (see _after_sync_leftovers). Together first; one
+        by one when that fails, so that one invoice does not stop the others."""
+        if not invoices:
+            return
+
+        def check(records):
+            pending = records.filtered("duplicate_check_pending")
+            records._chorus_after_sync(new=pending)
+            if pending:
+                pending.write({"duplicate_check_pending": False})
+
+        _done, error = self._isolated(check, invoices)
+        if error is None or len(invoices) == 1:
+            if error is not None:
+                self._after_sync_failed(invoices, error)
+            return
+        for invoice in invoices:
+            _done, error = self._isolated(check, invoice)
+            if error is not None:
+                self._after_sync_failed(invoice, error)
+
+    def _after_sync_failed(self, invoice, error):
+        self.run._log(
+            _("The checks made on arrival (supplier, duplicates) failed for this invoice: "
+              "%(reason)s",
+              reason=self._error_text(error)),
+            level="warning", chorus_id=invoice.chorus_id, number=invoice.number, invoice=invoice,
+        )
+
+    def _after_sync_leftovers(self):
+        """Invoices created by an earlier run that stopped before their checks on arrival."""
+        leftovers = self.Invoice.search(
+            [("account_id", "=", self.account.id), ("duplicate_check_pending", "=", True)],
+            order="id",
+        )
+        for ids in split_every(self.batch_size, leftovers.ids):
+            self._after_sync(self.Invoice.browse(ids))
+            self.run._commit()
+
+    # ------------------------------------------------------------------ failures
+    def _isolated(self, call, *args):
+        """``call(*args)`` in a savepoint of its own: ``(result, None)``, or ``(None, error)``
+        with its writes rolled back (an SQL error included) and the transaction usable."""
+        services = dict(self.services)
+        try:
+            with self.env.cr.savepoint():
+                return call(*args), None
+        except SyncInterrupted:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded on its invoice
+            _logger.warning("Chorus Pro retrieval, run %s: %s failed", self.run.id,
+                            getattr(call, "__name__", call), exc_info=True)
+            # Services created in the rolled-back savepoint are gone.
+            self.services = services
+            return None, error
+
+    @staticmethod
+    def _error_text(error):
+        if isinstance(error, psycopg2.Error):
+            return (error.pgerror or str(error)).strip()
+        return str(error.args[0]) if getattr(error, "args", None) else str(error)
+
+    def _record_failure(self, summary, invoice, error):
+        """An invoice that could not be recorded: listed with the reason, counted as failed, and
+        examined again next run (the watermark stays at or before its status change)."""
+        reason = _("This invoice could not be recorded in Odoo: %(reason)s",
+                   reason=self._error_text(error))
+        status_at = to_utc_naive(getattr(summary, "status_datetime", None))
+        if not status_at:
+            self.hold_watermark = False  # unknown: the watermark does not move at all
+        elif self.hold_watermark is None:
+            self.hold_watermark = status_at
+        elif self.hold_watermark:
+            self.hold_watermark = min(self.hold_watermark, status_at)
+        if invoice:
+            _done, fail_error = self._isolated(self._fail, invoice, reason)
+            if fail_error is None:
+                return
+            self.failed_ids.discard(summary.chorus_id)  # its count was rolled back too
+        if summary.chorus_id not in self.failed_ids:
+            self.failed_ids.add(summary.chorus_id)
+            self.run.count_failed += 1
+        self.run._log(reason, level="error", chorus_id=summary.chorus_id,
+                      number=getattr(summary, "number", False) or False)
 
     def _write_invoice(self, summary, invoice, is_new, as_history):
         """Create or update one invoice from its search summary (metadata)."""
@@ -364,6 +490,7 @@ class InvoiceSynchronizer:
                 chorus_id=summary.chorus_id,
                 imported_as_history=as_history,
                 files_state="pending",
+                duplicate_check_pending=True,
             )
             if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
                 # Its first mise à disposition is its current status: no history call needed.
@@ -537,27 +664,31 @@ class InvoiceSynchronizer:
     # ------------------------------------------------------------------ write phase: files
     def _store_downloads(self, outcomes, items, split=True):
         """Store downloaded PIVOT files; returns the chorus ids to fetch again one by one
-        (a broken bundle). ``items``: {chorus_id: (summary, invoice)}."""
+        (a broken bundle). ``items``: {chorus_id: (summary, invoice)}; a downloaded invoice
+        missing from ``items`` could not be recorded (see _record_failure): its files are left."""
         retry_singly = []
         now = fields.Datetime.now()
         for ids, outcome in outcomes:
-            self.Invoice.browse([items[i][1].id for i in ids]).write({"files_attempted_at": now})
+            known = [i for i in ids if i in items]
+            if not known:
+                continue
+            self.Invoice.browse([items[i][1].id for i in known]).write({"files_attempted_at": now})
             if isinstance(outcome, chorus_errors.ChorusProError):
-                self._files_unavailable(items[ids[0]][1], outcome)
+                self._files_unavailable(items[known[0]][1], outcome)
                 continue
             retry_singly.extend(self._store_pivot(ids, outcome, items, split=split))
         return retry_singly
 
     def _store_pivot(self, ids, downloaded, items, split=True):
-        remaining = list(ids)
+        remaining = [chorus_id for chorus_id in ids if chorus_id in items]
         if downloaded.kind != "xml":
-            for chorus_id in ids:
+            for chorus_id in remaining:
                 self._fail(items[chorus_id][1], _(
                     "Chorus Pro sent a %(kind)s file where the PIVOT XML was expected.",
                     kind=downloaded.kind))
             return []
         by_number = {}
-        for chorus_id in ids:
+        for chorus_id in remaining:
             by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
         try:
             for position, pivot in enumerate(iter_pivot_invoices(downloaded.path)):
@@ -572,7 +703,10 @@ class InvoiceSynchronizer:
                     continue
                 remaining.remove(chorus_id)
                 summary, invoice = items[chorus_id]
-                self._store_invoice_files(invoice, summary, pivot)
+                _done, error = self._isolated(self._store_invoice_files, invoice, summary, pivot)
+                if error is not None:
+                    self._fail(invoice, _("The files of this invoice could not be recorded: "
+                                          "%(reason)s", reason=self._error_text(error)))
         except PivotError as error:
             if split and len(remaining) > 1:
                 return remaining
@@ -619,7 +753,15 @@ class InvoiceSynchronizer:
                     invoice=invoice,
                 )
                 continue
-            invoice.write(invoice._values_from_detail(detail))
+            _done, error = self._isolated(
+                lambda inv, det: inv.write(inv._values_from_detail(det)), invoice, detail
+            )
+            if error is not None:
+                self.run._log(
+                    _("Factor details unavailable: %(reason)s", reason=self._error_text(error)),
+                    level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+                    invoice=invoice,
+                )
 
     def _files_unavailable(self, invoice, error):
         reason = chorus_error_message(error, self.env)

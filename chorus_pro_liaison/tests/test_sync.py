@@ -2,12 +2,24 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Step 1 against the simulator: full retrieval, idempotence, cutoff, faults, isolation."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from unittest.mock import patch
 
+from odoo import fields
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
+from odoo.tools import mute_logger
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import LOCK_NAMESPACE
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_run_mandate import (
+    LOCK_NAMESPACE as MANDATE_LOCK_NAMESPACE,
+)
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import (
+    LOCK_NAMESPACE,
+    InvoiceSynchronizer,
+    SyncInterrupted,
+)
+
+from chorus_pro.timeutil import PARIS, parse_datetime, to_utc_naive
 
 from .common import ChorusSimulatorMixin
 
@@ -326,3 +338,228 @@ class TestSyncFaults(SyncCase):
         self.assertIn(run.state, ("done", "warning"))
         self.assertGreater(run.count_new, 0)
         self.assertEqual(run.done, run.total)
+
+
+# Logged at ERROR by design when a run fails unexpectedly (the test runner counts ERROR records).
+RUN_LOGGER = "odoo.addons.chorus_pro_liaison.models.chorus_pro_run"
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestSyncRecovery(SyncCase):
+    """Runs killed half-way, SQL errors, interrupted batches, one bad invoice, the cutoff day."""
+
+    def other_holds_lock(self, namespace=LOCK_NAMESPACE):
+        """Another connection (a live cron or worker) holding the account's lock."""
+        other = self.env.registry.cursor()
+        other.execute("SELECT pg_try_advisory_lock(%s, %s)", (namespace, self.account.id))
+        if not other.fetchone()[0]:
+            other.close()
+            self.fail("the account's lock is held already (leaked by an earlier run?)")
+
+        def release():
+            if not other.closed:
+                other.execute("SELECT pg_advisory_unlock(%s, %s)", (namespace, self.account.id))
+                other.close()
+
+        self.addCleanup(release)
+        return release
+
+    def lock_is_free(self, namespace=LOCK_NAMESPACE):
+        with self.env.registry.cursor() as other:
+            other.execute("SELECT pg_try_advisory_lock(%s, %s)", (namespace, self.account.id))
+            free = other.fetchone()[0]
+            if free:
+                other.execute("SELECT pg_advisory_unlock(%s, %s)", (namespace, self.account.id))
+        return free
+
+    def stale_run(self, run_type="sync", trigger="cron"):
+        """A run its process left "running" (worker killed: SIGKILL, limit_time_real)."""
+        return self.env["chorus.pro.run"].create({
+            "company_id": self.account.company_id.id,
+            "account_id": self.account.id,
+            "run_type": run_type,
+            "trigger": trigger,
+            "state": "running",
+            "started_at": fields.Datetime.now() - timedelta(hours=2),
+        })
+
+    # ------------------------------------------------------------------ killed runs
+    def test_killed_run_is_marked_failed_and_blocks_nothing(self):
+        dead = self.stale_run()
+        Run = self.env["chorus.pro.run"]
+        before = Run.search([])
+        self.env["chorus.pro.account"]._cron_scheduled_sync()
+        self.assertEqual(dead.state, "failed")
+        self.assertIn("interrupted", dead.summary.lower())
+        self.assertIn("next run resumes", dead.summary)
+        self.assertTrue(dead.ended_at)
+        # The scheduled retrieval went on with a run of its own.
+        runs = Run.search([]) - before
+        self.assertEqual(len(runs), 1)
+        self.assertIn(runs.state, ("done", "warning"), runs.summary)
+        self.assertGreater(runs.count_new, 0)
+        # "Lancer la vérification" does not reopen a dead run either.
+        dead_again = self.stale_run(trigger="manual")
+        processor = self.chorus_user("chorus_processor_dead", "processor")
+        action = self.account.with_user(processor).action_launch_sync()
+        self.assertNotEqual(action["res_id"], dead_again.id)
+        self.assertEqual(dead_again.state, "failed")
+        self.assertEqual(Run.browse(action["res_id"]).state, "queued")
+
+    def test_running_run_with_a_live_process_is_left_alone(self):
+        live = self.stale_run()
+        release = self.other_holds_lock()
+        self.assertEqual(self.account._running_sync(), live)
+        self.env["chorus.pro.run"]._cron_process_queue()
+        self.assertEqual(live.state, "running")
+        release()
+        self.assertFalse(self.account._running_sync())
+        self.assertEqual(live.state, "failed")
+
+    def test_a_run_is_executed_once(self):
+        # Claimed by another process (a second job cron): never executed twice.
+        run = self.stale_run()
+        run._execute()
+        self.assertEqual(run.state, "running")
+        self.assertEqual(run.count_new, 0)
+        self.assertFalse(self.Invoice.search([]))
+        # A queued run is claimed, then executed.
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        self.assertTrue(run.started_at)
+        self.assertTrue(self.lock_is_free(), "the lock is released after the run")
+
+    def test_killed_mandating_run_is_marked_failed(self):
+        dead = self.stale_run(run_type="mandate", trigger="manual")
+        release = self.other_holds_lock(MANDATE_LOCK_NAMESPACE)
+        self.env["chorus.pro.run"]._cron_process_queue()
+        self.assertEqual(dead.state, "running", "its process is alive")
+        release()
+        self.env["chorus.pro.run"]._cron_process_queue()
+        self.assertEqual(dead.state, "failed")
+        self.assertIn("interrupted", dead.summary.lower())
+        self.assertIn("mandated again", dead.summary)
+
+    # ------------------------------------------------------------------ SQL error: lock released
+    def test_sql_error_is_reported_and_the_lock_released(self):
+        def broken(synchronizer, *args):
+            synchronizer.env.cr.execute("SELECT 1 / 0")
+
+        with patch.object(InvoiceSynchronizer, "_examine_everything", broken), \
+                mute_logger(RUN_LOGGER, "odoo.sql_db"):
+            run = self.sync()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("division by zero", run.summary, "the original error is reported")
+        self.assertTrue(run.ended_at)
+        self.assertTrue(self.lock_is_free(), "the advisory lock does not stay held")
+        # The account is not stuck: the next retrieval runs.
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+
+    # ------------------------------------------------------------------ duplicates after a stop
+    def test_duplicates_detected_after_an_interrupted_batch(self):
+        self.sync()
+        sim_twins = [item["idFacture"] for tag in ("duplicate", "duplicate_amount")
+                     for item in self.sim.admin.invoices(tag=tag)]
+        original = self.Invoice.search([
+            ("chorus_id", "not in", sim_twins),
+            ("invoice_type", "=", "invoice"), ("is_works", "=", False),
+            ("supplier_identifier", "!=", False), ("is_duplicate_suspect", "=", False),
+            ("chorus_status_code", "=", "MISE_A_DISPOSITION"),
+        ], limit=1)
+        self.assertTrue(original)
+        info = self.sim.admin.invoice(original.chorus_id)
+        deposited = self.sim.admin.deposit(number=original.number,
+                                           supplier_index=info["supplier_index"])
+        # Chorus stops answering after the batch was committed (factor lookups, single
+        # downloads), before the checks made on arrival.
+        with patch.object(InvoiceSynchronizer, "_complete_factored",
+                          side_effect=SyncInterrupted("Chorus Pro stopped answering.")):
+            run = self.sync()
+        self.assertEqual(run.state, "failed")
+        twin = self.Invoice.search([("chorus_id", "=", deposited["idFacture"])])
+        self.assertTrue(twin, "the batch was recorded")
+        self.assertFalse(twin.is_duplicate_suspect)
+        self.assertTrue(twin.duplicate_check_pending)
+        # The next run is not "new" for it any more, yet the duplicate is found.
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        self.assertFalse(run.count_new)
+        self.assertTrue(twin.is_duplicate_suspect)
+        self.assertEqual(twin.duplicate_of_id, original)
+        self.assertFalse(twin.duplicate_check_pending)
+        self.assertFalse(original.is_duplicate_suspect)
+
+    # ------------------------------------------------------------------ one bad invoice
+    def failing_for(self, chorus_id):
+        """The write phase of one invoice hits an SQL error (the transaction is aborted)."""
+        original = InvoiceSynchronizer._values_from_summary
+
+        def values(synchronizer, summary):
+            if summary.chorus_id == chorus_id:
+                synchronizer.env.cr.execute("SELECT 1 / 0")
+            return original(synchronizer, summary)
+
+        return patch.object(InvoiceSynchronizer, "_values_from_summary", values)
+
+    def test_one_bad_invoice_does_not_stop_the_batch(self):
+        expected = {item["idFacture"] for item in self.sim_invoices()}
+        victim = next(i for i in self.sim_invoices() if "structured" in i.get("tags", []))
+        with self.failing_for(victim["idFacture"]), mute_logger("odoo.sql_db"):
+            run = self.sync()
+        self.assertEqual(run.state, "warning", run.summary)
+        self.assertEqual(run.count_failed, 1)
+        line = run.line_ids.filtered(lambda l: l.chorus_id == victim["idFacture"])
+        self.assertEqual(line.level, "error")
+        self.assertIn("could not be recorded", line.message)
+        self.assertIn("division by zero", line.message)
+        got = set(self.Invoice.search([]).mapped("chorus_id"))
+        self.assertEqual(got, expected - {victim["idFacture"]}, "the others are all in")
+        self.assertFalse(self.account.last_sync_at, "examined again next time")
+        # Retried at the next run.
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        self.assertEqual(set(self.Invoice.search([]).mapped("chorus_id")), expected)
+        self.assertTrue(self.account.last_sync_at)
+
+    def test_one_bad_update_is_retried(self):
+        self.sync()
+        target = next(i for i in self.sim_invoices() if i["statut"] == "MISE_A_DISPOSITION"
+                      and "works" not in i.get("tags", []))
+        invoice = self.Invoice.search([("chorus_id", "=", target["idFacture"])])
+        moved = self.sim.admin.move(target["idFacture"], "SUSPENDUE", comment="Pièce manquante")
+        moved_at = to_utc_naive(parse_datetime(moved["dateHeureEtatCourant"]))
+        with self.failing_for(target["idFacture"]), mute_logger("odoo.sql_db"):
+            run = self.sync()
+        self.assertEqual(run.state, "warning", run.summary)
+        self.assertEqual(run.count_failed, 1)
+        self.assertEqual(invoice.chorus_status, "MISE_A_DISPOSITION")
+        self.assertEqual(invoice.files_state, "error")
+        self.assertIn("could not be recorded", invoice.sync_error)
+        self.assertLessEqual(self.account.last_sync_at, moved_at,
+                             "the watermark stays before the failed change")
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        self.assertEqual(invoice.chorus_status, "SUSPENDUE")
+        self.assertEqual(invoice.files_state, "done")
+
+    # ------------------------------------------------------------------ cutoff day
+    def test_cutoff_starts_at_paris_midnight(self):
+        day = datetime.now(PARIS).date() - timedelta(days=3)
+        self.account.write({"sync_cutoff_date": day, "sync_cutoff_mode": "skip"})
+
+        def closed_at(moment):
+            deposited = self.sim.admin.deposit(
+                status_datetime=(moment - timedelta(minutes=10)).isoformat())
+            self.sim.admin.move(deposited["idFacture"], "REJETEE", comment="Doublon",
+                                at=moment.isoformat())
+            return deposited["idFacture"]
+
+        # 00:30 in Paris on the cutoff day is still the previous day in UTC.
+        inside = closed_at(datetime.combine(day, time(0, 30), tzinfo=PARIS))
+        before = closed_at(datetime.combine(day - timedelta(days=1), time(23, 30), tzinfo=PARIS))
+        self.sync()
+        self.assertTrue(self.Invoice.search([("chorus_id", "=", inside)]),
+                        "closed on the cutoff day (Paris): imported")
+        self.assertFalse(self.Invoice.search([("chorus_id", "=", before)]),
+                         "closed the day before (Paris): left out")
