@@ -47,9 +47,9 @@ class ChorusProMandateWizard(models.TransientModel):
                                      domain=[("blocked", "=", False)], string="Ready")
     blocked_line_ids = fields.One2many("chorus.pro.mandate.wizard.line", "wizard_id",
                                        domain=[("blocked", "=", True)], string="Blocked")
-    ready_count = fields.Integer(string="Ready", compute="_compute_counts")
-    blocked_count = fields.Integer(string="Blocked", compute="_compute_counts")
-    selected_count = fields.Integer(string="Selected", compute="_compute_counts")
+    ready_count = fields.Integer(string="Number ready", compute="_compute_counts")
+    blocked_count = fields.Integer(string="Number blocked", compute="_compute_counts")
+    selected_count = fields.Integer(string="Number selected", compute="_compute_counts")
     selected_total = fields.Monetary(compute="_compute_counts", string="Selected (TTC)")
     currency_id = fields.Many2one(related="company_id.currency_id")
     background_threshold = fields.Integer(related="account_id.mandate_background_threshold")
@@ -231,7 +231,7 @@ class ChorusProMandateWizardLine(models.TransientModel):
 
     wizard_id = fields.Many2one("chorus.pro.mandate.wizard", required=True, ondelete="cascade")
     invoice_id = fields.Many2one("chorus.pro.invoice", required=True, readonly=True)
-    selected = fields.Boolean(string="Mandate")
+    selected = fields.Boolean(string="To mandate")
     blocked = fields.Boolean(readonly=True)
     reason = fields.Text(string="Why not", readonly=True)
     effect = fields.Char(string="Result", readonly=True)
