@@ -347,29 +347,8 @@ class InvoiceSynchronizer:
         )
         file_items = [summary for summary, _invoice, _new, _history, files in todo if files]
         downloads = self._http_downloads(file_items)
-        records = {}
         try:
-            for summary, invoice, is_new, as_history, _files in todo:
-                # Each invoice in a savepoint of its own: one bad invoice is recorded as failed
-                # and the others of the batch go on.
-                written, error = self._isolated(
-                    self._write_invoice, summary, invoice, is_new, as_history
-                )
-                if error is not None:
-                    self._record_failure(summary, invoice, error)
-                    continue
-                records[summary.chorus_id] = (summary, written, is_new)
-            for chorus_id, (history, error) in histories.items():
-                if chorus_id not in records:
-                    continue
-                summary, invoice = records[chorus_id][:2]
-                if error is not None:
-                    self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                          reason=chorus_error_message(error, self.env)))
-                    continue
-                _done, error = self._isolated(invoice._apply_history, history)
-                if error is not None:
-                    self._record_failure(summary, invoice, error)
+            records = self._write_batch(todo, histories)
             items = {summary.chorus_id: (summary, records[summary.chorus_id][1])
                      for summary in file_items if summary.chorus_id in records}
             retry_singly = self._store_downloads(downloads, items)
@@ -388,6 +367,64 @@ class InvoiceSynchronizer:
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
         self._after_sync(touched)
+
+    def _write_batch(self, todo, histories):
+        """The batch's invoices and histories, written together in one savepoint (one flush:
+        the fast path). When anything fails, that is rolled back and the invoices are written
+        again one by one, each in a savepoint of its own: the bad invoice is recorded as failed
+        and the others of the batch go on. Returns ``{chorus_id: (summary, invoice, is_new)}``."""
+        services, failed_ids = dict(self.services), set(self.failed_ids)
+        try:
+            with self.env.cr.savepoint():
+                return self._write_batch_together(todo, histories)
+        except SyncInterrupted:
+            raise
+        except Exception as error:  # noqa: BLE001 - isolated below
+            _logger.warning("Chorus Pro retrieval, run %s: a batch could not be written at "
+                            "once (%s); writing its invoices one by one", self.run.id,
+                            type(error).__name__)
+            # What the rolled-back savepoint did is gone, here too.
+            self.services, self.failed_ids = services, failed_ids
+        return self._write_batch_one_by_one(todo, histories)
+
+    def _write_batch_together(self, todo, histories):
+        records = {}
+        for summary, invoice, is_new, as_history, _files in todo:
+            written = self._write_invoice(summary, invoice, is_new, as_history)
+            records[summary.chorus_id] = (summary, written, is_new)
+        for chorus_id, (history, error) in histories.items():
+            if chorus_id not in records:
+                continue
+            invoice = records[chorus_id][1]
+            if error is not None:
+                self._fail(invoice, _("Status history unavailable: %(reason)s",
+                                      reason=chorus_error_message(error, self.env)))
+                continue
+            invoice._apply_history(history)
+        return records
+
+    def _write_batch_one_by_one(self, todo, histories):
+        records = {}
+        for summary, invoice, is_new, as_history, _files in todo:
+            written, error = self._isolated(
+                self._write_invoice, summary, invoice, is_new, as_history
+            )
+            if error is not None:
+                self._record_failure(summary, invoice, error)
+                continue
+            records[summary.chorus_id] = (summary, written, is_new)
+        for chorus_id, (history, error) in histories.items():
+            if chorus_id not in records:
+                continue
+            summary, invoice = records[chorus_id][:2]
+            if error is not None:
+                self._fail(invoice, _("Status history unavailable: %(reason)s",
+                                      reason=chorus_error_message(error, self.env)))
+                continue
+            _done, error = self._isolated(invoice._apply_history, history)
+            if error is not None:
+                self._record_failure(summary, invoice, error)
+        return records
 
     # ------------------------------------------------------------------ checks on arrival
     def _after_sync(self, invoices):
@@ -676,10 +713,26 @@ class InvoiceSynchronizer:
             if isinstance(outcome, chorus_errors.ChorusProError):
                 self._files_unavailable(items[known[0]][1], outcome)
                 continue
-            retry_singly.extend(self._store_pivot(ids, outcome, items, split=split))
+            retry_singly.extend(self._store_pivot_together(ids, outcome, items, split=split))
         return retry_singly
 
-    def _store_pivot(self, ids, downloaded, items, split=True):
+    def _store_pivot_together(self, ids, downloaded, items, split=True):
+        """A bundle's files stored together in one savepoint (one flush: the fast path); when
+        that fails, rolled back and stored again invoice by invoice (the file is on disk)."""
+        services, failed_ids = dict(self.services), set(self.failed_ids)
+        try:
+            with self.env.cr.savepoint():
+                return self._store_pivot(ids, downloaded, items, split=split, isolate=False)
+        except SyncInterrupted:
+            raise
+        except Exception as error:  # noqa: BLE001 - isolated below
+            _logger.warning("Chorus Pro retrieval, run %s: the files of a bundle could not be "
+                            "stored at once (%s); storing them one by one", self.run.id,
+                            type(error).__name__)
+            self.services, self.failed_ids = services, failed_ids
+        return self._store_pivot(ids, downloaded, items, split=split, isolate=True)
+
+    def _store_pivot(self, ids, downloaded, items, split=True, isolate=True):
         remaining = [chorus_id for chorus_id in ids if chorus_id in items]
         if downloaded.kind != "xml":
             for chorus_id in remaining:
@@ -703,6 +756,9 @@ class InvoiceSynchronizer:
                     continue
                 remaining.remove(chorus_id)
                 summary, invoice = items[chorus_id]
+                if not isolate:
+                    self._store_invoice_files(invoice, summary, pivot)
+                    continue
                 _done, error = self._isolated(self._store_invoice_files, invoice, summary, pivot)
                 if error is not None:
                     self._fail(invoice, _("The files of this invoice could not be recorded: "

@@ -2,8 +2,10 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Step 1 against the simulator: full retrieval, idempotence, cutoff, faults, isolation."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from unittest.mock import patch
+
+import psycopg2
 
 from odoo import fields
 from odoo.tests import tagged
@@ -19,6 +21,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import (
     SyncInterrupted,
 )
 
+from chorus_pro.records import StatusEvent, StatusHistory
 from chorus_pro.timeutil import PARIS, parse_datetime, to_utc_naive
 
 from .common import ChorusSimulatorMixin
@@ -522,6 +525,31 @@ class TestSyncRecovery(SyncCase):
         self.assertEqual(set(self.Invoice.search([]).mapped("chorus_id")), expected)
         self.assertTrue(self.account.last_sync_at)
 
+    def test_one_invoice_whose_files_fail_does_not_stop_its_bundle(self):
+        victim = next(i for i in self.sim_invoices() if "multi_attachments" in i.get("tags", []))
+        original = InvoiceSynchronizer._store_invoice_files
+
+        def store(synchronizer, invoice, summary, pivot):
+            if invoice.chorus_id == victim["idFacture"]:
+                synchronizer.env.cr.execute("SELECT 1 / 0")
+            return original(synchronizer, invoice, summary, pivot)
+
+        with patch.object(InvoiceSynchronizer, "_store_invoice_files", store), \
+                mute_logger("odoo.sql_db"):
+            run = self.sync()
+        self.assertEqual(run.state, "warning", run.summary)
+        self.assertEqual(run.count_failed, 1)
+        invoice = self.Invoice.search([("chorus_id", "=", victim["idFacture"])])
+        self.assertEqual(invoice.files_state, "error")
+        self.assertIn("files of this invoice could not be recorded", invoice.sync_error)
+        others = self.Invoice.search([("id", "!=", invoice.id), ("files_state", "=", "error")])
+        self.assertFalse(others, "the other invoices of the bundle have their files")
+        self.assertTrue(self.Invoice.search([("id", "!=", invoice.id),
+                                             ("main_attachment_pdf_id", "!=", False)]))
+        run = self.sync()
+        self.assertEqual(invoice.files_state, "done")
+        self.assertTrue(invoice.main_attachment_pdf_id)
+
     def test_one_bad_update_is_retried(self):
         self.sync()
         target = next(i for i in self.sim_invoices() if i["statut"] == "MISE_A_DISPOSITION"
@@ -563,3 +591,30 @@ class TestSyncRecovery(SyncCase):
                         "closed on the cutoff day (Paris): imported")
         self.assertFalse(self.Invoice.search([("chorus_id", "=", before)]),
                          "closed the day before (Paris): left out")
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestHistoryStoredOnce(SyncCase):
+    def test_a_chorus_history_entry_is_stored_once(self):
+        self.sync()
+        invoice, _item = self.record("completed")
+        before = len(invoice.status_history_ids)
+        suspensions = invoice.status_history_ids.filtered(lambda e: e.code == "SUSPENDUE")
+        self.assertEqual(len(suspensions), 1)
+        entry = suspensions
+        # The same answer listing an entry twice, applied again: nothing new is stored.
+        event = StatusEvent(code=entry.code, at=entry.at.replace(tzinfo=timezone.utc).astimezone(PARIS),
+                            comment=entry.comment or "", chorus_id=entry.chorus_history_id)
+        extra = StatusEvent(code="SERVICE_FAIT", at=datetime.now(PARIS), chorus_id=987654321)
+        invoice._apply_history(StatusHistory(chorus_id=invoice.chorus_id,
+                                             current_status=invoice.chorus_status_code,
+                                             events=[event, event, extra, extra]))
+        self.assertEqual(len(invoice.status_history_ids), before + 1)
+        self.assertEqual(len(invoice.status_history_ids.filtered(lambda e: e.code == "SUSPENDUE")), 1)
+        # Whoever stores it, the database refuses a second copy of a Chorus entry.
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError):
+            with self.env.cr.savepoint():
+                self.env["chorus.pro.invoice.status"].create({
+                    "invoice_id": invoice.id, "code": entry.code, "at": entry.at,
+                    "chorus_history_id": entry.chorus_history_id,
+                })
