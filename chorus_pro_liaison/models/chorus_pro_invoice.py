@@ -333,6 +333,10 @@ class ChorusProInvoice(models.Model):
                 continue
             if (event.chorus_id or 0, event.code, at) in known:
                 continue
+            # An entry listed twice in one answer is stored once.
+            known.add((event.chorus_id or 0, event.code, at))
+            if event.chorus_id:
+                known_ids.add(event.chorus_id)
             to_create.append({
                 "invoice_id": self.id,
                 "code": event.code,
@@ -593,6 +597,17 @@ class ChorusProInvoiceStatus(models.Model):
         help="Recorded by Odoo from Chorus Pro's answer when it accepted a status; replaced by "
         "Chorus Pro's own history entry at the next retrieval.",
     )
+
+    def init(self):
+        super().init()
+        # Chorus's history entries are stored once per invoice, whoever stores them (a sync and
+        # a status push reading the history at the same time): a second copy of a suspension
+        # would count as a second interruption of the payment delay.
+        self.env.cr.execute(
+            """CREATE UNIQUE INDEX IF NOT EXISTS chorus_pro_invoice_status_one_chorus_entry
+                   ON chorus_pro_invoice_status (invoice_id, chorus_history_id)
+                WHERE chorus_history_id > 0 AND is_local IS NOT TRUE"""
+        )
 
     def _compute_label(self):
         labels = dict(
