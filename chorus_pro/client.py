@@ -825,13 +825,7 @@ class ChorusProClient:
                             f"{attempt + 1} attempts."
                         )
                     raise ChorusTransportError(message, operation=operation) from exc
-                delay = self._backoff_delay(attempt)
-                _logger.warning(
-                    "Chorus Pro %s %s: %s after %d ms, retry %d/%d in %.1f s.",
-                    method, operation, fault, self._elapsed_ms(started),
-                    attempt + 1, self.max_retries, delay,
-                )
-                self._sleep(delay)
+                self._wait_before_retry(method, operation, fault, started, attempt)
                 attempt += 1
                 continue
 
@@ -854,15 +848,20 @@ class ChorusProClient:
                     code=code,
                     label=label,
                 )
-            delay = self._backoff_delay(attempt, response)
             response.close()
-            _logger.warning(
-                "Chorus Pro %s %s: HTTP %s after %d ms, retry %d/%d in %.1f s.",
-                method, operation, status, self._elapsed_ms(started),
-                attempt + 1, self.max_retries, delay,
-            )
-            self._sleep(delay)
+            self._wait_before_retry(method, operation, f"HTTP {status}", started, attempt,
+                                    response)
             attempt += 1
+
+    def _wait_before_retry(self, method, operation, fault, started, attempt, response=None):
+        """Log the fault (metadata only) and wait the backoff delay of this attempt."""
+        delay = self._backoff_delay(attempt, response)
+        _logger.warning(
+            "Chorus Pro %s %s: %s after %d ms, retry %d/%d in %.1f s.",
+            method, operation, fault, self._elapsed_ms(started),
+            attempt + 1, self.max_retries, delay,
+        )
+        self._sleep(delay)
 
     @staticmethod
     def _elapsed_ms(started: float) -> int:
@@ -951,13 +950,7 @@ class ChorusProClient:
                     if not idempotent or body_retries >= self.max_retries:
                         raise
                     fault = type(error).__name__
-            delay = self._backoff_delay(body_retries)
-            _logger.warning(
-                "Chorus Pro %s %s: %s after %d ms, retry %d/%d in %.1f s.",
-                method, operation, fault, self._elapsed_ms(started),
-                body_retries + 1, self.max_retries, delay,
-            )
-            self._sleep(delay)
+            self._wait_before_retry(method, operation, fault, started, body_retries)
             body_retries += 1
 
     def _interpret(
