@@ -1,3 +1,4 @@
+from . import chorus_pro_invoice_screen
 from . import chorus_pro_dashboard
 from . import chorus_pro_structure_choice
 from . import chorus_pro_processing_confirm

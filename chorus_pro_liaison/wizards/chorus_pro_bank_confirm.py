@@ -13,6 +13,7 @@ class ChorusProBankConfirm(models.TransientModel):
     the supplier by a trusted channel (a known phone number, not the one on the invoice)."""
 
     _name = "chorus.pro.bank.confirm"
+    _inherit = ["chorus.pro.invoice.screen"]
     _description = "Chorus Pro bank account confirmation"
 
     invoice_id = fields.Many2one("chorus.pro.invoice", required=True, readonly=True,
@@ -30,14 +31,6 @@ class ChorusProBankConfirm(models.TransientModel):
         "the invoice or in an e-mail announcing new bank details.",
     )
     note = fields.Char(string="How it was confirmed")
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        # Related fields of a wizard are read as superuser: the user must see the invoice.
-        self.env["chorus.pro.invoice"].browse(
-            {vals["invoice_id"] for vals in vals_list if vals.get("invoice_id")}
-        ).check_access("read")
-        return super().create(vals_list)
 
     @api.depends("invoice_id")
     def _compute_payee(self):

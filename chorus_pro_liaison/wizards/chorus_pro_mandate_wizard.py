@@ -226,6 +226,7 @@ class ChorusProMandateWizard(models.TransientModel):
 
 class ChorusProMandateWizardLine(models.TransientModel):
     _name = "chorus.pro.mandate.wizard.line"
+    _inherit = ["chorus.pro.invoice.screen"]
     _description = "Invoice on the mandating screen"
     _order = "blocked, dgp_ordonnateur_target, id"
 
@@ -251,11 +252,3 @@ class ChorusProMandateWizardLine(models.TransientModel):
     dgp_ordonnateur_target = fields.Date(related="invoice_id.dgp_ordonnateur_target", store=True)
     dgp_ordonnateur_days_left = fields.Integer(related="invoice_id.dgp_ordonnateur_days_left")
     dgp_state = fields.Selection(related="invoice_id.dgp_state")
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        # Related fields of a wizard are read as superuser: the user must see the invoice.
-        self.env["chorus.pro.invoice"].browse(
-            {vals["invoice_id"] for vals in vals_list if vals.get("invoice_id")}
-        ).check_access("read")
-        return super().create(vals_list)

@@ -22,6 +22,7 @@ def partner_identifier(partner):
 
 class ChorusProSupplierMatch(models.TransientModel):
     _name = "chorus.pro.supplier.match"
+    _inherit = ["chorus.pro.invoice.screen"]
     _description = "Chorus Pro supplier matching"
 
     invoice_id = fields.Many2one("chorus.pro.invoice", required=True, readonly=True,
@@ -74,14 +75,6 @@ class ChorusProSupplierMatch(models.TransientModel):
     )
     line_ids = fields.One2many("chorus.pro.supplier.match.line", "match_id", string="Candidates")
     has_candidates = fields.Boolean(compute="_compute_has_candidates")
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        # Related fields of a wizard are read as superuser: the user must see the invoice.
-        self.env["chorus.pro.invoice"].browse(
-            {vals["invoice_id"] for vals in vals_list if vals.get("invoice_id")}
-        ).check_access("read")
-        return super().create(vals_list)
 
     @api.depends("invoice_id")
     def _compute_supplier_address(self):
