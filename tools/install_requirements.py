@@ -35,10 +35,13 @@ def main() -> int:
     else:
         say("installing requirements (Odoo not found: no constraint file)")
     command += ["-r", str(REPO / "requirements.txt"), "-r", str(REPO / "requirements-test.txt")]
-    # Our own library, editable, without touching its dependencies again.
+    # ``wheel`` lets an old setuptools (65 on Python 3.11) build our editable install without
+    # build isolation; it is no package Odoo pins.
+    command += ["wheel"]
     status = subprocess.call(command)
     if status:
         return status
+    # Our own library, editable, without touching its dependencies again.
     status = subprocess.call(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(REPO)]
     )
