@@ -357,6 +357,10 @@ ETAT_LIG_PCE = {
     "06": "Pré visé rejet non forçable",
     "07": "PEC avec anomalies",
     "08": "PEC sans anomalies",
+    "09": "Rejet",
+    "10": "Rejet non forçable",
+    "15": "Pris en charge avec forçage",
+    "16": "Mis en instance",
 }
 # TTypRestit (EnTeteDepense/TypRestit of a PES_Retour)
 TYP_RESTIT = {"01": "Rejet", "02": "Périodique"}

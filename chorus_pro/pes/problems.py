@@ -109,7 +109,7 @@ MESSAGES: Dict[str, str] = {
     ),
     "operation_invalid": "The operation number %(value)r must be digits only (up to 10).",
     "operation_not_allowed": "A budget in %(nomenclature)s does not take an operation number.",
-    "amount_invalid": "The amount %(field)s (%(value)s) %(reason_text)s.",
+    "amount_invalid": "The amount %(label)s (%(value)s) %(reason_text)s.",
     "payment_mode_unknown": "The payment method (ModRegl) %(value)r is unknown.",
     "invoice_number_cut": (
         "The invoice number %(value)r will be cut to 20 characters in the PES (Facture)."
@@ -171,6 +171,12 @@ MESSAGES: Dict[str, str] = {
     "file_empty": "The attachment %(name)r is empty: Hélios rejects empty attachments.",
 }
 
+AMOUNT_LABELS = {
+    "MtHT": "without VAT (MtHT)",
+    "MtTVA": "of VAT (MtTVA)",
+    "MtFactHT": "of the invoice without VAT (MtFactHT)",
+}
+
 AMOUNT_REASONS = {
     "not_a_number": "is not a number",
     "negative": "is negative (a reduction is written in a reduction bordereau, in positive)",
@@ -218,8 +224,9 @@ class Problem:
 def make_problem(code: str, *, severity: str = ERROR, where: Optional[dict] = None,
                  field: str = "", **params) -> Problem:
     """A :class:`Problem` with its English message built from :data:`MESSAGES`."""
-    if "reason" in params and code == "amount_invalid":
+    if code == "amount_invalid":
         params.setdefault("reason_text", AMOUNT_REASONS.get(params["reason"], params["reason"]))
+        params.setdefault("label", AMOUNT_LABELS.get(field, field))
     message = MESSAGES[code] % params
     where = where or {}
     return Problem(

@@ -67,7 +67,10 @@ class PesHeader:
     @property
     def function_required(self) -> bool:
         """True when every line needs a ``Fonction`` (budget voted by function)."""
-        return self.vote == codes.VOTE_FUNCTION
+        return (
+            self.vote == codes.VOTE_FUNCTION
+            and self.nomenclature in codes.NOMENCLATURES_WITH_FUNCTION
+        )
 
     @property
     def function_allowed(self) -> bool:

@@ -49,7 +49,7 @@ from .signature import (
 from .text import ENCODING, amount_text, compact, latin1, pes_text
 from .validation import has_errors, validate
 
-CHUNK_SIZE = 192 * 1024  # multiple of 3: base64 of full chunks needs no padding in between
+CHUNK_SIZE = 63 * 1024  # bytes read at a time (any size: base64 is cut at multiples of 3)
 DEFAULT_COMPRESSLEVEL = 6
 _MAX = codes.MAX_LENGTH
 
@@ -125,8 +125,6 @@ def write_pes(
     now = (now or datetime.now(timezone.utc))
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    if chunk_size % 3:
-        chunk_size -= chunk_size % 3
     header = flow.header
     file_name = pes_text(header.file_name or flow.default_file_name(), _MAX["NomFic"])
     result = PesWriteResult(file_name=file_name, bordereaux=[], warnings=warnings)
@@ -453,10 +451,12 @@ def gzip_base64_chunks(pes_file: PesFile, compresslevel: int = DEFAULT_COMPRESSL
     compressor = zlib.compressobj(compresslevel, zlib.DEFLATED, 31)  # 31: gzip container
     pending = b""
     for chunk in _read_chunks(pes_file, chunk_size):
-        pending += compressor.compress(chunk)
+        compressed = compressor.compress(chunk)
+        pending = pending + compressed if pending else compressed
         usable = len(pending) - len(pending) % 3
-        yield base64.b64encode(pending[:usable]).decode("ascii"), len(chunk)
+        text = base64.b64encode(memoryview(pending)[:usable]).decode("ascii")
         pending = pending[usable:]
+        yield text, len(chunk)
     pending += compressor.flush()
     yield base64.b64encode(pending).decode("ascii"), 0
 
