@@ -317,6 +317,7 @@ def test_files_are_checked_on_disk_and_by_identifier(tmp_path):
         PesFile(id_unique="A3", name="autre.pdf", source=b"%PDF"),     # another file, same id
         PesFile(id_unique="A4", name="x.pdf", source=b"%PDF", mime_type=""),
         PesFile(id_unique="A5", name="x.pdf", source=b"%PDF", type_pj="099"),
+        PesFile(id_unique="A7", name="x.pdf", source=b"%PDF", mime_type="application/\npdf"),
         PesFile(id_unique="A6", name="papier.pdf", support="02"),       # reference only
     ]
     piece = Piece(number=1, object="x", files=files, lines=[
@@ -324,7 +325,7 @@ def test_files_are_checked_on_disk_and_by_identifier(tmp_path):
     problems = validate(one_line_flow(piece=piece))
     assert codes_of(problems) == sorted([
         "file_not_found", "file_empty", "file_id_duplicate", "file_mime_missing",
-        "file_type_unknown",
+        "file_type_unknown", "file_mime_invalid",
     ])
     assert validate(one_line_flow(piece=piece), check_files=False) != problems
 

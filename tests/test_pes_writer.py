@@ -46,6 +46,17 @@ def pieces_of(tree):
 
 
 # ------------------------------------------------------------------ schema
+def test_importing_the_package_needs_no_token_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, chorus_pro.pes; "
+            "print(sorted(m for m in ('pkcs11', 'cryptography') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.stdout.strip() == "[]"
+
+
 def flow_variants(tmp_path):
     base = sample_flow(3, pj_dir=str(tmp_path), files_per_mandate=2)
     supplier = sample_suppliers(1)[0]

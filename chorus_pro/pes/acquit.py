@@ -468,7 +468,7 @@ def iter_pes_retour_pieces(source) -> Iterator[RetourPiece]:
             if name == "PES_DepenseRetour":
                 in_depense = False
             elif in_depense and name == "BlocBordereau":
-                bloc = {tag: _value(element, tag) for tag in ("Exer", "IdBord", "TypBord")}
+                bloc = _bloc_bordereau(element)
             elif in_depense and name == "Piece":
                 yield _retour_piece(element, bloc)
                 element.clear()
@@ -483,6 +483,10 @@ def _bytes_io(data):
     import io
 
     return io.BytesIO(bytes(data))
+
+
+def _bloc_bordereau(element) -> Dict[str, Optional[str]]:
+    return {tag: _value(element, tag) for tag in ("Exer", "IdBord", "TypBord")}
 
 
 def _retour_piece(element, bloc) -> RetourPiece:
@@ -550,7 +554,6 @@ def parse_pes_retour(source) -> PesRetour:
     if depense is not None:
         kind = _value(_child(depense, "EnTeteDepense"), "TypRestit")
         for bordereau in _children(depense, "Bordereau"):
-            bloc_element = _child(bordereau, "BlocBordereau")
-            bloc = {tag: _value(bloc_element, tag) for tag in ("Exer", "IdBord", "TypBord")}
+            bloc = _bloc_bordereau(_child(bordereau, "BlocBordereau"))
             pieces += [_retour_piece(piece, bloc) for piece in _children(bordereau, "Piece")]
     return PesRetour(header=_header(root), kind=kind, pieces=pieces)

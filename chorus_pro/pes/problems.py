@@ -165,6 +165,7 @@ MESSAGES: Dict[str, str] = {
         "The attachment %(name)r needs an extension of 2 to 4 letters or digits (e.g. .pdf)."
     ),
     "file_mime_missing": "The attachment %(name)r has no MIME type.",
+    "file_mime_invalid": "The MIME type %(value)r of the attachment %(name)r is not valid.",
     "file_type_unknown": "The attachment type (TypePJ) %(value)r of %(name)r is unknown.",
     "file_support_unknown": "The attachment support %(value)r of %(name)r is unknown.",
     "file_not_found": "The attachment %(name)r cannot be read: %(reason)s.",

@@ -32,6 +32,7 @@ XML_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 BIC_RE = re.compile(r"^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$")
 PJ_NAME_RE = re.compile(r"^.+\.[A-Za-z0-9]{2,4}$")
 POSTAL_CODE_RE = re.compile(r"^[0-9]{5}$")
+MIME_RE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
 
 # NatIdTiers other than SIRET / SIREN: (check, rule in words), from the IdTiers annotation.
 _IDENTIFIER_RULES = {
@@ -199,10 +200,10 @@ class _Validator:
             number, reason = positive_int(piece.number, 8)
             if reason:
                 self.add("piece_number_invalid", field="IdPce", value=piece.number)
-            elif (bordereau.exercice, number) in seen_pieces:
+            elif (bordereau.exercice, bordereau.kind, number) in seen_pieces:
                 self.add("piece_duplicate", field="IdPce", number=number)
             else:
-                seen_pieces.add((bordereau.exercice, number))
+                seen_pieces.add((bordereau.exercice, bordereau.kind, number))
             self.check_piece(bordereau, piece)
 
         self.where = {"bordereau": bordereau.number}
@@ -502,8 +503,11 @@ class _Validator:
                      value=name)
         if not pes_file.embedded:
             return
-        if not str(pes_file.mime_type or "").strip():
+        mime_type = str(pes_file.mime_type or "").strip()
+        if not mime_type:
             self.add("file_mime_missing", field="MIMEType", name=name)
+        elif not MIME_RE.match(mime_type):
+            self.add("file_mime_invalid", field="MIMEType", name=name, value=mime_type)
         source = pes_file.source
         if isinstance(source, bytes):
             if not source:
