@@ -429,3 +429,22 @@ def test_memory_measure_sees_a_file_read_whole(memory_flows):
         assert _peak_python_memory(small) > FILE_SIZE
     finally:
         piece.files[0] = dataclasses.replace(piece.files[0], source=path)
+
+
+def test_optional_values_the_pes_refuses_are_left_out():
+    """V_BaseAlphanum refuses ".", " ", "nc" and zeros only: such optional values are dropped
+    (a file Hélios would reject for a placeholder is worse than no value)."""
+    require_schemas()
+    flow = sample_flow(1)
+    piece = flow.bordereaux[0].pieces[0]
+    piece.object = "nc"
+    piece.lines[0].invoice_number = "."
+    piece.lines[0].transfer_label_1 = "000"
+    piece.files[0].description = "."
+    data = pes_bytes(flow, now=NOW)
+    assert_valid(data)
+    root = parse(data).getroot()
+    assert root.find(".//InfoPce/Obj") is None
+    assert root.find(".//InfoLignePce/Facture") is None
+    assert root.find(".//InfoLignePce/LibVir1") is None
+    assert v(root, "PES_PJ/PJ/Description") == piece.files[0].name

@@ -119,7 +119,9 @@ MESSAGES: Dict[str, str] = {
     "tiers_name_missing": "The creditor has no name.",
     "tiers_category_unknown": "The creditor category (CatTiers) %(value)r is unknown.",
     "tiers_legal_nature_unknown": "The creditor's legal nature (NatJur) %(value)r is unknown.",
-    "tiers_identifier_type_unknown": "The creditor identifier type (NatIdTiers) %(value)r is unknown.",
+    "tiers_identifier_type_unknown": (
+        "The creditor identifier type (NatIdTiers) %(value)r is unknown."
+    ),
     "tiers_identifier_missing": (
         "The creditor %(name)s has no national identifier (SIRET...): Hélios may not match it to "
         "its register."

@@ -228,7 +228,8 @@ class _Validator:
             self.add("piece_nature_unknown", field="NatPce", value=nature)
         triplet = (kind, piece_type, nature)
         if piece_type in codes.TYP_PCE and nature in codes.NAT_PCE:
-            if kind == codes.TYP_BORD_REDUCTION and (piece_type != "02" or nature not in ("06", "10")):
+            corrective = piece_type == "02" and nature in ("06", "10")
+            if kind == codes.TYP_BORD_REDUCTION and not corrective:
                 self.add("triplet_mismatch", field="TypPce", kind=kind, piece_type=piece_type,
                          nature=nature,
                          hint="a reduction/cancellation bordereau holds corrective mandates "
@@ -322,7 +323,8 @@ class _Validator:
         if is_cut(line.invoice_number, codes.MAX_LENGTH["Facture"]):
             self.add("invoice_number_cut", severity=WARNING, field="Facture",
                      value=latin1(line.invoice_number))
-        for value, field in ((line.transfer_label_1, "LibVir1"), (line.transfer_label_2, "LibVir2")):
+        labels = ((line.transfer_label_1, "LibVir1"), (line.transfer_label_2, "LibVir2"))
+        for value, field in labels:
             self.text(value, codes.MAX_LENGTH["LibVir"], "The transfer label", field)
         self.text(line.market_id, codes.MAX_LENGTH["IdMarche"], "The contract number", "IdMarche")
         origin = line.origin or piece.origin

@@ -46,7 +46,7 @@ from .signature import (
     c14n,
     sign_bordereau,
 )
-from .text import ENCODING, amount_text, compact, latin1, pes_text
+from .text import ENCODING, amount_text, compact, is_refused_text, latin1, pes_text
 from .validation import has_errors, validate
 
 CHUNK_SIZE = 63 * 1024  # bytes read at a time (any size: base64 is cut at multiples of 3)
@@ -176,9 +176,9 @@ def _v(parent, tag: str, value) -> etree._Element:
 
 
 def _v_text(parent, tag: str, value, max_length: int) -> None:
-    """An optional text leaf: written only when not empty."""
+    """An optional text leaf: left out when empty or a value the PES refuses ("." or "nc")."""
     text = pes_text(value, max_length)
-    if text:
+    if text and not is_refused_text(text):
         _v(parent, tag, text)
 
 
@@ -434,8 +434,10 @@ def _write_pj(xf, pes_file: PesFile, compresslevel: int, chunk_size: int) -> int
         _v(meta, "NomPJ", name)
         if pes_file.type_pj:
             _v(meta, "TypePJ", pes_file.type_pj)
-        _v(meta, "Description", pes_text(pes_file.description or pes_file.name,
-                                         _MAX["Description"]))
+        description = pes_text(pes_file.description, _MAX["Description"])
+        if not description or is_refused_text(description):
+            description = name
+        _v(meta, "Description", description)
         for child in meta:
             xf.write(child)
     return size
