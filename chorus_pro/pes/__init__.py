@@ -40,11 +40,16 @@ Checks and writing::
     has_errors(problems) -> bool
     Problem(code, message, severity "error"|"warning", bordereau, piece, line, field, params)
     write_pes(flow, out: BinaryIO, *, signer=None, signature_options=None, now=None,
-              check=True, check_files=True, compresslevel=6) -> PesWriteResult
+              check=True, check_files=True, compresslevel=6, chunk_size=64512)
+        -> PesWriteResult
     write_pes_file(flow, path, **same) -> PesWriteResult     # atomic (temp file + rename)
-    PesWriteResult: file_name, bordereaux: list[BordereauResult(totals, signed, ...)],
-                    pieces, lines, files, file_bytes, bytes_written, generate_seconds,
-                    sign_seconds, warnings
+    PesWriteResult: file_name, bordereaux: list[BordereauResult], pieces, lines, files,
+                    file_bytes, bytes_written, generate_seconds, sign_seconds, warnings,
+                    .signed
+    BordereauResult: exercice, number, kind, element_id, totals: BordereauTotals (pieces,
+                     lines, amount_ht, amount_vat, previous_cumul, cumul, .total), signed,
+                     signing_time, certificate_der, digest
+        -> store totals.cumul: it is the next bordereau's previous_cumul (same budget/year)
     PesValidationError(problems)  # raised by write_pes when validate() finds an error
     PesWriteError                 # a file unreadable or empty while writing
 
@@ -52,7 +57,11 @@ Signature (:mod:`chorus_pro.pes.signature`)::
 
     TokenSigner(chorus_pro.token.RgsToken(TokenConfig(..., pin=<asked, never stored>)))
     SignatureOptions(claimed_role="Ordonnateur", city="", postal_code="", country="France")
-    sign_pes(source, out, signer, options=None) -> SignResult   # sign an unsigned file
+    sign_pes(source, out, signer, options=None, *, signing_time=None) -> SignResult
+        # sign the unsigned bordereaux of an existing file, stream in, stream out
+
+    One login per bordereau; the bordereau is digested while it is streamed and its signature
+    written after its last Piece (see the docstring of chorus_pro.pes.signature).
 
     Token errors (chorus_pro.token.TokenError: PinIncorrect, PinRetryBlocked, TokenAbsent,
     CertificateExpired...) propagate with their plain message; a refused PIN is never retried.
@@ -66,7 +75,12 @@ Answers (:mod:`chorus_pro.pes.acquit`)::
     iter_pes_retour_pieces(source) -> Iterator[RetourPiece]
     PesAnswerError  # not XML / not an acquittement
 
-Benchmark hook: :func:`chorus_pro.pes.bench.measure` (figures of one write).
+Problems carry a stable ``code`` (templates in :data:`chorus_pro.pes.problems.MESSAGES`, with
+``%(name)s`` placeholders filled from ``problem.params``): the addon maps codes to its own
+translated strings, or shows the English ``problem.message``.
+
+Benchmark hook: :func:`chorus_pro.pes.bench.measure` (figures of one write);
+:mod:`chorus_pro.pes.testing` builds plausible flows for tests.
 """
 
 from .acquit import (
