@@ -851,9 +851,22 @@ class RgsToken:
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data to sign must be bytes")
+        data = bytes(data)
+        return self.sign_prepared(lambda certificate_der: data, scheme=scheme)
+
+    def sign_prepared(
+        self, prepare: Callable[[bytes], bytes], *, scheme: Optional[str] = None
+    ) -> Signature:
+        """Sign bytes that depend on the signing certificate, in ONE login.
+
+        Same as :meth:`sign`, except that the data is built once the token's certificate is
+        known: ``prepare(certificate_der)`` is called inside the session (after the key, the
+        certificate and its validity were checked) and must return the bytes to sign. A XAdES
+        signature needs this: its signed properties embed the certificate's digest. An
+        exception raised by ``prepare`` propagates unchanged (nothing is signed).
+        """
         if scheme is not None and scheme not in SCHEMES:
             raise ValueError("scheme must be one of %s or None, not %r" % (SCHEMES, scheme))
-        data = bytes(data)
         config = self.config
         # Before anything else: a blocked PIN must not even load the module.
         self.pin_guard.ensure_allowed(config)
@@ -864,6 +877,7 @@ class RgsToken:
             library = self._load_library()
             token = self._find_token(library)
             session = self._login(token)
+            in_prepare = False
             try:
                 key = self._find_private_key(session)
                 certificate_der = self._find_certificate(session, key)
@@ -881,6 +895,12 @@ class RgsToken:
                 algorithm, mechanism, parameter, prehash = _choose_mechanism(
                     key_type, scheme, _available_mechanisms(token)
                 )
+                in_prepare = True
+                data = prepare(certificate_der)
+                if not isinstance(data, (bytes, bytearray, memoryview)):
+                    raise TypeError("prepare() must return the bytes to sign")
+                data = bytes(data)
+                in_prepare = False
                 message = hashlib.sha256(data).digest() if prehash else data
                 if _is_raw_rsa_pkcs(mechanism):
                     message = _SHA256_DIGEST_INFO_PREFIX + message
@@ -888,6 +908,8 @@ class RgsToken:
             except TokenError:
                 raise
             except Exception as exc:
+                if in_prepare:  # the caller's own error, not the token's
+                    raise
                 raise translate_pkcs11_error(exc) from exc
             finally:
                 _close_quietly(session)
