@@ -47,6 +47,8 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
+from .timeutil import as_aware
+
 _logger = logging.getLogger(__name__)
 
 DEFAULT_PIN_ENV_VAR = "CHORUS_PRO_TOKEN_PIN"
@@ -1074,10 +1076,8 @@ def _utcnow() -> datetime:
 
 
 def _aware_utc(value: datetime) -> datetime:
-    """Aware UTC datetime; naive values are taken as UTC (Odoo stores naive UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    """Aware UTC datetime; a naive value is Paris time (:mod:`chorus_pro.timeutil`)."""
+    return as_aware(value).astimezone(timezone.utc)
 
 
 def _pin_missing() -> PinMissing:

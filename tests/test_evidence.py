@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chorus_pro import token as tk
+from chorus_pro.timeutil import from_utc_naive
 from chorus_pro.evidence import (
     EVIDENCE_FORMAT,
     Evidence,
@@ -111,10 +112,14 @@ def test_canonical_payload_is_deterministic_and_holds_digests_not_bodies():
 
 def test_canonical_payload_time_is_utc_whatever_the_input_zone():
     paris = AT.astimezone(ZoneInfo("Europe/Paris"))
-    naive_utc = AT.replace(tzinfo=None)  # Odoo stores naive UTC
+    naive_paris = paris.replace(tzinfo=None)  # the library's rule: naive = Paris time
+    naive_utc = AT.replace(tzinfo=None)  # Odoo stores naive UTC: converted at the boundary
     expected = canonical_payload(REQUEST, RESPONSE, AT)
     assert canonical_payload(REQUEST, RESPONSE, paris) == expected
-    assert canonical_payload(REQUEST, RESPONSE, naive_utc) == expected
+    assert canonical_payload(REQUEST, RESPONSE, naive_paris) == expected
+    assert canonical_payload(REQUEST, RESPONSE, from_utc_naive(naive_utc)) == expected
+    # A naive UTC value handed over as it is would be read as Paris time, an hour off in March.
+    assert canonical_payload(REQUEST, RESPONSE, naive_utc) != expected
 
 
 def test_canonical_payload_extra_values():
