@@ -22,14 +22,13 @@ from datetime import date, datetime
 from typing import Optional
 from urllib.parse import parse_qs
 
-from chorus_pro.timeutil import PARIS
+from chorus_pro.timeutil import PARIS, paris_today
 
 from . import documents
 from .admin import AdminInterface
 from .checks import BadRequest, Forbidden
 from .generator import (
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGIN, DEFAULT_PASSWORD, generate_world,
-    paris_today,
 )
 from .operations import ROUTES, ChorusOperations
 from .protocol import (
