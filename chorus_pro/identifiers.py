@@ -40,6 +40,11 @@ def _clean(value) -> str:
     return _SEPARATORS_RE.sub("", str(value))
 
 
+def _checked(cleaned: str, is_valid) -> bool:
+    """A compact value passes its stdnum check (an empty one never does)."""
+    return bool(cleaned) and is_valid(cleaned)
+
+
 def compact_identifier(value) -> str:
     """Any supplier identifier in its compact form: no separators, upper case (the form stored
     and compared, whatever the way Chorus or a person wrote it)."""
@@ -53,8 +58,7 @@ def compact_siret(value) -> str:
 
 def is_valid_siret(value) -> bool:
     """True for a 14-digit SIRET with a valid checksum (La Poste's rule handled by stdnum)."""
-    cleaned = compact_siret(value)
-    return bool(cleaned) and _siret.is_valid(cleaned)
+    return _checked(compact_siret(value), _siret.is_valid)
 
 
 def siren_from_siret(value) -> str:
@@ -73,8 +77,7 @@ def compact_siren(value) -> str:
 
 def is_valid_siren(value) -> bool:
     """True for a 9-digit SIREN with a valid Luhn checksum."""
-    cleaned = compact_siren(value)
-    return bool(cleaned) and _siren.is_valid(cleaned)
+    return _checked(compact_siren(value), _siren.is_valid)
 
 
 def siren_from_vat(value) -> str:
@@ -110,8 +113,7 @@ def compact_iban(value) -> str:
 
 def is_valid_iban(value) -> bool:
     """True when the IBAN has the right structure for its country and valid check digits."""
-    cleaned = compact_iban(value)
-    return bool(cleaned) and _iban.is_valid(cleaned)
+    return _checked(compact_iban(value), _iban.is_valid)
 
 
 def format_iban(value) -> str:
@@ -140,8 +142,7 @@ def compact_bic(value) -> str:
 
 def is_valid_bic(value) -> bool:
     """True for an 8- or 11-character ISO 9362 BIC (shape only: stdnum 1.19 checks no registry)."""
-    cleaned = compact_bic(value)
-    return bool(cleaned) and _bic.is_valid(cleaned)
+    return _checked(compact_bic(value), _bic.is_valid)
 
 
 def compact_vat(value) -> str:
@@ -155,8 +156,7 @@ def compact_vat(value) -> str:
 
 def is_valid_eu_vat(value) -> bool:
     """True for an EU VAT number valid for its country prefix (shape and check digits)."""
-    cleaned = compact_vat(value)
-    return bool(cleaned) and _eu_vat.is_valid(cleaned)
+    return _checked(compact_vat(value), _eu_vat.is_valid)
 
 
 # -- French RIB ---------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ import os
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -866,7 +867,7 @@ class RgsToken:
             library = self._load_library()
             token = self._find_token(library)
             session = self._login(token)
-            try:
+            with _session_errors_translated(session):
                 key = self._find_private_key(session)
                 certificate_der = self._find_certificate(session, key)
                 info = _certificate_info_or_error(certificate_der)
@@ -887,12 +888,6 @@ class RgsToken:
                 if _is_raw_rsa_pkcs(mechanism):
                     message = _SHA256_DIGEST_INFO_PREFIX + message
                 raw = key.sign(message, mechanism=mechanism, mechanism_param=parameter)
-            except TokenError:
-                raise
-            except Exception as exc:
-                raise translate_pkcs11_error(exc) from exc
-            finally:
-                _close_quietly(session)
         value = bytes(raw)
         if algorithm == ALGORITHM_ECDSA_SHA256:
             from pkcs11.util.ec import encode_ecdsa_signature
@@ -954,7 +949,7 @@ class RgsToken:
             raise _pin_missing()
         session = self._login(token, flags=flags)
         status.pin_accepted = True
-        try:
+        with _session_errors_translated(session):
             key = self._find_private_key(session)
             status.key_found = True
             status.key_type = _key_type_name(key)
@@ -962,12 +957,6 @@ class RgsToken:
                 certificate_der = self._find_certificate(session, key)
                 self._fill_certificate(status, certificate_der, now)
             _check_key_matches_certificate(session, key, status.certificate)
-        except TokenError:
-            raise
-        except Exception as exc:
-            raise translate_pkcs11_error(exc) from exc
-        finally:
-            _close_quietly(session)
         validity_error = status.certificate.validity_error(now)
         if validity_error is not None:
             raise validity_error
@@ -1100,6 +1089,20 @@ def _certificate_info_or_error(der: bytes) -> CertificateInfo:
             code="certificate_unreadable",
             detail=str(exc),
         ) from exc
+
+
+@contextmanager
+def _session_errors_translated(session):
+    """Work in a logged-in session: PKCS#11 failures become :class:`TokenError` (ours pass
+    through), and the session is closed whatever happens."""
+    try:
+        yield
+    except TokenError:
+        raise
+    except Exception as exc:
+        raise translate_pkcs11_error(exc) from exc
+    finally:
+        _close_quietly(session)
 
 
 def _close_quietly(session) -> None:
