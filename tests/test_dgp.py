@@ -417,12 +417,10 @@ def test_cli_in_process_with_suspension_and_convention(capsys):
 
 
 def test_only_the_first_suspension_interrupts():
+    changes = [("MISE_A_DISPOSITION", "2026-03-02"), ("SUSPENDUE", "2026-03-05"),
+               ("COMPLETEE", "2026-03-09"), ("SUSPENDUE", "2026-03-12"), ("COMPLETEE", "2026-03-16")]
     history = StatusHistory(chorus_id=4, events=[
-        _event("MISE_A_DISPOSITION", "2026-03-02 09:00", 20),
-        _event("SUSPENDUE", "2026-03-05 10:00", 21),
-        _event("COMPLETEE", "2026-03-09 10:00", 22),
-        _event("SUSPENDUE", "2026-03-12 10:00", 23),
-        _event("COMPLETEE", "2026-03-16 10:00", 24),
+        _event(code, f"{day} 10:00", 20 + index) for index, (code, day) in enumerate(changes)
     ])
     dates = dgp.mise_a_disposition_from_history(history)
     assert dates.suspension_count == 2 and dates.ignored_suspensions == 1

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chorus_pro import token as tk
-from chorus_pro.timeutil import from_utc_naive
 from chorus_pro.evidence import (
     EVIDENCE_FORMAT,
     Evidence,
@@ -21,11 +20,7 @@ from chorus_pro.evidence import (
     unsigned_evidence,
     verify_evidence,
 )
-
-try:  # tests/ is a plain directory that pytest puts on sys.path
-    from softhsm import softhsm_tokens  # noqa: F401 (fixture)
-except ModuleNotFoundError:  # tests/ became a package
-    from tests.softhsm import softhsm_tokens  # noqa: F401
+from chorus_pro.timeutil import from_utc_naive
 
 REQUEST = b'{"idFacture":4242,"idNouveauStatut":"MISE_EN_PAIEMENT","motif":"ok"}'
 RESPONSE = b'{"codeRetour":0,"libelle":"GCU_MSG_01_000","iban":"FR7630006000011234567890189"}'

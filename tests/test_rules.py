@@ -3,7 +3,7 @@ factoring guess, the technical password lifetime, and the one naive-datetime con
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 

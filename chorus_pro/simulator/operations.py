@@ -38,6 +38,19 @@ def _money(value: Decimal) -> float:
     return float(value)
 
 
+def _amounts(invoice: SimInvoice) -> dict:
+    """HT, TTC and to pay, as a search item gives them."""
+    return {"montantHT": _money(invoice.amount_ht), "montantTTC": _money(invoice.amount_ttc),
+            "montantAPayer": _money(invoice.amount_to_pay)}
+
+
+def _service_fields(service, name_key: str = "nomServiceExecutant") -> dict:
+    """The executing service of an invoice (``None``: no service)."""
+    return {"idServiceExecutant": service.id if service else None,
+            "codeServiceExecutant": service.code if service else "",
+            name_key: service.name if service else ""}
+
+
 def _rate_code(rate: Decimal) -> str:
     return "TVA" + f"{Decimal(rate).normalize():f}".replace(".", "_")
 
@@ -82,15 +95,11 @@ class ChorusOperations:
             "dateFacture": invoice.invoice_date.isoformat(),
             "dateDepot": invoice.deposit_date.isoformat(),
             "devise": invoice.currency,
-            "montantHT": _money(invoice.amount_ht),
-            "montantTTC": _money(invoice.amount_ttc),
-            "montantAPayer": _money(invoice.amount_to_pay),
+            **_amounts(invoice),
             "idDestinataire": structure.id,
             "codeDestinataire": structure.siret,
             "designationDestinataire": structure.name,
-            "idServiceExecutant": service.id if service else None,
-            "codeServiceExecutant": service.code if service else "",
-            "nomServiceExecutant": service.name if service else "",
+            **_service_fields(service),
             "codeFournisseur": supplier.siret,
             "typeIdentifiantFournisseur": "SIRET",
             "designationFournisseur": supplier.name,
@@ -253,13 +262,9 @@ class ChorusOperations:
             "dateFacture": invoice.invoice_date.isoformat(),
             "dateFactureTravaux": invoice.invoice_date.isoformat(),
             "dateHeureEtatCourant": _iso(invoice.status_at),
-            "montantHT": _money(invoice.amount_ht),
-            "montantTTC": _money(invoice.amount_ttc),
-            "montantAPayer": _money(invoice.amount_to_pay),
+            **_amounts(invoice),
             "devise": invoice.currency,
-            "idServiceExecutant": service.id if service else None,
-            "codeServiceExecutant": service.code if service else "",
-            "nomServiceExecutant": service.name if service else "",
+            **_service_fields(service),
             "numeroBonCommande": invoice.purchase_order,
             "numeroMarche": invoice.contract,
             "factureTelechargeeParDestinataire": invoice.downloaded,
@@ -415,9 +420,7 @@ class ChorusOperations:
                 "idDestinataire": structure.id,
                 "codeDestinataire": structure.siret,
                 "libelleDestinataire": structure.name,
-                "idServiceExecutant": service.id if service else None,
-                "codeServiceExecutant": service.code if service else "",
-                "libelleServiceExecutant": service.name if service else "",
+                **_service_fields(service, name_key="libelleServiceExecutant"),
                 "destinataireEtat": "NON",
                 "adresseDestinataireId": structure.id * 10 + 1,
                 "adresseDestinataireDetail": structure.address.street,
