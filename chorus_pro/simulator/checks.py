@@ -78,6 +78,15 @@ def _bound(value, name: str, upper: bool) -> Optional[datetime]:
     return parsed
 
 
+def _status_period(body: dict) -> tuple:
+    """``periodeDateHeureEtatCourantDu`` / ``…Au`` of a search: (from, to), ``None`` when
+    absent."""
+    return (_bound(body.get("periodeDateHeureEtatCourantDu"), "periodeDateHeureEtatCourantDu",
+                   upper=False),
+            _bound(body.get("periodeDateHeureEtatCourantAu"), "periodeDateHeureEtatCourantAu",
+                   upper=True))
+
+
 def _date_bound(value, name: str) -> Optional[date]:
     if value in (None, ""):
         return None

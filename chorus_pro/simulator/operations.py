@@ -18,8 +18,8 @@ from chorus_pro.timeutil import PARIS
 
 from . import documents
 from .checks import (
-    MAX_PAGE_SIZE, BadRequest, Forbidden, _as_bool, _as_decimal, _as_int, _bound, _date_bound,
-    _page_of, _paging, _str_list,
+    MAX_PAGE_SIZE, BadRequest, Forbidden, _as_bool, _as_decimal, _as_int, _date_bound, _page_of,
+    _paging, _status_period, _str_list,
 )
 from .protocol import (
     CODE_DOWNLOAD_REFUSED, CODE_MOTIF_MISSING, CODE_MOTIF_TOO_LONG, CODE_NO_RESULT,
@@ -150,10 +150,7 @@ class ChorusOperations:
         statuses = _str_list(body.get("statutCourant"), "statutCourant")
         invoice_types = _str_list(body.get("listeTypeFacture"), "listeTypeFacture")
         frame = body.get("cadreFacturation") or None
-        status_from = _bound(body.get("periodeDateHeureEtatCourantDu"),
-                             "periodeDateHeureEtatCourantDu", upper=False)
-        status_to = _bound(body.get("periodeDateHeureEtatCourantAu"),
-                           "periodeDateHeureEtatCourantAu", upper=True)
+        status_from, status_to = _status_period(body)
         deposit_from = _date_bound(body.get("periodeDateDepotDu"), "periodeDateDepotDu")
         deposit_to = _date_bound(body.get("periodeDateDepotAu"), "periodeDateDepotAu")
         invoice_from = _date_bound(body.get("periodeDateFactureDu"), "periodeDateFactureDu")
@@ -273,10 +270,7 @@ class ChorusOperations:
 
     def op_search_works(self, body: dict) -> Response:
         role = str(body.get("roleUtilisateur") or "").upper()
-        status_from = _bound(body.get("periodeDateHeureEtatCourantDu"),
-                             "periodeDateHeureEtatCourantDu", upper=False)
-        status_to = _bound(body.get("periodeDateHeureEtatCourantAu"),
-                           "periodeDateHeureEtatCourantAu", upper=True)
+        status_from, status_to = _status_period(body)
         downloaded = _as_bool(body.get("flagTelecharge"), "flagTelecharge")
         service_id = _as_int(body.get("idServiceExecutant"), "idServiceExecutant")
         statuses = _str_list(body.get("statutFactureTravaux") or body.get("statutCourant"),
