@@ -42,10 +42,13 @@ import os
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+
+from .timeutil import as_aware
 
 _logger = logging.getLogger(__name__)
 
@@ -877,8 +880,8 @@ class RgsToken:
             library = self._load_library()
             token = self._find_token(library)
             session = self._login(token)
-            in_prepare = False
-            try:
+            caller_error = None
+            with _session_errors_translated(session):
                 key = self._find_private_key(session)
                 certificate_der = self._find_certificate(session, key)
                 info = _certificate_info_or_error(certificate_der)
@@ -895,24 +898,20 @@ class RgsToken:
                 algorithm, mechanism, parameter, prehash = _choose_mechanism(
                     key_type, scheme, _available_mechanisms(token)
                 )
-                in_prepare = True
-                data = prepare(certificate_der)
-                if not isinstance(data, (bytes, bytearray, memoryview)):
-                    raise TypeError("prepare() must return the bytes to sign")
-                data = bytes(data)
-                in_prepare = False
-                message = hashlib.sha256(data).digest() if prehash else data
-                if _is_raw_rsa_pkcs(mechanism):
-                    message = _SHA256_DIGEST_INFO_PREFIX + message
-                raw = key.sign(message, mechanism=mechanism, mechanism_param=parameter)
-            except TokenError:
-                raise
-            except Exception as exc:
-                if in_prepare:  # the caller's own error, not the token's
-                    raise
-                raise translate_pkcs11_error(exc) from exc
-            finally:
-                _close_quietly(session)
+                try:
+                    data = prepare(certificate_der)
+                    if not isinstance(data, (bytes, bytearray, memoryview)):
+                        raise TypeError("prepare() must return the bytes to sign")
+                except Exception as exc:  # the caller's own error, not the token's
+                    caller_error = exc
+                else:
+                    data = bytes(data)
+                    message = hashlib.sha256(data).digest() if prehash else data
+                    if _is_raw_rsa_pkcs(mechanism):
+                        message = _SHA256_DIGEST_INFO_PREFIX + message
+                    raw = key.sign(message, mechanism=mechanism, mechanism_param=parameter)
+            if caller_error is not None:
+                raise caller_error
         value = bytes(raw)
         if algorithm == ALGORITHM_ECDSA_SHA256:
             from pkcs11.util.ec import encode_ecdsa_signature
@@ -974,7 +973,7 @@ class RgsToken:
             raise _pin_missing()
         session = self._login(token, flags=flags)
         status.pin_accepted = True
-        try:
+        with _session_errors_translated(session):
             key = self._find_private_key(session)
             status.key_found = True
             status.key_type = _key_type_name(key)
@@ -982,12 +981,6 @@ class RgsToken:
                 certificate_der = self._find_certificate(session, key)
                 self._fill_certificate(status, certificate_der, now)
             _check_key_matches_certificate(session, key, status.certificate)
-        except TokenError:
-            raise
-        except Exception as exc:
-            raise translate_pkcs11_error(exc) from exc
-        finally:
-            _close_quietly(session)
         validity_error = status.certificate.validity_error(now)
         if validity_error is not None:
             raise validity_error
@@ -1096,10 +1089,8 @@ def _utcnow() -> datetime:
 
 
 def _aware_utc(value: datetime) -> datetime:
-    """Aware UTC datetime; naive values are taken as UTC (Odoo stores naive UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    """Aware UTC datetime; a naive value is Paris time (:mod:`chorus_pro.timeutil`)."""
+    return as_aware(value).astimezone(timezone.utc)
 
 
 def _pin_missing() -> PinMissing:
@@ -1122,6 +1113,20 @@ def _certificate_info_or_error(der: bytes) -> CertificateInfo:
             code="certificate_unreadable",
             detail=str(exc),
         ) from exc
+
+
+@contextmanager
+def _session_errors_translated(session):
+    """Work in a logged-in session: PKCS#11 failures become :class:`TokenError` (ours pass
+    through), and the session is closed whatever happens."""
+    try:
+        yield
+    except TokenError:
+        raise
+    except Exception as exc:
+        raise translate_pkcs11_error(exc) from exc
+    finally:
+        _close_quietly(session)
 
 
 def _close_quietly(session) -> None:

@@ -11,14 +11,15 @@ import json
 import random
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date
 
 from chorus_pro import statuses as st
-from chorus_pro.timeutil import PARIS, parse_datetime
+from chorus_pro.account import password_expiry
+from chorus_pro.timeutil import PARIS, paris_today, parse_datetime
 
 from . import documents
 from .checks import _as_int
-from .generator import PASSWORD_VALIDITY_DAYS, deposit_invoice, generate_world, paris_today
+from .generator import deposit_invoice, generate_world
 from .operations import ROUTES, _iso
 from .protocol import ADMIN_PREFIX, TOKEN_KEY, Response, _json
 from .runtime import FAULT_KINDS, Fault, SimulatorConfig
@@ -265,7 +266,7 @@ class AdminInterface:
             if data.get("password_expiry") is not None:
                 expiry = date.fromisoformat(str(data["password_expiry"]))
             elif data.get("password"):
-                expiry = paris_today() + timedelta(days=PASSWORD_VALIDITY_DAYS)
+                expiry = password_expiry(paris_today())
             else:
                 expiry = account.password_expiry
             for key in ("password", "client_secret", "client_id", "login"):

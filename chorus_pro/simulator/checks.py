@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Optional
 
+from chorus_pro.parsing import to_bool
 from chorus_pro.timeutil import PARIS, parse_datetime
 
 MAX_PAGE_SIZE = 1000
@@ -41,23 +42,13 @@ def _as_int(value, name: str, required: bool = False) -> Optional[int]:
     raise BadRequest(f"{name} doit être un entier")
 
 
-_TRUE = {"true", "oui", "1", "yes", "o"}
-_FALSE = {"false", "non", "0", "no", "n"}
-
-
 def _as_bool(value, name: str) -> Optional[bool]:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise BadRequest(f"{name} doit valoir true/false (ou Oui/Non)")
+    parsed = to_bool(value)  # true/false, Oui/Non, 1/0, as the client reads them
+    if parsed is None:
+        raise BadRequest(f"{name} doit valoir true/false (ou Oui/Non)")
+    return parsed
 
 
 def _as_decimal(value, name: str) -> Optional[Decimal]:
@@ -85,6 +76,15 @@ def _bound(value, name: str, upper: bool) -> Optional[datetime]:
     if parsed is None:
         raise BadRequest(f"{name} : date-heure invalide")
     return parsed
+
+
+def _status_period(body: dict) -> tuple:
+    """``periodeDateHeureEtatCourantDu`` / ``…Au`` of a search: (from, to), ``None`` when
+    absent."""
+    return (_bound(body.get("periodeDateHeureEtatCourantDu"), "periodeDateHeureEtatCourantDu",
+                   upper=False),
+            _bound(body.get("periodeDateHeureEtatCourantAu"), "periodeDateHeureEtatCourantAu",
+                   upper=True))
 
 
 def _date_bound(value, name: str) -> Optional[date]:

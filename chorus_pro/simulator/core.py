@@ -22,14 +22,13 @@ from datetime import date, datetime
 from typing import Optional
 from urllib.parse import parse_qs
 
-from chorus_pro.timeutil import PARIS
+from chorus_pro.timeutil import PARIS, paris_today
 
 from . import documents
 from .admin import AdminInterface
 from .checks import BadRequest, Forbidden
 from .generator import (
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGIN, DEFAULT_PASSWORD, generate_world,
-    paris_today,
 )
 from .operations import ROUTES, ChorusOperations
 from .protocol import (
@@ -179,13 +178,9 @@ class SimulatorCore(ChorusOperations, AdminInterface):
 
     # -- token endpoint ---------------------------------------------------------------------------
     def handle_token(self, method: str, headers, body: bytes) -> Response:
-        self._count(TOKEN_KEY)
-        fault = self._take_fault(TOKEN_KEY)
-        if fault is not None:
-            answer = self._fault_response(fault)
-            if answer is not None:
-                return answer
-        self._sleep_latency()
+        answer = self._before_call(TOKEN_KEY)
+        if answer is not None:
+            return answer
         if method != "POST":
             return _json({"error": "invalid_request", "error_description": "POST expected"}, 405)
         form = {key: values[0] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
@@ -216,10 +211,19 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         return _json({"access_token": token, "token_type": "Bearer", "expires_in": ttl,
                       "scope": "openid"})
 
-    def _sleep_latency(self) -> None:
+    def _before_call(self, key: str) -> Optional[Response]:
+        """Count the call, play a queued fault (its answer, if it imposes one), then the
+        configured latency."""
+        self._count(key)
+        fault = self._take_fault(key)
+        if fault is not None:
+            answer = self._fault_response(fault)
+            if answer is not None:
+                return answer
         latency = self.config.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
+        return None
 
     # -- API entry point --------------------------------------------------------------------------
     def handle_api(self, method: str, path: str, headers, body: bytes) -> Response:
@@ -229,13 +233,9 @@ class SimulatorCore(ChorusOperations, AdminInterface):
             return _json({"error": "not_found",
                           "error_description": f"No API operation at {path}"}, 404)
         route_method, handler_name = route
-        self._count(key)
-        fault = self._take_fault(key)
-        if fault is not None:
-            answer = self._fault_response(fault)
-            if answer is not None:
-                return answer
-        self._sleep_latency()
+        answer = self._before_call(key)
+        if answer is not None:
+            return answer
         with self.lock:
             failing = self.config.fail_rate > 0 and self._fail_rng.random() < self.config.fail_rate
         if failing:

@@ -263,9 +263,7 @@ class Simulator:
         self.core.close()
 
     def __enter__(self) -> "Simulator":
-        if self._thread is None:
-            self.start_in_thread()
-        return self
+        return self if self._thread is not None else self.start_in_thread()
 
     def __exit__(self, *exc) -> None:
         self.shutdown()

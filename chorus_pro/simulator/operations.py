@@ -18,8 +18,8 @@ from chorus_pro.timeutil import PARIS
 
 from . import documents
 from .checks import (
-    MAX_PAGE_SIZE, BadRequest, Forbidden, _as_bool, _as_decimal, _as_int, _bound, _date_bound,
-    _page_of, _paging, _str_list,
+    MAX_PAGE_SIZE, BadRequest, Forbidden, _as_bool, _as_decimal, _as_int, _date_bound, _page_of,
+    _paging, _status_period, _str_list,
 )
 from .protocol import (
     CODE_DOWNLOAD_REFUSED, CODE_MOTIF_MISSING, CODE_MOTIF_TOO_LONG, CODE_NO_RESULT,
@@ -36,6 +36,19 @@ def _iso(moment: datetime) -> str:
 
 def _money(value: Decimal) -> float:
     return float(value)
+
+
+def _amounts(invoice: SimInvoice) -> dict:
+    """HT, TTC and to pay, as a search item gives them."""
+    return {"montantHT": _money(invoice.amount_ht), "montantTTC": _money(invoice.amount_ttc),
+            "montantAPayer": _money(invoice.amount_to_pay)}
+
+
+def _service_fields(service, name_key: str = "nomServiceExecutant") -> dict:
+    """The executing service of an invoice (``None``: no service)."""
+    return {"idServiceExecutant": service.id if service else None,
+            "codeServiceExecutant": service.code if service else "",
+            name_key: service.name if service else ""}
 
 
 def _rate_code(rate: Decimal) -> str:
@@ -82,15 +95,11 @@ class ChorusOperations:
             "dateFacture": invoice.invoice_date.isoformat(),
             "dateDepot": invoice.deposit_date.isoformat(),
             "devise": invoice.currency,
-            "montantHT": _money(invoice.amount_ht),
-            "montantTTC": _money(invoice.amount_ttc),
-            "montantAPayer": _money(invoice.amount_to_pay),
+            **_amounts(invoice),
             "idDestinataire": structure.id,
             "codeDestinataire": structure.siret,
             "designationDestinataire": structure.name,
-            "idServiceExecutant": service.id if service else None,
-            "codeServiceExecutant": service.code if service else "",
-            "nomServiceExecutant": service.name if service else "",
+            **_service_fields(service),
             "codeFournisseur": supplier.siret,
             "typeIdentifiantFournisseur": "SIRET",
             "designationFournisseur": supplier.name,
@@ -141,10 +150,7 @@ class ChorusOperations:
         statuses = _str_list(body.get("statutCourant"), "statutCourant")
         invoice_types = _str_list(body.get("listeTypeFacture"), "listeTypeFacture")
         frame = body.get("cadreFacturation") or None
-        status_from = _bound(body.get("periodeDateHeureEtatCourantDu"),
-                             "periodeDateHeureEtatCourantDu", upper=False)
-        status_to = _bound(body.get("periodeDateHeureEtatCourantAu"),
-                           "periodeDateHeureEtatCourantAu", upper=True)
+        status_from, status_to = _status_period(body)
         deposit_from = _date_bound(body.get("periodeDateDepotDu"), "periodeDateDepotDu")
         deposit_to = _date_bound(body.get("periodeDateDepotAu"), "periodeDateDepotAu")
         invoice_from = _date_bound(body.get("periodeDateFactureDu"), "periodeDateFactureDu")
@@ -253,13 +259,9 @@ class ChorusOperations:
             "dateFacture": invoice.invoice_date.isoformat(),
             "dateFactureTravaux": invoice.invoice_date.isoformat(),
             "dateHeureEtatCourant": _iso(invoice.status_at),
-            "montantHT": _money(invoice.amount_ht),
-            "montantTTC": _money(invoice.amount_ttc),
-            "montantAPayer": _money(invoice.amount_to_pay),
+            **_amounts(invoice),
             "devise": invoice.currency,
-            "idServiceExecutant": service.id if service else None,
-            "codeServiceExecutant": service.code if service else "",
-            "nomServiceExecutant": service.name if service else "",
+            **_service_fields(service),
             "numeroBonCommande": invoice.purchase_order,
             "numeroMarche": invoice.contract,
             "factureTelechargeeParDestinataire": invoice.downloaded,
@@ -268,10 +270,7 @@ class ChorusOperations:
 
     def op_search_works(self, body: dict) -> Response:
         role = str(body.get("roleUtilisateur") or "").upper()
-        status_from = _bound(body.get("periodeDateHeureEtatCourantDu"),
-                             "periodeDateHeureEtatCourantDu", upper=False)
-        status_to = _bound(body.get("periodeDateHeureEtatCourantAu"),
-                           "periodeDateHeureEtatCourantAu", upper=True)
+        status_from, status_to = _status_period(body)
         downloaded = _as_bool(body.get("flagTelecharge"), "flagTelecharge")
         service_id = _as_int(body.get("idServiceExecutant"), "idServiceExecutant")
         statuses = _str_list(body.get("statutFactureTravaux") or body.get("statutCourant"),
@@ -415,9 +414,7 @@ class ChorusOperations:
                 "idDestinataire": structure.id,
                 "codeDestinataire": structure.siret,
                 "libelleDestinataire": structure.name,
-                "idServiceExecutant": service.id if service else None,
-                "codeServiceExecutant": service.code if service else "",
-                "libelleServiceExecutant": service.name if service else "",
+                **_service_fields(service, name_key="libelleServiceExecutant"),
                 "destinataireEtat": "NON",
                 "adresseDestinataireId": structure.id * 10 + 1,
                 "adresseDestinataireDetail": structure.address.street,

@@ -162,9 +162,7 @@ class SimulatorProcess:
         return process.returncode
 
     def __enter__(self) -> "SimulatorProcess":
-        if self.process is None:
-            self.start()
-        return self
+        return self if self.process is not None else self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -17,7 +17,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
 from chorus_pro import errors as chorus_errors
 from chorus_pro.client import ChorusProClient
 from chorus_pro.evidence import unsigned_evidence
-from chorus_pro.timeutil import PARIS
+from chorus_pro.timeutil import PARIS, from_utc_naive
 
 _logger = logging.getLogger(__name__)
 
@@ -395,7 +395,7 @@ class ChorusProAccount(models.Model):
         key when one is configured (the key feature overrides this). Returns a
         :class:`chorus_pro.evidence.Evidence`."""
         self.ensure_one()
-        return unsigned_evidence(request_body, response_body, at, extra)
+        return unsigned_evidence(request_body, response_body, from_utc_naive(at), extra)
 
     def _chorus_client_kwargs(self):
         self.ensure_one()

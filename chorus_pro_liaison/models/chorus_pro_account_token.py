@@ -32,6 +32,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_token_errors import (
 )
 
 from chorus_pro.evidence import sign_evidence
+from chorus_pro.timeutil import from_utc_naive
 from chorus_pro.token import (
     DEFAULT_PIN_ENV_VAR,
     PinGuard,
@@ -427,7 +428,10 @@ class ChorusProAccount(models.Model):
         if config is None:
             return super()._chorus_evidence(request_body, response_body, at, extra)
         try:
-            return sign_evidence(self._rgs_token(config), request_body, response_body, at, extra)
+            # Odoo's datetimes are naive UTC; the library reads naive values as Paris time.
+            return sign_evidence(
+                self._rgs_token(config), request_body, response_body, from_utc_naive(at), extra
+            )
         except TokenError as error:
             _logger.warning(
                 "Chorus Pro evidence of company %s left unsigned: RGS** key problem %s",
