@@ -56,6 +56,8 @@
         "wizards/chorus_pro_mandate_wizard_views.xml",
         "report/chorus_pro_bordereau_report.xml",
         "views/chorus_pro_mandate_menus.xml",
+        # PES V2: the bordereaux to the public accountant.
+        "views/chorus_pro_pes_views.xml",
     ],
     "demo": [
         "demo/chorus_pro_mandate_demo.xml",

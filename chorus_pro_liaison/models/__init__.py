@@ -28,3 +28,6 @@ from . import chorus_pro_invoice_mandate
 from . import account_move_mandate
 from . import chorus_pro_bordereau
 from . import chorus_pro_run_mandate
+from . import chorus_pro_budget_pes
+from . import chorus_pro_pes_piece
+from . import chorus_pro_bordereau_pes

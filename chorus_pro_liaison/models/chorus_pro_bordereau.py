@@ -149,7 +149,7 @@ class ChorusProBordereau(models.Model):
             number = Numbering._next_number(bordereau.budget_id, bordereau.exercice, series)
             previous = self.search([
                 ("budget_id", "=", bordereau.budget_id.id), ("exercice", "=", bordereau.exercice),
-                ("kind", "=", bordereau.kind), ("state", "=", "validated"),
+                ("kind", "=", bordereau.kind), ("state", "!=", "draft"),
             ])
             bordereau.sudo().write({
                 "number": number,
@@ -177,7 +177,7 @@ class ChorusProBordereau(models.Model):
             if touched & VALIDATION_FIELDS:
                 raise AccessError(_("A bordereau's number, date and state are given by its "
                                     "validation only."))
-            if touched and self.filtered(lambda b: b.state == "validated"):
+            if touched and self.filtered(lambda b: b.state != "draft"):
                 raise UserError(_("A validated bordereau cannot be changed: its mandates are "
                                   "reduced or cancelled with credit notes."))
         return super().write(vals)
@@ -202,5 +202,5 @@ class ChorusProBordereau(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_validated(self):
-        if self.filtered(lambda b: b.state == "validated" or b.mandate_ids):
+        if self.filtered(lambda b: b.state != "draft" or b.mandate_ids):
             raise UserError(_("Only an empty bordereau being prepared can be deleted."))
