@@ -42,7 +42,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_pes_messages import (
     problem_text,
 )
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import pes_amount
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import PES_STATES, pes_amount
 
 from chorus_pro.pes import Bordereau, PesFlow, PesHeader, sign_pes, validate, write_pes
 from chorus_pro.pes.problems import ERROR, WARNING
@@ -50,15 +50,10 @@ from chorus_pro.pes.problems import ERROR, WARNING
 _logger = logging.getLogger(__name__)
 
 SIGNATORY_GROUP = "chorus_pro_liaison.group_chorus_pro_signatory"
-PES_STATES = [
-    ("generated", "PES generated"),
-    ("signed", "Signed"),
-    ("sent", "Sent"),
-    ("accepted", "Accepted"),
-    ("rejected", "Rejected"),
-]
 # A bordereau whose file may be (re)built: nothing has left Odoo yet.
 PREPARING_STATES = ("validated", "generated", "signed")
+# Mandate numbers shown after a problem shared by many (the rest is counted).
+MAX_NUMBERS_SHOWN = 20
 # Bordereaux whose amounts the accountant has, or will have: they count in the yearly total.
 COUNTING_STATES = ("generated", "signed", "sent", "accepted")
 
@@ -266,8 +261,12 @@ class ChorusProBordereau(models.Model):
         lines = []
         for text, numbers in grouped.items():
             if numbers:
-                text = _("%(text)s (mandate n° %(numbers)s)", text=text,
-                         numbers=", ".join(str(n) for n in sorted(numbers)))
+                numbers = sorted(numbers)
+                shown = ", ".join(str(n) for n in numbers[:MAX_NUMBERS_SHOWN])
+                if len(numbers) > MAX_NUMBERS_SHOWN:
+                    shown = _("%(numbers)s and %(count)s more", numbers=shown,
+                              count=len(numbers) - MAX_NUMBERS_SHOWN)
+                text = _("%(text)s (mandate n° %(numbers)s)", text=text, numbers=shown)
             lines.append("• " + text)
         return lines
 
@@ -477,12 +476,15 @@ class ChorusProBordereau(models.Model):
                         piece_reasons.setdefault(piece.number, []).append(text)
         accepted = verdict is not None and verdict.accepted and not flow_errors
         refused_files = acquittement.rejected_files()
+        file_lines = []
         for piece in self.pes_piece_ids:
             texts = list(piece_reasons.get(piece.number, []))
             for id_unique in (piece.file_ids_text or "").split():
                 for error in refused_files.get(id_unique, []):
                     texts.append(_("Attachment %(id)s refused: %(text)s", id=id_unique,
                                    text=ack_error_text(error, self.env)))
+                    file_lines.append(_("Mandate n° %(number)s: %(text)s", number=piece.number,
+                                        text=texts[-1]))
             piece.sudo().write({
                 "rejected": not accepted and piece.number in piece_reasons,
                 "reasons": "\n".join(texts) or False,
@@ -501,7 +503,10 @@ class ChorusProBordereau(models.Model):
             "pes_rejection_reasons": False if accepted else "\n".join(lines),
         })
         if accepted:
-            self.sudo().message_post(body=_("The accountant accepted the bordereau."))
+            body = _("The accountant accepted the bordereau.")
+            if file_lines:
+                body = Markup("%s<br/>%s") % (body, Markup("<br/>").join(file_lines))
+            self.sudo().message_post(body=body)
         else:
             self.sudo().message_post(body=Markup("%s<br/>%s") % (
                 _("The accountant rejected the bordereau:"), Markup("<br/>").join(lines)))

@@ -23,15 +23,16 @@ from chorus_pro import identifiers
 from chorus_pro.pes import Address, BankAccount, DgpBlock, Line, OriginRef, PesFile, Piece, Tiers
 from chorus_pro.pes import codes as pes_codes
 
-PIECE_STATES = [
-    ("generated", "In the generated file"),
+CHORUS_USER_GROUP = "chorus_pro_liaison.group_chorus_pro_user"
+# The states a bordereau reaches after its validation; a pièce follows its bordereau's, until
+# the accountant rejects this very pièce.
+PES_STATES = [
+    ("generated", "PES generated"),
     ("signed", "Signed"),
-    ("sent", "Sent to the accountant"),
+    ("sent", "Sent"),
     ("accepted", "Accepted"),
     ("rejected", "Rejected"),
 ]
-# The bordereau state a pièce follows, until the accountant says something of this very pièce.
-BORDEREAU_TO_PIECE_STATE = {state: state for state, _label in PIECE_STATES}
 # Country codes whose creditors live in France for the PES (CodRes 0).
 FRENCH_COUNTRIES = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "MC"})
 
@@ -64,7 +65,7 @@ class ChorusProPesPiece(models.Model):
     file_ids_text = fields.Text(string="Attachment identifiers (IdUnique)", readonly=True)
     rejected = fields.Boolean(readonly=True, help="The accountant rejected this very mandate.")
     reasons = fields.Text(string="Accountant's reasons", readonly=True)
-    state = fields.Selection(PIECE_STATES, string="PES state", compute="_compute_state",
+    state = fields.Selection(PES_STATES, string="PES state", compute="_compute_state",
                              store=True)
 
     @api.depends("bordereau_id.state", "rejected")
@@ -73,7 +74,8 @@ class ChorusProPesPiece(models.Model):
             if piece.rejected:
                 piece.state = "rejected"
             else:
-                piece.state = BORDEREAU_TO_PIECE_STATE.get(piece.bordereau_id.state, "generated")
+                state = piece.bordereau_id.state
+                piece.state = state if state in dict(PES_STATES) else "generated"
 
     def action_open_bordereau(self):
         self.ensure_one()
@@ -83,18 +85,23 @@ class ChorusProPesPiece(models.Model):
 class AccountMove(models.Model):
     _inherit = "account.move"
 
+    # Readable by the Chorus Pro users only (the pièces are theirs; a plain Invoicing user keeps
+    # opening vendor bills).
     chorus_pro_pes_piece_ids = fields.One2many(
         "chorus.pro.pes.piece", "move_id", string="Sent to the accountant", readonly=True,
+        groups=CHORUS_USER_GROUP,
     )
     chorus_pro_pes_piece_id = fields.Many2one(
         "chorus.pro.pes.piece", string="PES pièce", compute="_compute_chorus_pro_pes_piece",
-        help="The latest PES file this mandate went in.",
+        help="The latest PES file this mandate went in.", groups=CHORUS_USER_GROUP,
     )
     chorus_pro_pes_state = fields.Selection(
-        PIECE_STATES, string="PES state", compute="_compute_chorus_pro_pes_piece",
+        PES_STATES, string="PES state", compute="_compute_chorus_pro_pes_piece",
+        groups=CHORUS_USER_GROUP,
     )
     chorus_pro_pes_reasons = fields.Text(
         string="Accountant's reasons", compute="_compute_chorus_pro_pes_piece",
+        groups=CHORUS_USER_GROUP,
     )
 
     @api.depends("chorus_pro_pes_piece_ids.state", "chorus_pro_pes_piece_ids.reasons")

@@ -54,6 +54,7 @@ def shared_dir():
 
 
 PES_ALLER_XSD = shared_dir() / "schemas" / "pes-v2" / "PES_V2" / "Rev0" / "PES_Aller.xsd"
+ACQUIT_XSD = PES_ALLER_XSD.with_name("PES_V2_Acquit_Autonome_V2.xsd")
 
 
 @functools.lru_cache(maxsize=None)
@@ -158,6 +159,11 @@ class PesCommon(MandateCommon):
         self.assertEqual(bordereau.state, "sent")
 
     def import_acquittement(self, bordereau, xml, filename="ACQ.xml"):
+        if xml.startswith("<?xml") and ACQUIT_XSD.is_file():
+            # What the tests import is shaped as Hélios' acquittements are.
+            schema = _schema(str(ACQUIT_XSD))
+            tree = etree.fromstring(xml.encode("iso-8859-1")).getroottree()
+            self.assertTrue(schema.validate(tree), schema.error_log)
         wizard = self.env["chorus.pro.pes.acquittement"].with_user(self.mandating_user).create({
             "bordereau_id": bordereau.id,
             "data": base64.b64encode(xml.encode("iso-8859-1")),
@@ -208,10 +214,12 @@ class PesCommon(MandateCommon):
 
 
 def acquittement_xml(bordereau, *, accepted=True, bordereau_errors=(), piece_errors=None,
-                     budget=None):
+                     budget=None, number=None, flow_errors=None):
     """The accountant's acquittement (PES_V2_Acquit_Autonome_V2) of ``bordereau``: accepted,
     or rejected with ``bordereau_errors`` [(code, words)] and ``piece_errors``
-    {mandate number: [(code, words)]}."""
+    {mandate number: [(code, words)]}; or, with ``flow_errors`` [(code, words)], the whole file
+    rejected by the technical checks (no bordereau named). ``number``: another bordereau
+    number than ``bordereau``'s."""
     budget = budget or bordereau.budget_id
 
     def errors(items):
@@ -225,6 +233,19 @@ def acquittement_xml(bordereau, *, accepted=True, bordereau_errors=(), piece_err
         "<DetailPiece><NumPiece V=\"%d\"/>%s</DetailPiece>" % (number, errors(items))
         for number, items in (piece_errors or {}).items()
     )
+    if flow_errors:
+        elements = ('<ElementACQUIT><DomaineAck V="0"/><EtatAck V="0"/>%s</ElementACQUIT>'
+                    % errors(flow_errors))
+    else:
+        values = {"number": number or bordereau.number, "exercice": bordereau.exercice,
+                  "state": "1" if accepted else "0", "errors": errors(bordereau_errors),
+                  "pieces": pieces}
+        elements = (
+            '<ElementACQUIT><DomaineAck V="3"/><EtatAck V="1"/><NumBord V="%(number)d"/>'
+            '<ExerciceBord V="%(exercice)d"/></ElementACQUIT>'
+            '<ElementACQUIT><DomaineAck V="5"/><EtatAck V="%(state)s"/><NumBord V="%(number)d"/>'
+            '<ExerciceBord V="%(exercice)d"/>%(errors)s%(pieces)s</ElementACQUIT>'
+        ) % values
     return (
         '<?xml version="1.0" encoding="ISO-8859-1"?>'
         '<n:PES_ACQUIT xmlns:n="http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/retour/v2">'
@@ -233,17 +254,11 @@ def acquittement_xml(bordereau, *, accepted=True, bordereau_errors=(), piece_err
         '<Adresse V="DGFIP"/></Emetteur></Enveloppe>'
         '<EnTetePES><DteStr V="2026-03-21"/><IdPost V="%(post)s"/><IdColl V="%(coll)s"/>'
         '<CodCol V="%(col)s"/><CodBud V="%(bud)s"/></EnTetePES>'
-        '<ACQUIT><EnTeteAcquit><IdVer V="2"/></EnTeteAcquit>'
-        '<ElementACQUIT><DomaineAck V="3"/><EtatAck V="1"/><NumBord V="%(number)d"/>'
-        '<ExerciceBord V="%(exercice)d"/></ElementACQUIT>'
-        '<ElementACQUIT><DomaineAck V="5"/><EtatAck V="%(state)s"/><NumBord V="%(number)d"/>'
-        '<ExerciceBord V="%(exercice)d"/>%(errors)s%(pieces)s</ElementACQUIT>'
-        '</ACQUIT></n:PES_ACQUIT>'
+        '<ACQUIT><EnTeteAcquit><IdVer V="2"/></EnTeteAcquit>%(elements)s</ACQUIT></n:PES_ACQUIT>'
     ) % {
         "file": bordereau.pes_file_name or "PES.xml", "post": budget.poste_comptable or "034000",
         "coll": budget.pes_id_coll or COMMUNE_SIRET, "col": budget.pes_cod_col or "123",
-        "bud": budget.code, "number": bordereau.number, "exercice": bordereau.exercice,
-        "state": "1" if accepted else "0", "errors": errors(bordereau_errors), "pieces": pieces,
+        "bud": budget.code, "elements": elements,
     }
 
 

@@ -9,7 +9,7 @@ import gzip
 from decimal import Decimal
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pes_messages import PROBLEM_TEMPLATES
 
@@ -168,6 +168,31 @@ class TestPesBordereau(PesCase):
         self.assertEqual(wrong.chorus_pro_pes_piece_ids.sorted("id").mapped("state"),
                          ["rejected", "accepted"], "both journeys stay visible on the mandate")
 
+    def test_acquittement_that_does_not_fit_is_refused_or_rejects_the_whole_file(self):
+        bordereau = self.validated_bordereau(self.mandate_now(self.ready_invoices(1)))
+        self.generate(bordereau)
+        with self.assertRaises(UserError):
+            self.import_acquittement(bordereau, acquittement_xml(bordereau))  # not sent yet
+        self.sign(bordereau)
+        self.mark_sent(bordereau)
+        with self.assertRaises(UserError) as refused:
+            self.import_acquittement(bordereau, "not an acquittement")
+        self.assertIn("not a PES acquittement", str(refused.exception))
+        other_budget = self.budget_ht
+        other_budget.pes_cod_col = "456"
+        with self.assertRaises(UserError) as refused:
+            self.import_acquittement(bordereau, acquittement_xml(bordereau, budget=other_budget))
+        self.assertIn("456/01", str(refused.exception))
+        with self.assertRaises(UserError) as refused:
+            self.import_acquittement(bordereau, acquittement_xml(bordereau, number=99))
+        self.assertIn("does not mention bordereau", str(refused.exception))
+        self.assertEqual(bordereau.state, "sent")
+        self.import_acquittement(bordereau, acquittement_xml(
+            bordereau, flow_errors=[("ERREUR_SIGNATURE_INVALIDE", "")]))
+        self.assertEqual(bordereau.state, "rejected")
+        self.assertIn("The signature is invalid", bordereau.pes_rejection_reasons)
+        self.assertIn("ACQ.xml", bordereau.pes_answer_attachment_id.name)
+
     def test_every_problem_listed_at_once_and_nothing_generated(self):
         invoices = self.ready_invoices(2)
         mandates = self.mandate_now(invoices)
@@ -261,6 +286,12 @@ class TestPesBordereau(PesCase):
                 bordereau.pes_piece_ids.ids).read(["number"])
         with self.assertRaises(UserError):
             self.sign(bordereau, pin="")
+        # The mandate shows its pièce to Chorus Pro users; a plain Invoicing user still opens it.
+        self.assertEqual(Form(mandates.with_user(self.reader)).chorus_pro_pes_state, "generated")
+        accountant = new_test_user(self.env, login="pes_accountant",
+                                   groups="base.group_user,account.group_account_invoice",
+                                   company_id=self.company.id)
+        self.assertEqual(Form(mandates.with_user(accountant)).name, mandates.name)
 
         # A wrong PIN reaches the key once, is recorded, and is never presented again.
         fixture = self.tokens[PIN_TOKEN]
