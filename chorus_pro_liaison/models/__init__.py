@@ -1,4 +1,3 @@
-from . import chorus_errors
 from . import chorus_pro_account
 from . import chorus_pro_service
 from . import chorus_pro_run
@@ -9,7 +8,6 @@ from . import chorus_pro_account_sync
 from . import ir_attachment
 from . import res_company
 from . import res_config_settings
-from . import chorus_token_errors
 from . import chorus_pro_token_pin_block
 from . import chorus_pro_account_token
 from . import chorus_pro_run_token

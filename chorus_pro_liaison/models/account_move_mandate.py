@@ -13,14 +13,16 @@ always has its push. Once committed, the push is sent through step 2's path
 sends it; a double click or a retry finds the same push and never sends twice.
 """
 
-import contextlib
-import contextvars
 import logging
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+from odoo.addons.chorus_pro_liaison.services.mandating import (
+    bookkeeping_allowed,
+    checked_mandate_ids,
+)
 
 from chorus_pro import statuses as chorus_statuses
 
@@ -30,28 +32,6 @@ MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 # Push states after which Chorus knows (or may know) the mandate number.
 PUSH_LIVE = ("pending", "sent", "already")
 PUSH_DONE = ("sent", "already")
-
-# Only server code may write a mandate's Chorus bookkeeping (its Chorus invoice, budget, number,
-# bordereau, push...) or skip the checks it has just made: a ContextVar, unlike the context of a
-# call, cannot be set by a client over RPC.
-_BOOKKEEPING_ALLOWED = contextvars.ContextVar("chorus_pro_mandate_bookkeeping", default=False)
-_CHECKED_MANDATE_IDS = contextvars.ContextVar("chorus_pro_checked_mandates", default=frozenset())
-
-
-@contextlib.contextmanager
-def mandate_runner(checked=None):
-    """Within this block, server code may create mandates with their Chorus bookkeeping, and the
-    mandates in ``checked`` (just checked by the caller) are validated without checking their
-    invoice a second time."""
-    tokens = [(_BOOKKEEPING_ALLOWED, _BOOKKEEPING_ALLOWED.set(True))]
-    if checked is not None:
-        tokens.append((_CHECKED_MANDATE_IDS, _CHECKED_MANDATE_IDS.set(frozenset(checked.ids))))
-    try:
-        yield
-    finally:
-        for variable, token in reversed(tokens):
-            variable.reset(token)
-
 
 class AccountMove(models.Model):
     _inherit = "account.move"
@@ -158,7 +138,7 @@ class AccountMove(models.Model):
         }
 
     def _chorus_pro_check_protected(self, vals_list):
-        if self.env.su or _BOOKKEEPING_ALLOWED.get():
+        if self.env.su or bookkeeping_allowed():
             return
         protected = self._chorus_pro_protected_fields()
         touched = sorted({name for vals in vals_list for name in vals if name in protected})
@@ -239,7 +219,7 @@ class AccountMove(models.Model):
                                   "Mandating) validate mandates.", label=label))
                 continue
             if move.move_type == "in_invoice":
-                reasons = [] if move.id in _CHECKED_MANDATE_IDS.get() else (
+                reasons = [] if move.id in checked_mandate_ids() else (
                     invoice._mandate_blocking_reasons(acting_user=self.env.user, ignore_move=move)
                 )
                 reasons += move._chorus_pro_payee_reasons()

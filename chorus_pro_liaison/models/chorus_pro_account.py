@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )

@@ -21,15 +21,13 @@ from datetime import datetime, timezone
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
+from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP, paris_today
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_token_pin_block import (
-    DatabasePinGuardStore,
-)
-from odoo.addons.chorus_pro_liaison.models.chorus_token_errors import (
+from odoo.addons.chorus_pro_liaison.services.key_messages import (
     token_problem_message,
     token_status_message,
 )
+from odoo.addons.chorus_pro_liaison.services.pin_guard_store import DatabasePinGuardStore
 
 from chorus_pro.evidence import sign_evidence
 from chorus_pro.token import (

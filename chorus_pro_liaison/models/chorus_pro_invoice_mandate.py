@@ -32,6 +32,8 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
+
 from chorus_pro import statuses as chorus_statuses
 
 _logger = logging.getLogger(__name__)
@@ -48,10 +50,6 @@ CREDIT_NOTE_OUTCOMES = [
     ("cancellation", "Cancels its mandate"),
     ("titre_recette", "Titre de recette to issue"),
 ]
-
-
-class MandateBlocked(Exception):
-    """This invoice cannot be mandated now; the message says why, in plain words."""
 
 
 def cents(value):

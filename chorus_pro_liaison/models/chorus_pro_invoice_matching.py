@@ -27,7 +27,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )

@@ -13,7 +13,10 @@ from contextlib import contextmanager
 
 import psycopg2
 
-from odoo import _, api, fields, models, modules, tools
+from odoo import _, api, fields, models
+
+from odoo.addons.chorus_pro_liaison.services.retrieval import LOCK_NAMESPACE, InvoiceSynchronizer
+from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, commit, rollback
 
 _logger = logging.getLogger(__name__)
 
@@ -99,15 +102,9 @@ class ChorusProRun(models.Model):
             run.failed_line_count = len(run.line_ids.filtered(lambda line: line.level == "error"))
 
     # ------------------------------------------------------------------ execution
-    @staticmethod
-    def _can_commit():
-        """Odoo's pattern (account): never commit inside tests, which keep their transaction."""
-        return not tools.config["test_enable"] and not modules.module.current_test
-
     def _commit(self):
-        if self._can_commit():
-            # Work is committed in batches so that a crash loses at most the current batch.
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+        # Work is committed in batches so that a crash loses at most the current batch.
+        commit(self.env.cr)
 
     def _log(self, message, level="info", chorus_id=False, number=False, invoice=False):
         self.ensure_one()
@@ -187,13 +184,7 @@ class ChorusProRun(models.Model):
         return bool(self.env.cr.fetchone())
 
     def _rollback(self):
-        """Roll the current transaction back on an error path (never in tests), quietly: what
-        failed is reported by the caller."""
-        if self._can_commit():
-            try:
-                self.env.cr.rollback()
-            except Exception:
-                _logger.warning("Chorus Pro: rollback failed", exc_info=True)
+        rollback(self.env.cr)
 
     @contextmanager
     def _rollback_on_error(self):
@@ -201,7 +192,7 @@ class ChorusProRun(models.Model):
         transaction is usable again, so that the locks are released and the failure recorded,
         and no cleanup error hides the original one. Tests cannot roll back their transaction:
         a savepoint stands in for it."""
-        if self._can_commit():
+        if can_commit():
             try:
                 yield
             except BaseException:
@@ -350,15 +341,11 @@ class ChorusProRunSync(models.Model):
     _inherit = "chorus.pro.run"
 
     def _execute_sync(self):
-        from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import InvoiceSynchronizer
-
         self.ensure_one()
         InvoiceSynchronizer(self).execute()
 
     def _run_lock_key(self):
         if self.run_type == "sync":
-            from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import LOCK_NAMESPACE
-
             return (LOCK_NAMESPACE, self.account_id.id)
         return super()._run_lock_key()
 

@@ -15,7 +15,7 @@ from odoo.tools import mute_logger
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_run_mandate import (
     LOCK_NAMESPACE as MANDATE_LOCK_NAMESPACE,
 )
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import (
+from odoo.addons.chorus_pro_liaison.services.retrieval import (
     LOCK_NAMESPACE,
     InvoiceSynchronizer,
     SyncInterrupted,

@@ -15,6 +15,10 @@ class ChorusGuardError(UserError):
         self.code = code
 
 
+class MandateBlocked(Exception):
+    """This invoice cannot be mandated now; the message says why, in plain words."""
+
+
 def chorus_error_message(error, env):
     """A plain-French (translated) explanation of a :mod:`chorus_pro.errors` exception.
 

@@ -32,7 +32,7 @@ import psycopg2
 from odoo import _, fields
 from odoo.tools import split_every
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
