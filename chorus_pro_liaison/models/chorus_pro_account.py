@@ -14,6 +14,7 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
     chorus_error_message,
 )
 
+from chorus_pro import dgp
 from chorus_pro import errors as chorus_errors
 from chorus_pro.client import ChorusProClient
 from chorus_pro.evidence import unsigned_evidence
@@ -34,6 +35,22 @@ PURPOSES = ("connection_test", "configuration", "sync", "status", "mandate")
 
 def paris_today():
     return datetime.now(PARIS).date()
+
+
+def first_day_of_month(day):
+    return date(day.year, day.month, 1)
+
+
+BODY_KINDS = [
+    (dgp.BODY_COLLECTIVITE, "Local authority, EPCI or local public body (30 days)"),
+    (dgp.BODY_ETAT, "State (30 days)"),
+    (dgp.BODY_EPS, "Public health establishment (50 days)"),
+    (dgp.BODY_ENTREPRISE_PUBLIQUE, "Public company (60 days)"),
+]
+CONVENTIONS = [
+    (dgp.CONVENTION_START_DAY_ZERO, "The day the invoice is made available is day 0"),
+    (dgp.CONVENTION_START_DAY_ONE, "The day the invoice is made available is day 1"),
+]
 
 
 class ChorusProAccount(models.Model):
@@ -137,6 +154,117 @@ class ChorusProAccount(models.Model):
     reminder_days = fields.Integer(string="Reminder (days before expiry)", default=15)
     reminder_sent_for = fields.Date(
         string="Reminder sent for expiry", readonly=True, copy=False
+    )
+
+    # ------------------------------------------------------------------ step 1: retrieval
+    sync_cutoff_date = fields.Date(
+        string="Cutoff date",
+        default=lambda self: first_day_of_month(paris_today()),
+        help="At the first retrieval, invoices whose last status change is older than this date "
+        "and that are already closed are left out (or imported as history). Invoices still "
+        "waiting for a decision always come in: their payment delay is running.",
+    )
+    sync_cutoff_mode = fields.Selection(
+        [
+            ("skip", "Leave older closed invoices out"),
+            ("history", "Import them, marked as already processed"),
+        ],
+        string="Older invoices",
+        default="skip",
+        required=True,
+    )
+    sync_overlap_hours = fields.Integer(
+        string="Overlap (hours)",
+        default=24,
+        help="Each retrieval looks back this far before the previous one, so that nothing "
+        "changed at the boundary is missed.",
+    )
+    sync_bundle_mb = fields.Integer(
+        string="Download bundle size (MB)",
+        default=15,
+        help="Invoices are downloaded together up to this size (Chorus Pro refuses 120 MB).",
+    )
+    sync_parallel_calls = fields.Integer(
+        string="Calls in flight",
+        default=3,
+        help="How many calls to Chorus Pro may run at the same time (Chorus publishes no "
+        "quota: keep it small).",
+    )
+    last_sync_at = fields.Datetime(
+        string="Last successful retrieval",
+        readonly=True,
+        copy=False,
+        help="Status changes up to this moment are in Odoo.",
+    )
+    last_sync_run_id = fields.Many2one("chorus.pro.run", readonly=True, copy=False)
+    next_sync_at = fields.Datetime(
+        string="Next scheduled retrieval", compute="_compute_next_sync_at"
+    )
+    run_ids = fields.One2many("chorus.pro.run", "account_id", string="Runs")
+    invoice_ids = fields.One2many("chorus.pro.invoice", "account_id", string="Invoices")
+
+    # ------------------------------------------------------------------ step 2: processing
+    require_service_fait_motif = fields.Boolean(
+        string="Motif required for Service fait",
+        default=True,
+        tracking=True,
+        help="Chorus Pro requires a motif only for Rejetée and Suspendue; many bodies' "
+        "procedures also ask for one when certifying the service. Untick to make it optional.",
+    )
+    require_internal_validation = fields.Boolean(
+        string="Internal validation required before mandating",
+        default=False,
+        tracking=True,
+        help="An internal validator must tick \"Validation interne\" on an invoice before it "
+        "can be mandated.",
+    )
+    four_eyes = fields.Boolean(
+        string="Four-eyes rule",
+        default=False,
+        tracking=True,
+        help="The person who gave the internal validation of an invoice cannot also mandate it.",
+    )
+
+    # ------------------------------------------------------------------ step 4: payment delay, mandates
+    public_body_kind = fields.Selection(
+        BODY_KINDS, string="Kind of public body", default=dgp.BODY_COLLECTIVITE, required=True,
+        tracking=True,
+        help="Sets the legal payment delay (délai global de paiement): 30 days for the State "
+        "and local authorities, 50 for public health establishments, 60 for public companies; "
+        "and the comptable's share of it (10 days, 15 for health establishments).",
+    )
+    contract_delay_days = fields.Integer(
+        string="Contractual payment delay (days)",
+        help="Leave 0 when the contracts keep the legal delay. A shorter contractual delay "
+        "applies instead of the legal one; a longer one is capped by the law.",
+    )
+    dgp_convention = fields.Selection(
+        CONVENTIONS, string="Day counting", default=dgp.DEFAULT_CONVENTION, required=True,
+        help="The law does not say whether the day the invoice is made available counts. By "
+        "default it is day 0: made available on 2 March, due on 1 April (30 days).",
+    )
+    dgp_reminder_days = fields.Integer(
+        string="Reminder (days before the ordonnateur's target)", default=5,
+        help="An activity is scheduled for the users below this many days before the date by "
+        "which the mandate must be sent to the comptable.",
+    )
+    dgp_reminder_user_ids = fields.Many2many(
+        "res.users",
+        "chorus_pro_account_dgp_reminder_rel",
+        "account_id",
+        "user_id",
+        string="Users reminded of payment deadlines",
+        domain="[('share', '=', False), ('company_ids', 'in', [company_id])]",
+    )
+    mandate_auto_post = fields.Boolean(
+        string="Validate mandates at once", default=True,
+        help="\"Mandater\" creates and validates the mandates: numbers are given and Chorus Pro "
+        "is told Mandatée. When off, the mandates are created as drafts to check, and this "
+        "happens when each one is validated.",
+    )
+    mandate_background_threshold = fields.Integer(
+        string="Mandate in the background above", default=20,
+        help="Selections larger than this are mandated in the background, with progress.",
     )
 
     # Last connection test.
@@ -282,6 +410,8 @@ class ChorusProAccount(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._check_custom_urls_rights(vals)
+            if vals.get("token_module_path"):
+                self._check_token_module_path(vals["token_module_path"])
             if vals.get("password_expiry_date"):
                 vals.setdefault("password_expiry_source", "manual")
         # An expiry date entered with the password wins over the computed 424 days.
@@ -294,6 +424,7 @@ class ChorusProAccount(models.Model):
 
     def write(self, vals):
         self._check_custom_urls_rights(vals)
+        vals = self._token_settings_write(vals)
         if "password_expiry_date" in vals and "password_expiry_source" not in vals:
             vals = dict(vals, password_expiry_source="manual", reminder_sent_for=False)
         records = self
@@ -303,6 +434,14 @@ class ChorusProAccount(models.Model):
         # Write-only fields: what was typed must not linger in the cache and be read back.
         self.invalidate_recordset(WRITE_ONLY_FIELDS)
         return result
+
+    @api.constrains("contract_delay_days", "dgp_reminder_days", "mandate_background_threshold")
+    def _check_mandate_numbers(self):
+        for account in self:
+            if account.contract_delay_days < 0 or account.dgp_reminder_days < 0:
+                raise ValidationError(self.env._("Delays cannot be negative."))
+            if account.mandate_background_threshold < 0:
+                raise ValidationError(self.env._("The background threshold cannot be negative."))
 
     @api.constrains("environment", "custom_api_url", "custom_token_url")
     def _check_custom_urls(self):
@@ -328,8 +467,8 @@ class ChorusProAccount(models.Model):
 
         Every action that talks to Chorus (connection test, configuration loading, sync, status
         changes, mandating) calls this first, through :meth:`_chorus_client`. It checks the
-        switch, the credentials and the technical password's expiry, then the hooks of
-        :meth:`_chorus_guard_extra_checks` (the RGS** key). It raises :class:`ChorusGuardError`
+        switch, the credentials and the technical password's expiry, then the RGS** key
+        (:meth:`_token_guard`, ``chorus_pro_account_token.py``). It raises :class:`ChorusGuardError`
         (a ``UserError``) with a message an accountant understands; nothing is sent then.
         """
         self.ensure_one()
@@ -382,19 +521,20 @@ class ChorusProAccount(models.Model):
                 ),
                 code="password_expired",
             )
-        self._chorus_guard_extra_checks(purpose, manual=manual)
-        return True
-
-    def _chorus_guard_extra_checks(self, purpose, *, manual=True):
-        """Hook for further checks of the guard (the RGS** key plugs in here)."""
+        self._token_guard(purpose, manual=manual)
         return True
 
     def _chorus_evidence(self, request_body, response_body, at, extra=None):
         """Evidence of a call that changed something in Chorus Pro (status push, MANDATEE): the
-        exact request body, Chorus's answer and the time. Unsigned here; signed with the RGS**
-        key when one is configured (the key feature overrides this). Returns a
+        exact request body, Chorus's answer and the time, signed with the RGS** key when one is
+        configured and usable (:meth:`_token_sign_evidence`), unsigned otherwise. Returns a
         :class:`chorus_pro.evidence.Evidence`."""
         self.ensure_one()
+        signed, unsigned_reason = self._token_sign_evidence(request_body, response_body, at, extra)
+        if signed is not None:
+            return signed
+        if unsigned_reason:
+            extra = dict(extra or {}, unsigned_reason=unsigned_reason)
         return unsigned_evidence(request_body, response_body, at, extra)
 
     def _chorus_client_kwargs(self):
@@ -593,6 +733,77 @@ class ChorusProAccount(models.Model):
         except chorus_errors.ChorusProError as error:
             raise UserError(chorus_error_message(error, self.env)) from error
         self._store_structure(detail, services)
+        return True
+
+    # ------------------------------------------------------------------ retrieval
+    def _compute_next_sync_at(self):
+        cron = self.env.ref("chorus_pro_liaison.ir_cron_chorus_pro_sync", raise_if_not_found=False)
+        nextcall = cron.sudo().nextcall if cron and cron.sudo().active else False
+        for account in self:
+            account.next_sync_at = nextcall if account.enabled else False
+
+    def _running_sync(self):
+        """The account's retrieval queued or running, if any. A run left "running" by a server
+        process that is gone (killed, time limit, restart) is marked failed on the way: it would
+        otherwise be reopened and block the scheduled retrieval forever."""
+        self.ensure_one()
+        runs = self.env["chorus.pro.run"].sudo().search(
+            [("account_id", "=", self.id), ("run_type", "=", "sync"),
+             ("state", "in", ("queued", "running"))],
+        )
+        runs -= runs._reap_interrupted()
+        return runs[:1]
+
+    def action_launch_sync(self):
+        """"Lancer la vérification": checks at once, then retrieves in the background."""
+        self.ensure_one()
+        if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
+            raise UserError(_("Only Chorus Pro processors can launch the retrieval."))
+        running = self._running_sync()
+        if running:
+            return running._action_open()
+        # The cheap checks happen now, so that the user learns at once what is wrong.
+        self._chorus_guard("sync", manual=True)
+        run = self.env["chorus.pro.run"].sudo().create({
+            "company_id": self.company_id.id,
+            "account_id": self.id,
+            "run_type": "sync",
+            "trigger": "manual",
+            "user_id": self.env.user.id,
+        })
+        run._trigger_jobs()
+        return run._action_open()
+
+    @api.model
+    def action_launch_sync_current_company(self):
+        account = self._for_company(self.env.company)
+        if not account:
+            raise UserError(
+                _("Chorus Pro is not configured for %(company)s.", company=self.env.company.name)
+            )
+        return account.action_launch_sync()
+
+    @api.model
+    def _cron_scheduled_sync(self):
+        """Hourly (editable): one retrieval per company whose link is on, executed here (the
+        run is never committed as queued: the job cron does not pick it too).
+
+        Never raises: Chorus being down or expired credentials are recorded on the run (Odoo
+        deactivates a cron that keeps failing). Companies switched off are skipped.
+        """
+        accounts = self.sudo().search([("enabled", "=", True)])
+        for index, account in enumerate(accounts):
+            if not account._running_sync():
+                run = self.env["chorus.pro.run"].sudo().create({
+                    "company_id": account.company_id.id,
+                    "account_id": account.id,
+                    "run_type": "sync",
+                    "trigger": "cron",
+                    "user_id": False,
+                })
+                run.with_company(account.company_id)._execute()
+            self.env["ir.cron"]._notify_progress(done=index + 1,
+                                                 remaining=len(accounts) - index - 1)
         return True
 
     # ------------------------------------------------------------------ reminders

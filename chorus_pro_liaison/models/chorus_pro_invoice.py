@@ -232,6 +232,12 @@ class ChorusProInvoice(models.Model):
         string="Files last asked at", readonly=True, help="Last time the files were asked from Chorus Pro."
     )
     last_sync_at = fields.Datetime(readonly=True)
+    # Set when the retrieval creates the invoice, cleared by :meth:`_chorus_after_retrieval` once
+    # the checks made on arrival (duplicates among them) have run for it: a retrieval interrupted
+    # in between leaves it set, and the next retrieval makes the checks.
+    duplicate_check_pending = fields.Boolean(
+        string="Arrival checks pending", readonly=True, copy=False
+    )
 
     _sql_constraints = [
         (
@@ -293,12 +299,25 @@ class ChorusProInvoice(models.Model):
             "context": {"default_res_model": self._name, "default_res_id": self.id, "create": False},
         }
 
-    # ------------------------------------------------------------------ hooks
-    def _chorus_after_sync(self, new=None):
-        """Called by the retrieval for the invoices it created or updated in a batch (``new``:
-        those created). Later steps plug in here (remembered supplier matches, duplicate
-        detection, payment-delay dates)."""
-        return True
+    # ------------------------------------------------------------------ after a retrieval
+    def _chorus_after_retrieval(self):
+        """What each step does with the invoices a retrieval batch created or changed, in this
+        order (called by ``services/retrieval.py``, committed with the batch):
+
+        1. step 3, suppliers: remembered supplier and factor matches applied, the best partner
+           proposed for the others (``chorus_pro_invoice_matching.py``);
+        2. step 2, duplicates: the invoices whose arrival checks are pending (new ones, or left
+           by an interrupted run) compared with those already received
+           (``chorus_pro_invoice_processing.py``);
+        3. step 4, payment delay: the délai global de paiement dates of the batch made final
+           (``chorus_pro_invoice_dgp.py``).
+        """
+        arriving = self.filtered("duplicate_check_pending")
+        self._chorus_match_suppliers()
+        arriving._chorus_detect_duplicates()
+        self._dgp_recompute()
+        if arriving:
+            arriving.write({"duplicate_check_pending": False})
 
     # ------------------------------------------------------------------ from Chorus
     def _status_label(self, code):
@@ -306,7 +325,10 @@ class ChorusProInvoice(models.Model):
         return labels.get(code, code or "?")
 
     def _post_status_change(self, previous, new, comment=""):
-        """Chatter trace of a status change made elsewhere (portal, supplier, Hélios)."""
+        """Chatter trace of a status change made elsewhere (portal, supplier, Hélios). After our
+        own push (``chorus_pro_quiet_status``), the push's message says it all."""
+        if self.env.context.get("chorus_pro_quiet_status"):
+            return
         body = Markup("%s") % _(
             "Chorus Pro status changed: %(old)s → %(new)s",
             old=self._status_label(previous) if previous else "–",

@@ -266,7 +266,9 @@ class ChorusProInvoice(models.Model):
         return values
 
     def _dgp_recompute(self):
-        """Recompute the stored DGP fields now (after a change the dependencies do not see)."""
+        """Recompute the stored DGP fields now (after a change the dependencies do not see). The
+        retrieval writes history and status in several steps: the dates of a batch are made final
+        here (the dependencies already cover most changes)."""
         if not self:
             return
         # What shows these values (the mandate's related fields) must read them again.
@@ -332,14 +334,6 @@ class ChorusProInvoice(models.Model):
         if operator in ("!=", "not in"):
             domain = ["!"] + expression.normalize_domain(domain)
         return domain
-
-    # ------------------------------------------------------------------ hooks
-    def _chorus_after_sync(self, new=None):
-        result = super()._chorus_after_sync(new=new)
-        # The retrieval writes history and status in several steps; make sure the dates are
-        # final for this batch (the dependencies already cover most changes).
-        self._dgp_recompute()
-        return result
 
     # ------------------------------------------------------------------ reminders
     @api.model

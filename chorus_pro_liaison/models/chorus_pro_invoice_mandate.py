@@ -284,17 +284,6 @@ class ChorusProInvoice(models.Model):
             return self.partner_bank_id
         return self.env["res.partner.bank"]
 
-    def _chorus_is_mandated(self):
-        # Step 2's hook: a mandate validated in Odoo (numbered) counts even before Chorus
-        # shows it, so that the invoice can no longer be rejected or suspended from Odoo.
-        if super()._chorus_is_mandated():
-            return True
-        mandate = self.sudo().mandate_move_id
-        return bool(
-            mandate and mandate.state != "cancel" and mandate.move_type == "in_invoice"
-            and mandate.chorus_pro_mandate_number
-        )
-
     # ------------------------------------------------------------------ building a mandate
     def _mandate_check_amounts(self):
         """Chorus's own figures must agree with each other before anything is mandated."""

@@ -386,12 +386,7 @@ class ChorusProInvoice(models.Model):
             ))
         return reasons
 
-    # ------------------------------------------------------------------ sync hook
-    def _chorus_after_sync(self, new=None):
-        result = super()._chorus_after_sync(new=new)
-        self._chorus_match_suppliers()
-        return result
-
+    # ------------------------------------------------------------------ after a retrieval
     def _chorus_match_suppliers(self):
         """Set-based matching of these invoices: remembered suppliers and factors first, then a
         proposed partner (with the reason) for those still unmatched. Returns counts."""

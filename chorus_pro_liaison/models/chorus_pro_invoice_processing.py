@@ -351,14 +351,18 @@ class ChorusProInvoice(models.Model):
         ))
 
     def _chorus_is_mandated(self):
-        """True once the invoice is mandated (ordonnancée). The mandating step extends it with
-        the mandates created in Odoo."""
+        """True once the invoice is mandated (ordonnancée): Chorus shows it, or a mandate was
+        validated in Odoo (numbered), even before Chorus shows it, so that the invoice can no
+        longer be rejected or suspended from Odoo."""
         self.ensure_one()
         codes = self._chorus_history_codes()
+        if (chorus_statuses.MANDATEE in codes or codes & chorus_statuses.COMPTABLE_STATUSES
+                or self.mandate_number_chorus):
+            return True
+        mandate = self.sudo().mandate_move_id
         return bool(
-            chorus_statuses.MANDATEE in codes
-            or codes & chorus_statuses.COMPTABLE_STATUSES
-            or self.mandate_number_chorus
+            mandate and mandate.state != "cancel" and mandate.move_type == "in_invoice"
+            and mandate.chorus_pro_mandate_number
         )
 
     def _chorus_hard_blockers(self, target):
@@ -604,12 +608,6 @@ class ChorusProInvoice(models.Model):
             user_id=push.user_id.id,
         )
 
-    def _post_status_change(self, previous, new, comment=""):
-        # After our own push, the push's message says it all.
-        if self.env.context.get("chorus_pro_quiet_status"):
-            return
-        return super()._post_status_change(previous, new, comment)
-
     # ------------------------------------------------------------------ worklist actions
     def _chorus_confirm_decisions(self):
         """Push the draft decision of each invoice; returns (invoice, push or None, message)
@@ -756,12 +754,6 @@ class ChorusProInvoice(models.Model):
         }
 
     # ------------------------------------------------------------------ duplicates
-    def _chorus_after_sync(self, new=None):
-        result = super()._chorus_after_sync(new=new)
-        if new:
-            new._chorus_detect_duplicates()
-        return result
-
     def _chorus_arrival_key(self):
         self.ensure_one()
         when = self.mise_a_disposition_at or self.status_datetime or self.create_date

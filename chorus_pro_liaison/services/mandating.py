@@ -36,7 +36,6 @@ from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError, Man
 
 _logger = logging.getLogger(__name__)
 
-LOCK_NAMESPACE = 0x4350524D - (1 << 31)  # "CPRM", second key = account id
 CHUNK_SIZE = 50
 
 # Only server code may write a mandate's Chorus bookkeeping (its Chorus invoice, budget, number,
@@ -99,24 +98,15 @@ class MandateRunner:
 
     # ------------------------------------------------------------------ entry point
     def execute(self):
+        """The mandating (the run holds its lock and records an unexpected error)."""
         run = self.run
-        if not self._try_lock():
-            run.write({"state": "skipped", "summary": _(
-                "Another mandating run is in progress for %(company)s: this one did not start. "
-                "Try again when it has ended.", company=self.company.name)})
-            return
         started = time.monotonic()
         try:
-            # An error (an SQL one aborts the transaction) is rolled back before the lock is
-            # released, and the release never hides it.
-            with run._rollback_on_error():
-                self._execute_chunks()
+            self._execute_chunks()
         except BaseException:
             self._close_client(quiet=True)
-            self._unlock(quiet=True)
             raise
         self._close_client()
-        self._unlock()
         state = "warning" if self.blocked or run.count_failed else "done"
         run.write({"state": state, "summary": self._summary()})
         _logger.info("Chorus Pro mandating run %s: %s mandates in %.1f s", run.id,
@@ -157,14 +147,6 @@ class MandateRunner:
                 "%(count)s not accepted by Chorus Pro yet (see below): those Chorus Pro could "
                 "not receive are sent again automatically.", count=run.count_failed)
         return text
-
-    # ------------------------------------------------------------------ lock
-    def _try_lock(self):
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self, quiet=False):
-        self.run._advisory_unlock((LOCK_NAMESPACE, self.account.id), quiet=quiet)
 
     # ------------------------------------------------------------------ mandates
     def _user_env_model(self, model):

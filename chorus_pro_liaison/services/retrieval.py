@@ -17,9 +17,15 @@ How it behaves:
 - the checks made on arrival (duplicates...) are driven by a stored flag: a run interrupted
   between a batch's commit and those checks leaves them to the next run;
 - Chorus down: the run ends with a clear message and the watermark does not move;
-- a PostgreSQL advisory lock keeps two syncs of the same account apart; an error rolls the
-  transaction back before the lock is released (a session lock would otherwise stay held on the
-  pooled connection).
+- the run that executes it holds the account's retrieval lock and records an unexpected error
+  (``models/chorus_pro_run.py``).
+
+The path of an invoice: :meth:`InvoiceSynchronizer.execute` → searches (``_search_specs``) →
+``_process_chunk`` per batch: what is new or changed → HTTP (histories, PIVOT downloads) with
+nothing pending in the transaction → ``_write_batch`` (values from ``chorus_pro.mapping``,
+``chorus.pro.invoice._apply_history``) → ``_store_downloads`` (files) → ``_complete_factored``
+(consult) → ``_after_sync`` (``chorus.pro.invoice._chorus_after_retrieval``: what each step does
+with new or changed invoices) → the batch is committed (``_end_batch``).
 """
 
 import hashlib
@@ -44,8 +50,6 @@ from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
 _logger = logging.getLogger(__name__)
 
-# Advisory lock namespace ("CPRS"), second key = account id.
-LOCK_NAMESPACE = 0x43505253 - (1 << 31)
 BATCH_SIZE = 100
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
 UNAVAILABLE_RETRY_HOURS = 24
@@ -96,7 +100,6 @@ class InvoiceSynchronizer:
         # None, or the earliest status change (UTC naive) to examine again; False when unknown.
         self.hold_watermark = None
         self.client = None
-        self.interrupted = None
         self.services = {
             service.chorus_id: service
             for service in self.account.service_ids.with_context(active_test=False)
@@ -104,30 +107,7 @@ class InvoiceSynchronizer:
 
     # ------------------------------------------------------------------ entry point
     def execute(self):
-        run = self.run
-        if not self._try_lock():
-            run.write(
-                {
-                    "state": "skipped",
-                    "summary": _(
-                        "A retrieval is already running for %(company)s; this one was not "
-                        "started. Its results will appear when it ends.",
-                        company=self.company.name,
-                    ),
-                }
-            )
-            return
-        try:
-            # An error (an SQL one aborts the transaction) is rolled back before the lock is
-            # released, and the release never hides it.
-            with run._rollback_on_error():
-                self._execute_locked()
-        except BaseException:
-            self._unlock(quiet=True)
-            raise
-        self._unlock()
-
-    def _execute_locked(self):
+        """The retrieval (the run holds its lock and records an unexpected error)."""
         run = self.run
         account = self.account
         now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -206,16 +186,6 @@ class InvoiceSynchronizer:
                 "the next retrieval."
             )
         return text
-
-    # ------------------------------------------------------------------ lock
-    def _try_lock(self):
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id)
-        )
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self, quiet=False):
-        self.run._advisory_unlock((LOCK_NAMESPACE, self.account.id), quiet=quiet)
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
@@ -428,27 +398,21 @@ class InvoiceSynchronizer:
 
     # ------------------------------------------------------------------ checks on arrival
     def _after_sync(self, invoices):
-        """The checks made on arrival (``chorus.pro.invoice._chorus_after_sync``), with the
-        invoices whose first checks are still due as ``new`` (duplicate detection). The flag is
-        stored: the batch was committed before (HTTP calls), and a run interrupted before this
-        point leaves the checks to the next run (see _after_sync_leftovers). Together first; one
-        by one when that fails, so that one invoice does not stop the others."""
+        """What each step does with the invoices of the batch
+        (``chorus.pro.invoice._chorus_after_retrieval``: remembered matches, duplicates,
+        payment delay). Its arrival flag is stored: the batch was committed before (HTTP calls),
+        and a run interrupted before this point leaves the checks to the next run (see
+        _after_sync_leftovers). Together first; one by one when that fails, so that one invoice
+        does not stop the others."""
         if not invoices:
             return
-
-        def check(records):
-            pending = records.filtered("duplicate_check_pending")
-            records._chorus_after_sync(new=pending)
-            if pending:
-                pending.write({"duplicate_check_pending": False})
-
-        _done, error = self._isolated(check, invoices)
+        _done, error = self._isolated(invoices._chorus_after_retrieval)
         if error is None or len(invoices) == 1:
             if error is not None:
                 self._after_sync_failed(invoices, error)
             return
         for invoice in invoices:
-            _done, error = self._isolated(check, invoice)
+            _done, error = self._isolated(invoice._chorus_after_retrieval)
             if error is not None:
                 self._after_sync_failed(invoice, error)
 

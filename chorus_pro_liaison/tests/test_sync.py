@@ -12,20 +12,16 @@ from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 from odoo.tools import mute_logger
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_run_mandate import (
-    LOCK_NAMESPACE as MANDATE_LOCK_NAMESPACE,
-)
-from odoo.addons.chorus_pro_liaison.services.retrieval import (
-    LOCK_NAMESPACE,
-    InvoiceSynchronizer,
-    SyncInterrupted,
-)
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_run import LOCK_NAMESPACES
+from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer, SyncInterrupted
 
 from chorus_pro.records import StatusEvent, StatusHistory
 from chorus_pro.timeutil import PARIS, parse_datetime, to_utc_naive
 
 from .common import WHOLE_WORLD, ChorusCase
 
+LOCK_NAMESPACE = LOCK_NAMESPACES["sync"]
+MANDATE_LOCK_NAMESPACE = LOCK_NAMESPACES["mandate"]
 DOWNLOAD = "factures/v1/telecharger/groupe"
 SEARCH = "factures/v1/rechercher/recipiendaire"
 
