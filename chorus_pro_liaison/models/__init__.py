@@ -16,6 +16,7 @@ from . import chorus_pro_invoice_processing
 from . import res_partner
 from . import chorus_pro_ecb_rate
 from . import chorus_pro_budget
+from . import account_chart_template
 from . import chorus_pro_invoice_dgp
 from . import chorus_pro_invoice_mandate
 from . import account_move_mandate

@@ -91,11 +91,10 @@ class TestMandateNumberingAndBordereau(MandateCase):
         self.assertEqual(invoices[5].mandate_move_id.chorus_pro_mandate_number, 4)
         self.assertEqual(invoices[4].mandate_move_id.chorus_pro_mandate_number, 5)
         # A number taken by a transaction that fails is given back: no gap.
-        Numbering = self.env["chorus.pro.numbering"]
         with self.assertRaises(UserError), self.env.cr.savepoint():
-            Numbering._next_number(self.budget_ttc, year, "mandate")
+            self.budget_ttc._next_number(year, "mandate")
             raise UserError("posting failed")
-        self.assertEqual(Numbering._next_number(self.budget_ttc, year, "mandate"), 6)
+        self.assertEqual(self.budget_ttc._next_number(year, "mandate"), 6)
         # The number is distinct from the journal entry's name, and never reused or deleted.
         move = invoices[0].mandate_move_id
         self.assertNotEqual(move.name, str(move.chorus_pro_mandate_number))
