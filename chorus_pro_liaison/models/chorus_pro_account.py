@@ -454,6 +454,23 @@ class ChorusProAccount(models.Model):
                 )
 
     @api.model
+    def _simulator_values(self, info):
+        """Values that point an account at the local Chorus Pro simulator (``make demo``, the
+        tests, the benchmarks), from the JSON line the simulator prints when it starts."""
+        return {
+            "enabled": True,
+            "environment": "custom",
+            "custom_api_url": info["base_url"],
+            "custom_token_url": info["token_url"],
+            "technical_login": info["login"],
+            "technical_password": info["password"],
+            "piste_client_id": info["client_id"],
+            "piste_client_secret": info["client_secret"],
+            "structure_chorus_id": info["structure_id"],
+            "structure_identifier": info.get("structure_siret") or False,
+        }
+
+    @api.model
     def _for_company(self, company=None, create=False):
         company = company or self.env.company
         account = self.search([("company_id", "=", company.id)], limit=1)
@@ -599,22 +616,21 @@ class ChorusProAccount(models.Model):
 
     def _run_connection_checks(self, client, lines):
         """Run each check in turn and describe it; stops at the first blocking failure."""
-        try:
-            client.get_token()
-            lines.append("✓ " + _("PISTE application: access token obtained."))
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("PISTE application: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+
+        def ask(label, call):
+            """``call()``, or None with the failure described under ``label``."""
+            try:
+                return call()
+            except chorus_errors.ChorusProError as error:
+                lines.append("✗ " + label % {"reason": chorus_error_message(error, self.env)})
+                return None
+
+        if ask(_("PISTE application: %(reason)s"), client.get_token) is None:
             return False
-        try:
-            client.get_vat_rates()
-            lines.append("✓ " + _("Technical account: accepted by Chorus Pro."))
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("Technical account: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+        lines.append("✓ " + _("PISTE application: access token obtained."))
+        if ask(_("Technical account: %(reason)s"), client.get_vat_rates) is None:
             return False
+        lines.append("✓ " + _("Technical account: accepted by Chorus Pro."))
         if not self.structure_chorus_id:
             lines.append(
                 "✗ "
@@ -624,12 +640,8 @@ class ChorusProAccount(models.Model):
                 )
             )
             return False
-        try:
-            structures = client.get_active_structures()
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("Recipient structure: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+        structures = ask(_("Recipient structure: %(reason)s"), client.get_active_structures)
+        if structures is None:
             return False
         if self.structure_chorus_id not in [s.chorus_id for s in structures]:
             lines.append(
@@ -643,14 +655,13 @@ class ChorusProAccount(models.Model):
                 )
             )
             return False
-        try:
-            detail = client.get_structure(self.structure_chorus_id)
-            services = client.get_services(self.structure_chorus_id)
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("Recipient structure: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+        found = ask(_("Recipient structure: %(reason)s"), lambda: (
+            client.get_structure(self.structure_chorus_id),
+            client.get_services(self.structure_chorus_id),
+        ))
+        if found is None:
             return False
+        detail, services = found
         self._store_structure(detail, services)
         lines.append(
             "✓ "

@@ -118,6 +118,44 @@ CANDIDATES_BY_OTHER_IDENTIFIERS = """
                = inv.ident)
        AND p.active AND cp.active AND (cp.company_id IS NULL OR cp.company_id = inv.company_id)
 """
+# Remembered matches (``chorus.pro.supplier``) applied in one statement, for the supplier or the
+# factor of the invoices (``REMEMBERED_MATCHES``): only active partners of the invoice's company
+# or shared ones.
+REMEMBERED_MATCH_SQL = """
+    UPDATE chorus_pro_invoice i
+       SET {assignments}
+      FROM chorus_pro_supplier s
+      JOIN res_partner p ON p.id = s.partner_id
+     WHERE i.id = ANY(%(ids)s) AND {unmatched}
+       AND s.active AND s.role = %(role)s
+       AND s.company_id = i.company_id
+       AND s.identifier_type = {identifier_type}
+       AND s.identifier = {identifier}
+       AND p.active AND (p.company_id IS NULL OR p.company_id = i.company_id)
+    RETURNING i.id
+"""
+REMEMBERED_MATCHES = {
+    "supplier": {
+        "sql": {
+            "assignments": "partner_id = s.partner_id, partner_match_origin = 'remembered', "
+                           "suggested_partner_id = NULL, suggestion_reason = NULL",
+            "unmatched": "i.partner_id IS NULL",
+            "identifier_type": "i.supplier_identifier_type",
+            "identifier": "i.supplier_identifier_key",
+        },
+        "fields": ["partner_id", "partner_match_origin", "suggested_partner_id",
+                   "suggestion_reason"],
+    },
+    "factor": {
+        "sql": {
+            "assignments": "factor_partner_id = s.partner_id",
+            "unmatched": "i.is_factored AND i.factor_partner_id IS NULL",
+            "identifier_type": "coalesce(i.factor_identifier_type, 'SIRET')",
+            "identifier": "i.factor_identifier_key",
+        },
+        "fields": ["factor_partner_id"],
+    },
+}
 INVOICES_CTE = """
     inv AS (
         SELECT i.id, i.company_id, coalesce(i.is_factored, false) AS is_factored,
@@ -393,62 +431,23 @@ class ChorusProInvoice(models.Model):
         if not self:
             return {"remembered": 0, "factors": 0, "proposed": 0}
         self.flush_recordset()
-        matched = self._chorus_apply_remembered()
-        factors = self._chorus_apply_remembered_factors()
+        matched = self._chorus_apply_remembered("supplier")
+        factors = self._chorus_apply_remembered("factor")
         proposed = self._chorus_update_suggestions()
         return {"remembered": len(matched), "factors": len(factors), "proposed": proposed}
 
-    def _chorus_apply_remembered(self):
-        """Invoices without partner whose supplier (identifier and type) is remembered get the
-        remembered partner, in one statement. Returns the invoices matched."""
+    def _chorus_apply_remembered(self, role="supplier"):
+        """Invoices without a partner for ``role`` (the supplier, or the factor of a factored
+        invoice) whose identifier and type are remembered get the remembered partner, in one
+        statement. Returns the invoices matched."""
+        match = REMEMBERED_MATCHES[role]
         self.env["chorus.pro.supplier"].flush_model()
         self.env["res.partner"].flush_model(["active", "company_id"])
-        self.env.cr.execute(
-            """
-            UPDATE chorus_pro_invoice i
-               SET partner_id = s.partner_id, partner_match_origin = 'remembered',
-                   suggested_partner_id = NULL, suggestion_reason = NULL
-              FROM chorus_pro_supplier s
-              JOIN res_partner p ON p.id = s.partner_id
-             WHERE i.id = ANY(%s) AND i.partner_id IS NULL
-               AND s.active AND s.role = 'supplier'
-               AND s.company_id = i.company_id
-               AND s.identifier_type = i.supplier_identifier_type
-               AND s.identifier = i.supplier_identifier_key
-               AND p.active AND (p.company_id IS NULL OR p.company_id = i.company_id)
-            RETURNING i.id
-            """,
-            [self.ids],
-        )
+        self.env.cr.execute(REMEMBERED_MATCH_SQL.format(**match["sql"]),
+                            {"ids": self.ids, "role": role})
         matched = self.browse([row[0] for row in self.env.cr.fetchall()])
         if matched:
-            self._chorus_sql_changed(
-                matched, ["partner_id", "partner_match_origin", "suggested_partner_id",
-                          "suggestion_reason"],
-            )
-        return matched
-
-    def _chorus_apply_remembered_factors(self):
-        """Factored invoices without factor partner whose factor is remembered."""
-        self.env.cr.execute(
-            """
-            UPDATE chorus_pro_invoice i
-               SET factor_partner_id = s.partner_id
-              FROM chorus_pro_supplier s
-              JOIN res_partner p ON p.id = s.partner_id
-             WHERE i.id = ANY(%s) AND i.is_factored AND i.factor_partner_id IS NULL
-               AND s.active AND s.role = 'factor'
-               AND s.company_id = i.company_id
-               AND s.identifier_type = coalesce(i.factor_identifier_type, 'SIRET')
-               AND s.identifier = i.factor_identifier_key
-               AND p.active AND (p.company_id IS NULL OR p.company_id = i.company_id)
-            RETURNING i.id
-            """,
-            [self.ids],
-        )
-        matched = self.browse([row[0] for row in self.env.cr.fetchall()])
-        if matched:
-            self._chorus_sql_changed(matched, ["factor_partner_id"])
+            self._chorus_sql_changed(matched, match["fields"])
         return matched
 
     def _chorus_sql_changed(self, records, fnames):

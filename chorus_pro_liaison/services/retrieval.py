@@ -324,15 +324,7 @@ class InvoiceSynchronizer:
             retry_singly = self._store_downloads(downloads, items)
         finally:
             self._cleanup(downloads)
-        if retry_singly:
-            # A broken bundle: fetch its invoices one by one to isolate the bad one.
-            self.run._commit()
-            singles = self._http_downloads([items[chorus_id][0] for chorus_id in retry_singly],
-                                           single=True)
-            try:
-                self._store_downloads(singles, items, split=False)
-            finally:
-                self._cleanup(singles)
+        self._download_singly(retry_singly, items)
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
@@ -343,19 +335,11 @@ class InvoiceSynchronizer:
         the fast path). When anything fails, that is rolled back and the invoices are written
         again one by one, each in a savepoint of its own: the bad invoice is recorded as failed
         and the others of the batch go on. Returns ``{chorus_id: (summary, invoice, is_new)}``."""
-        services, failed_ids = dict(self.services), set(self.failed_ids)
-        try:
-            with self.env.cr.savepoint():
-                return self._write_batch_together(todo, histories)
-        except SyncInterrupted:
-            raise
-        except Exception as error:  # noqa: BLE001 - isolated below
-            _logger.warning("Chorus Pro retrieval, run %s: a batch could not be written at "
-                            "once (%s); writing its invoices one by one", self.run.id,
-                            type(error).__name__)
-            # What the rolled-back savepoint did is gone, here too.
-            self.services, self.failed_ids = services, failed_ids
-        return self._write_batch_one_by_one(todo, histories)
+        return self._together_or_one_by_one(
+            "a batch could not be written at once",
+            lambda: self._write_batch_together(todo, histories),
+            lambda: self._write_batch_one_by_one(todo, histories),
+        )
 
     def _write_batch_together(self, todo, histories):
         records = {}
@@ -435,6 +419,23 @@ class InvoiceSynchronizer:
             self.run._commit()
 
     # ------------------------------------------------------------------ failures
+    def _together_or_one_by_one(self, problem, together, one_by_one):
+        """``together()`` in one savepoint (one flush: the fast path); when anything fails, that
+        is rolled back (what this run remembers of it too) and ``one_by_one()`` does the same
+        work invoice by invoice, so that the bad invoice is recorded and the others go on."""
+        services, failed_ids = dict(self.services), set(self.failed_ids)
+        try:
+            with self.env.cr.savepoint():
+                return together()
+        except SyncInterrupted:
+            raise
+        except Exception as error:  # noqa: BLE001 - isolated below
+            _logger.warning("Chorus Pro retrieval, run %s: %s (%s); one invoice at a time now",
+                            self.run.id, problem, type(error).__name__)
+            # What the rolled-back savepoint did is gone, here too.
+            self.services, self.failed_ids = services, failed_ids
+        return one_by_one()
+
     def _isolated(self, call, *args):
         """``call(*args)`` in a savepoint of its own: ``(result, None)``, or ``(None, error)``
         with its writes rolled back (an SQL error included) and the transaction usable."""
@@ -680,21 +681,26 @@ class InvoiceSynchronizer:
             retry_singly.extend(self._store_pivot_together(ids, outcome, items, split=split))
         return retry_singly
 
+    def _download_singly(self, chorus_ids, items):
+        """A broken bundle: its invoices are fetched again one by one to isolate the bad one."""
+        if not chorus_ids:
+            return
+        self.run._commit()
+        singles = self._http_downloads([items[chorus_id][0] for chorus_id in chorus_ids],
+                                       single=True)
+        try:
+            self._store_downloads(singles, items, split=False)
+        finally:
+            self._cleanup(singles)
+
     def _store_pivot_together(self, ids, downloaded, items, split=True):
         """A bundle's files stored together in one savepoint (one flush: the fast path); when
         that fails, rolled back and stored again invoice by invoice (the file is on disk)."""
-        services, failed_ids = dict(self.services), set(self.failed_ids)
-        try:
-            with self.env.cr.savepoint():
-                return self._store_pivot(ids, downloaded, items, split=split, isolate=False)
-        except SyncInterrupted:
-            raise
-        except Exception as error:  # noqa: BLE001 - isolated below
-            _logger.warning("Chorus Pro retrieval, run %s: the files of a bundle could not be "
-                            "stored at once (%s); storing them one by one", self.run.id,
-                            type(error).__name__)
-            self.services, self.failed_ids = services, failed_ids
-        return self._store_pivot(ids, downloaded, items, split=split, isolate=True)
+        return self._together_or_one_by_one(
+            "the files of a bundle could not be stored at once",
+            lambda: self._store_pivot(ids, downloaded, items, split=split, isolate=False),
+            lambda: self._store_pivot(ids, downloaded, items, split=split, isolate=True),
+        )
 
     def _store_pivot(self, ids, downloaded, items, split=True, isolate=True):
         remaining = [chorus_id for chorus_id in ids if chorus_id in items]
@@ -833,13 +839,7 @@ class InvoiceSynchronizer:
                 retry_singly = self._store_downloads(downloads, items)
             finally:
                 self._cleanup(downloads)
-            if retry_singly:
-                self.run._commit()
-                singles = self._http_downloads([items[i][0] for i in retry_singly], single=True)
-                try:
-                    self._store_downloads(singles, items, split=False)
-                finally:
-                    self._cleanup(singles)
+            self._download_singly(retry_singly, items)
             self._complete_factored([invoice for _summary, invoice in items.values()])
             self._end_batch()
 

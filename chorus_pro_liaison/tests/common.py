@@ -41,21 +41,8 @@ class ChorusSimulatorMixin:
 
     @classmethod
     def account_values(cls, simulator, company=None, **overrides):
-        info = simulator.info
-        values = {
-            "company_id": (company or cls.env.company).id,
-            "enabled": True,
-            "environment": "custom",
-            "custom_api_url": info["base_url"],
-            "custom_token_url": info["token_url"],
-            "technical_login": info["login"],
-            "technical_password": info["password"],
-            "piste_client_id": info["client_id"],
-            "piste_client_secret": info["client_secret"],
-            "structure_chorus_id": info["structure_id"],
-            "structure_identifier": info.get("structure_siret", ""),
-        }
-        values.update(overrides)
+        values = cls.env["chorus.pro.account"]._simulator_values(simulator.info)
+        values.update(company_id=(company or cls.env.company).id, **overrides)
         return values
 
     @classmethod
@@ -103,6 +90,15 @@ class ChorusCase(ChorusSimulatorMixin):
         super().setUp()
         if self.reset_simulator:
             self.sim.admin.reset()
+
+    def assert_chorus_entry_replaced_local_one(self, invoice, code):
+        """After a retrieval, the history entry Odoo recorded from Chorus's answer to a push
+        gave way to Chorus's own entry of that status: one entry, Chorus's."""
+        entries = invoice.status_history_ids.filtered(lambda entry: entry.code == code)
+        self.assertEqual(len(entries), 1)
+        self.assertFalse(entries.is_local)
+        self.assertGreater(entries.chorus_history_id, 0)
+        self.assertEqual(invoice.chorus_status, code)
 
     @classmethod
     def sync(cls, account=None, trigger="manual"):

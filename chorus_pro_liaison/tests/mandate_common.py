@@ -169,6 +169,18 @@ class MandateCommon(ChorusCase):
         run = self.env["chorus.pro.run"].search([("run_type", "=", "mandate")], limit=1)
         return run, action
 
+    def launch(self, invoices, budget=None, article=None, exercice=None, user=None):
+        """A mandating run of ``invoices`` forced past the screen (``_launch_mandate``), on
+        this exercice (default: the screen's) with its accounting date; returns the run."""
+        Wizard = self.env["chorus.pro.mandate.wizard"]
+        exercice = exercice or Wizard._exercice_default()
+        user = user or self.mandating_user
+        return self.env["chorus.pro.run"].with_user(user)._launch_mandate(
+            self.account, budget or self.budget_ttc, article or self.article_ttc, exercice,
+            Wizard._accounting_date_for(exercice), [(invoice, None) for invoice in invoices],
+            user=user,
+        )
+
     def run_report(self, run):
         return "%s | %s" % (run.summary, "; ".join(
             f"{r.invoice_id.number}: {r.state} {r.message or ''}" for r in run.mandate_request_ids))

@@ -43,13 +43,6 @@ class TestMandateNumberingAndBordereau(MandateCase):
         self.assertTrue(invoice.mandate_ready, invoice.mandate_blocking_reason)
         return invoice
 
-    def launch(self, items, budget, article, exercice):
-        Wizard = self.env["chorus.pro.mandate.wizard"]
-        return self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
-            self.account, budget, article, exercice, Wizard._accounting_date_for(exercice),
-            [(invoice, None) for invoice in items], user=self.mandating_user,
-        )
-
     def test_previous_exercice_only_during_the_closing_period(self):
         from datetime import date
 
