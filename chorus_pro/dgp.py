@@ -15,7 +15,8 @@ Rules (Code de la commande publique, see ``public-accounting.md`` §4–§5):
   entreprises publiques have no such split here;
 * late payment: interest = TTC amount × (ECB main refinancing rate in force on the first day of
   the half-year in which interest starts to run + 8 points) × days late / 365 (R2192-31), plus a
-  flat 40 € indemnity (D2192-35).
+  flat 40 € indemnity (D2192-35), both to be paid within 45 days of the payment of the invoice
+  (R2192-36, :func:`interest_due_by`).
 
 Day counting (the law does not say; ``public-accounting.md`` marks it unconfirmed) is one explicit
 parameter, ``convention``:
@@ -78,6 +79,7 @@ DELAY_AFTER_INTERRUPTION = 30  # R2192-29: 30 days, or the balance left when lon
 INTEREST_MARGIN = Decimal("8")  # points over the ECB rate (R2192-31)
 INDEMNITY = Decimal("40.00")  # D2192-35
 DAYS_PER_YEAR = 365
+INTEREST_PAYMENT_DAYS = 45  # R2192-36: interest and indemnity are paid within 45 days
 CENT = Decimal("0.01")
 
 CONVENTION_START_DAY_ZERO = "start_day_zero"
@@ -369,6 +371,18 @@ def late_interest(amount_ttc, rate_percent, late_days: int) -> Optional[Decimal]
     return raw.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def interest_due_by(paid: date) -> date:
+    """The day by which late-payment interest and indemnity must be paid (R2192-36)."""
+    return paid + timedelta(days=INTEREST_PAYMENT_DAYS)
+
+
+def interruption_of(suspensions: Sequence[tuple]) -> tuple:
+    """The (suspension, completion) pair that interrupts the délai among every pair Chorus
+    recorded (oldest first): the **first** one, the law allowing one interruption only
+    (R2192-27); ``(None, None)`` when there is none. Later suspensions do not stop the clock."""
+    return tuple(suspensions[0]) if suspensions else (None, None)
+
+
 def _single_interruption(suspended, completed) -> tuple:
     suspensions = _date_list(suspended, "suspended")
     completions = _date_list(completed, "completed")
@@ -443,6 +457,16 @@ class HistoryDates:
     @property
     def suspension_count(self) -> int:
         return len(self.suspensions)
+
+    @property
+    def interruption(self) -> tuple:
+        """The (suspension, completion) pair that interrupts the délai: :func:`interruption_of`."""
+        return interruption_of(self.suspensions)
+
+    @property
+    def ignored_suspensions(self) -> int:
+        """Suspensions Chorus recorded after the one that interrupts: they do not count."""
+        return max(0, len(self.suspensions) - 1)
 
 
 def mise_a_disposition_from_history(history: StatusHistory) -> HistoryDates:

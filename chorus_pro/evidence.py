@@ -33,6 +33,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from chorus_pro.timeutil import as_aware
 from chorus_pro.token import ALGORITHMS, certificate_info, der_to_pem, load_certificate, verify
 
 EVIDENCE_FORMAT = "chorus_pro.evidence/1"
@@ -57,12 +58,11 @@ _PROBLEM_MESSAGES = {
 
 # ----------------------------------------------------------------------- canonical payload
 def _iso_utc(value: datetime) -> str:
-    """ISO 8601 UTC with microseconds and ``Z``; naive values are taken as UTC (Odoo's habit)."""
+    """ISO 8601 UTC with microseconds and ``Z``; a naive value is Paris time (the library's
+    rule, :mod:`chorus_pro.timeutil`: convert Odoo's naive UTC with ``from_utc_naive``)."""
     if not isinstance(value, datetime):
         raise TypeError("a datetime is required, not %s" % type(value).__name__)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_aware(value).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _parse_iso_utc(text: str) -> datetime:

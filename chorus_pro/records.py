@@ -50,16 +50,14 @@ class Page:
 
 
 @dataclass
-class InvoiceSummary:
-    """One item of ``rechercher/recipiendaire`` (or of ``facturesTravaux/rechercher``)."""
+class InvoiceHeader:
+    """What a search item and the consult answer both say of an invoice (the base of
+    :class:`InvoiceSummary` and :class:`InvoiceDetail`)."""
 
     chorus_id: int
     number: str = ""
-    payment_request_type: str = "FACTURE"  # FACTURE | FACTURE_TRAVAUX
-    invoice_type: str = ""  # FACTURE | AVOIR | ACOMPTE (or a works-invoice type)
     status: str = ""
-    status_datetime: Optional[datetime] = None
-    status_comment: str = ""
+    invoice_type: str = ""  # FACTURE | AVOIR | ACOMPTE (or a works-invoice type)
     invoice_date: Optional[date] = None
     deposit_date: Optional[date] = None
     currency: str = "EUR"
@@ -72,14 +70,23 @@ class InvoiceSummary:
     service_id: Optional[int] = None
     service_code: str = ""
     service_name: str = ""
+    purchase_order: str = ""  # numeroBonCommande (engagement juridique)
+    contract: str = ""  # numeroMarche
+    works_type: str = ""  # typeFactureTravaux
+
+
+@dataclass
+class InvoiceSummary(InvoiceHeader):
+    """One item of ``rechercher/recipiendaire`` (or of ``facturesTravaux/rechercher``)."""
+
+    payment_request_type: str = "FACTURE"  # FACTURE | FACTURE_TRAVAUX
+    status_datetime: Optional[datetime] = None
+    status_comment: str = ""
     supplier_code: str = ""
     supplier_identifier_type: str = ""
     supplier_name: str = ""
-    purchase_order: str = ""  # numeroBonCommande (engagement juridique)
-    contract: str = ""  # numeroMarche
     downloaded: Optional[bool] = None  # factureTelechargeeParDestinataire
     size: Optional[int] = None  # taille, bytes, when recupererTaille was asked
-    works_type: str = ""  # typeFactureTravaux
 
 
 @dataclass
@@ -170,43 +177,24 @@ class AttachmentInfo:
 
 
 @dataclass
-class InvoiceDetail:
+class InvoiceDetail(InvoiceHeader):
     """``consulter/recipiendaire`` answer."""
 
-    chorus_id: int
-    number: str = ""
-    status: str = ""
     deposit_mode: str = ""
     supplier_comment: str = ""
     frame: str = ""  # codeCadreFacturation, e.g. A1_FACTURE_FOURNISSEUR
-    recipient_id: Optional[int] = None
-    recipient_code: str = ""
-    recipient_name: str = ""
-    service_id: Optional[int] = None
-    service_code: str = ""
-    service_name: str = ""
     recipient_is_state: Optional[bool] = None
     supplier: Supplier = field(default_factory=Supplier)
     bank: Optional[BankDetails] = None
     factor: Optional[Factor] = None
-    currency: str = "EUR"
-    invoice_date: Optional[date] = None
-    deposit_date: Optional[date] = None
     created_at: Optional[datetime] = None
     due_date: Optional[date] = None
     payment_mode: str = ""
-    invoice_type: str = ""  # FACTURE | AVOIR | ACOMPTE
     vat_type: str = ""
-    purchase_order: str = ""
-    contract: str = ""
     origin_invoice_number: str = ""
     mandate_number: str = ""  # numeroDpMandat
-    works_type: str = ""
     attachments_total_size: Optional[int] = None
-    amount_untaxed: Optional[Decimal] = None
     amount_tax: Optional[Decimal] = None
-    amount_total: Optional[Decimal] = None
-    amount_to_pay: Optional[Decimal] = None
     taxes: list[TaxLine] = field(default_factory=list)
     lines: list[InvoiceLine] = field(default_factory=list)
     attachments: list[AttachmentInfo] = field(default_factory=list)

@@ -53,8 +53,29 @@ MOTIF_MAX_LENGTH = 255
 COMPTABLE_STATUSES = frozenset({MISE_A_DISPOSITION_COMPTABLE, COMPTABILISEE, MISE_EN_PAIEMENT})
 # Final for the recipient: nothing more can be pushed.
 FINAL = frozenset({REJETEE, A_RECYCLER, MISE_EN_PAIEMENT})
-# The invoice left the recipient's hands (returned to the supplier).
+# The invoice left the recipient's hands (returned to the supplier). A return is no longer
+# possible once the invoice is mandated (the délai can be interrupted only before the mandat).
 RETURNED = frozenset({REJETEE, A_RECYCLER, SUSPENDUE})
+# Returned for good: the supplier must deposit again (a suspension comes back completed).
+RETURNED_FOR_GOOD = frozenset({REJETEE, A_RECYCLER})
+# Mandated, or beyond (the comptable's side): the ordonnateur's part is done. The supplier's
+# match is locked from then on, and no return can be pushed.
+MANDATED = frozenset({MANDATEE}) | COMPTABLE_STATUSES
+# Statuses from which the addon may push MANDATEE (those whose matrix row allows it).
+MANDATE_FROM = frozenset({MISE_A_DISPOSITION, COMPLETEE, SERVICE_FAIT})
+# What the addon ever sets in Chorus: the processing decisions and MANDATEE (mandating step).
+PUSHABLE = frozenset(PROCESSING_TARGETS) | {MANDATEE}
+# The invoice is still on its way to the recipient: Chorus has not made it available yet.
+NOT_YET_AVAILABLE = frozenset({DEPOSEE, EN_COURS_ACHEMINEMENT})
+# The ordonnateur's payment délai no longer runs: returned for good, or mandated (and beyond).
+DELAY_STOPPED = RETURNED_FOR_GOOD | MANDATED
+# Nobody needs to match the supplier of a rejected invoice.
+NOT_TO_MATCH = frozenset({REJETEE})
+# The statuses of an invoice's usual life (e.g. the columns a board always shows).
+MAIN = frozenset({
+    MISE_A_DISPOSITION, COMPLETEE, SUSPENDUE, SERVICE_FAIT, MANDATEE, MISE_EN_PAIEMENT, REJETEE,
+    A_RECYCLER,
+})
 
 # Recipient transition matrix: current status -> statuses the recipient may set.
 # Chorus documents no full matrix [unconfirmed]; this follows the documented lifecycle
@@ -91,6 +112,14 @@ def possible_targets(current: str) -> tuple:
 
 def is_allowed(current: str, target: str) -> bool:
     return target in possible_targets(current)
+
+
+def is_mandated(codes) -> bool:
+    """True when any of ``codes`` (the codes of a status history, or one status) is mandated or
+    beyond."""
+    if isinstance(codes, str):
+        codes = (codes,)
+    return not MANDATED.isdisjoint(codes)
 
 
 def motif_required(target: str) -> bool:

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Dict, Iterable, List, Optional
 
+from .timeutil import as_aware
+
 SOFTHSM_MODULE_ENV = "CHORUS_PRO_SOFTHSM_MODULE"
 SOFTHSM_MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -374,9 +376,8 @@ def shared_softhsm_tokens(specs: Iterable[TokenSpec]) -> Dict[str, TokenFixture]
 
 # ------------------------------------------------------------------------ helpers
 def _utc_seconds(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).replace(microsecond=0)
+    """Aware UTC, whole seconds; a naive value is Paris time (:mod:`chorus_pro.timeutil`)."""
+    return as_aware(value).astimezone(timezone.utc).replace(microsecond=0)
 
 
 def _spec_to_json(spec: TokenSpec) -> dict:

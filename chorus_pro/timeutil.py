@@ -1,4 +1,11 @@
-"""Chorus Pro times are Paris local times; dates derived from them are Paris dates."""
+"""Chorus Pro times are Paris local times; dates derived from them are Paris dates.
+
+**One convention for the whole library: a naive datetime is Paris local time.** Every function
+of ``chorus_pro`` that receives a ``datetime`` without ``tzinfo`` reads it as Europe/Paris
+(:func:`as_aware` is that rule); the answers it gives are timezone-aware. Odoo stores naive
+*UTC* datetimes: convert them at the boundary with :func:`from_utc_naive` (and back with
+:func:`to_utc_naive`) instead of handing them to the library naive.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,25 @@ from typing import Optional, Union
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+
+def as_aware(value: datetime) -> datetime:
+    """``value`` with a timezone: a naive datetime is Paris local time (the library's rule)."""
+    return value if value.tzinfo else value.replace(tzinfo=PARIS)
+
+
+def from_utc_naive(value: Optional[datetime]) -> Optional[datetime]:
+    """An Odoo datetime (naive UTC) as an aware datetime; aware values are returned as they are."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def paris_today() -> date:
+    """Today's date in Paris."""
+    return datetime.now(PARIS).date()
+
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FORMATS = (
@@ -28,7 +54,7 @@ def parse_datetime(value) -> Optional[datetime]:
     if value in (None, "", 0):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=PARIS)
+        return as_aware(value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=PARIS)
     if isinstance(value, (int, float)):
@@ -57,7 +83,7 @@ def parse_datetime(value) -> Optional[datetime]:
                 continue
         if parsed is None:
             return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=PARIS)
+    return as_aware(parsed)
 
 
 def parse_date(value) -> Optional[date]:
@@ -83,27 +109,22 @@ def parse_date(value) -> Optional[date]:
 
 
 def paris_date(value: Union[datetime, date, None]) -> Optional[date]:
-    """The calendar date in Paris of a timestamp (naive timestamps are taken as UTC)."""
+    """The calendar date in Paris of a timestamp (a naive one is Paris time: its own date)."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(PARIS).date()
+        return as_aware(value).astimezone(PARIS).date()
     return value
 
 
 def to_utc_naive(value: Optional[datetime]) -> Optional[datetime]:
-    """Odoo stores naive UTC datetimes."""
+    """The naive UTC datetime Odoo stores (a naive ``value`` is Paris time)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=PARIS)
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return as_aware(value).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def format_chorus_datetime(value: datetime) -> str:
-    """Format a timestamp the way the search filters accept it (Paris local, no offset)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M:%S")
+    """Format a timestamp the way the search filters accept it (Paris local, no offset; a naive
+    ``value`` is already Paris time)."""
+    return as_aware(value).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M:%S")

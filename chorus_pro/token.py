@@ -42,10 +42,13 @@ import os
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+
+from .timeutil import as_aware
 
 _logger = logging.getLogger(__name__)
 
@@ -851,9 +854,22 @@ class RgsToken:
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data to sign must be bytes")
+        data = bytes(data)
+        return self.sign_prepared(lambda certificate_der: data, scheme=scheme)
+
+    def sign_prepared(
+        self, prepare: Callable[[bytes], bytes], *, scheme: Optional[str] = None
+    ) -> Signature:
+        """Sign bytes that depend on the signing certificate, in ONE login.
+
+        Same as :meth:`sign`, except that the data is built once the token's certificate is
+        known: ``prepare(certificate_der)`` is called inside the session (after the key, the
+        certificate and its validity were checked) and must return the bytes to sign. A XAdES
+        signature needs this: its signed properties embed the certificate's digest. An
+        exception raised by ``prepare`` propagates unchanged (nothing is signed).
+        """
         if scheme is not None and scheme not in SCHEMES:
             raise ValueError("scheme must be one of %s or None, not %r" % (SCHEMES, scheme))
-        data = bytes(data)
         config = self.config
         # Before anything else: a blocked PIN must not even load the module.
         self.pin_guard.ensure_allowed(config)
@@ -864,7 +880,8 @@ class RgsToken:
             library = self._load_library()
             token = self._find_token(library)
             session = self._login(token)
-            try:
+            caller_error = None
+            with _session_errors_translated(session):
                 key = self._find_private_key(session)
                 certificate_der = self._find_certificate(session, key)
                 info = _certificate_info_or_error(certificate_der)
@@ -881,16 +898,20 @@ class RgsToken:
                 algorithm, mechanism, parameter, prehash = _choose_mechanism(
                     key_type, scheme, _available_mechanisms(token)
                 )
-                message = hashlib.sha256(data).digest() if prehash else data
-                if _is_raw_rsa_pkcs(mechanism):
-                    message = _SHA256_DIGEST_INFO_PREFIX + message
-                raw = key.sign(message, mechanism=mechanism, mechanism_param=parameter)
-            except TokenError:
-                raise
-            except Exception as exc:
-                raise translate_pkcs11_error(exc) from exc
-            finally:
-                _close_quietly(session)
+                try:
+                    data = prepare(certificate_der)
+                    if not isinstance(data, (bytes, bytearray, memoryview)):
+                        raise TypeError("prepare() must return the bytes to sign")
+                except Exception as exc:  # the caller's own error, not the token's
+                    caller_error = exc
+                else:
+                    data = bytes(data)
+                    message = hashlib.sha256(data).digest() if prehash else data
+                    if _is_raw_rsa_pkcs(mechanism):
+                        message = _SHA256_DIGEST_INFO_PREFIX + message
+                    raw = key.sign(message, mechanism=mechanism, mechanism_param=parameter)
+            if caller_error is not None:
+                raise caller_error
         value = bytes(raw)
         if algorithm == ALGORITHM_ECDSA_SHA256:
             from pkcs11.util.ec import encode_ecdsa_signature
@@ -952,7 +973,7 @@ class RgsToken:
             raise _pin_missing()
         session = self._login(token, flags=flags)
         status.pin_accepted = True
-        try:
+        with _session_errors_translated(session):
             key = self._find_private_key(session)
             status.key_found = True
             status.key_type = _key_type_name(key)
@@ -960,12 +981,6 @@ class RgsToken:
                 certificate_der = self._find_certificate(session, key)
                 self._fill_certificate(status, certificate_der, now)
             _check_key_matches_certificate(session, key, status.certificate)
-        except TokenError:
-            raise
-        except Exception as exc:
-            raise translate_pkcs11_error(exc) from exc
-        finally:
-            _close_quietly(session)
         validity_error = status.certificate.validity_error(now)
         if validity_error is not None:
             raise validity_error
@@ -1074,10 +1089,8 @@ def _utcnow() -> datetime:
 
 
 def _aware_utc(value: datetime) -> datetime:
-    """Aware UTC datetime; naive values are taken as UTC (Odoo stores naive UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    """Aware UTC datetime; a naive value is Paris time (:mod:`chorus_pro.timeutil`)."""
+    return as_aware(value).astimezone(timezone.utc)
 
 
 def _pin_missing() -> PinMissing:
@@ -1100,6 +1113,20 @@ def _certificate_info_or_error(der: bytes) -> CertificateInfo:
             code="certificate_unreadable",
             detail=str(exc),
         ) from exc
+
+
+@contextmanager
+def _session_errors_translated(session):
+    """Work in a logged-in session: PKCS#11 failures become :class:`TokenError` (ours pass
+    through), and the session is closed whatever happens."""
+    try:
+        yield
+    except TokenError:
+        raise
+    except Exception as exc:
+        raise translate_pkcs11_error(exc) from exc
+    finally:
+        _close_quietly(session)
 
 
 def _close_quietly(session) -> None:

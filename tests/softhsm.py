@@ -1,13 +1,13 @@
 """Reusable pytest fixtures for SoftHSM2 test tokens (RGS**-like key + certificate).
 
-Import the fixtures into a test module (``from softhsm import softhsm_tokens``); the token
-creation code lives in :mod:`chorus_pro.testing_softhsm` so that the Odoo addon tests can use it
+``tests/conftest.py`` makes the ``softhsm_tokens`` fixture available to every test module; the
+token creation code lives in :mod:`chorus_pro.testing_softhsm` so that the Odoo addon tests can use it
 without pytest.
 
 One SoftHSM configuration per process: every token below lives in the same per-process
 directory, created on first use and activated (``SOFTHSM2_CONF``) before this process's first
 ``pkcs11.lib()`` call - python-pkcs11 initialises the library once per module path and SoftHSM
-reads its configuration then. Several test modules importing the fixture get the same tokens
+reads its configuration then. Several test modules using the fixture get the same tokens
 (creation is memoised per label in :func:`chorus_pro.testing_softhsm.shared_softhsm_tokens`).
 When SoftHSM2 is missing, every test using these fixtures is skipped with a loud reason.
 """
@@ -99,43 +99,40 @@ class CountingLibrary:
         return _CountingToken(self._library.get_token(**kwargs), self)
 
 
-class _CountingSlot:
-    def __init__(self, slot, owner):
-        self._slot = slot
+class _Counting:
+    """Everything of the wrapped python-pkcs11 object, but what a subclass overrides."""
+
+    def __init__(self, wrapped, owner):
+        self._wrapped = wrapped
         self._owner = owner
 
     def __getattr__(self, name):
-        return getattr(self._slot, name)
+        return getattr(self._wrapped, name)
 
+
+class _CountingSlot(_Counting):
     def get_mechanisms(self):
-        mechanisms = self._slot.get_mechanisms()
+        mechanisms = self._wrapped.get_mechanisms()
         if self._owner.mechanisms is not None:
             mechanisms = {m for m in mechanisms if m in self._owner.mechanisms}
         return mechanisms
 
 
-class _CountingToken:
-    def __init__(self, token, owner):
-        self._token = token
-        self._owner = owner
-
-    def __getattr__(self, name):
-        return getattr(self._token, name)
-
+class _CountingToken(_Counting):
     @property
     def flags(self):
-        return int(self._token.flags) | self._owner.extra_token_flags
+        return int(self._wrapped.flags) | self._owner.extra_token_flags
 
     @property
     def slot(self):
-        return _CountingSlot(self._token.slot, self._owner)
+        return _CountingSlot(self._wrapped.slot, self._owner)
 
     def open(self, *args, **kwargs):
         if kwargs.get("user_pin") is not None or kwargs.get("so_pin") is not None:
             self._owner.login_attempts += 1
             if self._owner.login_error is not None:
                 raise self._owner.login_error
-        return self._token.open(*args, **kwargs)
+        return self._wrapped.open(*args, **kwargs)
 
 
 class CountingLoader:

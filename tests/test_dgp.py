@@ -414,3 +414,36 @@ def test_cli_in_process_with_suspension_and_convention(capsys):
     assert output["due"] == "2026-04-19"
     assert output["interrupted"] is True
     assert output["late_days"] == 0 and output["interest"] == "0.00" and output["rate"] is None
+
+
+def test_only_the_first_suspension_interrupts():
+    changes = [("MISE_A_DISPOSITION", "2026-03-02"), ("SUSPENDUE", "2026-03-05"),
+               ("COMPLETEE", "2026-03-09"), ("SUSPENDUE", "2026-03-12"), ("COMPLETEE", "2026-03-16")]
+    history = StatusHistory(chorus_id=4, events=[
+        _event(code, f"{day} 10:00", 20 + index) for index, (code, day) in enumerate(changes)
+    ])
+    dates = dgp.mise_a_disposition_from_history(history)
+    assert dates.suspension_count == 2 and dates.ignored_suspensions == 1
+    # The first pair interrupts (R2192-27); suspended / completed keep naming the last pair.
+    assert dates.interruption == (date(2026, 3, 5), date(2026, 3, 9))
+    assert (dates.suspended, dates.completed) == (date(2026, 3, 12), date(2026, 3, 16))
+    assert dgp.interruption_of(dates.suspensions) == dates.interruption
+    suspended, completed = dates.interruption
+    result = compute(DgpInput(body="collectivite", mise_a_disposition=dates.mise_a_disposition,
+                              suspended=suspended, completed=completed))
+    # due 2026-04-01, 27 days left on 5 March → 30 days from 9 March.
+    assert result.interrupted and result.due == date(2026, 4, 8)
+
+
+def test_no_suspension_no_interruption():
+    dates = dgp.HistoryDates(mise_a_disposition=date(2026, 3, 2))
+    assert dates.interruption == (None, None)
+    assert dates.ignored_suspensions == 0
+    assert dgp.interruption_of(()) == (None, None)
+    assert dgp.interruption_of([(date(2026, 3, 5), None)]) == (date(2026, 3, 5), None)
+
+
+def test_late_payment_interest_is_due_within_45_days_of_the_payment():
+    assert dgp.INTEREST_PAYMENT_DAYS == 45
+    assert dgp.interest_due_by(date(2026, 4, 10)) == date(2026, 5, 25)
+    assert dgp.interest_due_by(date(2026, 12, 20)) == date(2027, 2, 3)

@@ -20,11 +20,7 @@ from chorus_pro.evidence import (
     unsigned_evidence,
     verify_evidence,
 )
-
-try:  # tests/ is a plain directory that pytest puts on sys.path
-    from softhsm import softhsm_tokens  # noqa: F401 (fixture)
-except ModuleNotFoundError:  # tests/ became a package
-    from tests.softhsm import softhsm_tokens  # noqa: F401
+from chorus_pro.timeutil import from_utc_naive
 
 REQUEST = b'{"idFacture":4242,"idNouveauStatut":"MISE_EN_PAIEMENT","motif":"ok"}'
 RESPONSE = b'{"codeRetour":0,"libelle":"GCU_MSG_01_000","iban":"FR7630006000011234567890189"}'
@@ -111,10 +107,14 @@ def test_canonical_payload_is_deterministic_and_holds_digests_not_bodies():
 
 def test_canonical_payload_time_is_utc_whatever_the_input_zone():
     paris = AT.astimezone(ZoneInfo("Europe/Paris"))
-    naive_utc = AT.replace(tzinfo=None)  # Odoo stores naive UTC
+    naive_paris = paris.replace(tzinfo=None)  # the library's rule: naive = Paris time
+    naive_utc = AT.replace(tzinfo=None)  # Odoo stores naive UTC: converted at the boundary
     expected = canonical_payload(REQUEST, RESPONSE, AT)
     assert canonical_payload(REQUEST, RESPONSE, paris) == expected
-    assert canonical_payload(REQUEST, RESPONSE, naive_utc) == expected
+    assert canonical_payload(REQUEST, RESPONSE, naive_paris) == expected
+    assert canonical_payload(REQUEST, RESPONSE, from_utc_naive(naive_utc)) == expected
+    # A naive UTC value handed over as it is would be read as Paris time, an hour off in March.
+    assert canonical_payload(REQUEST, RESPONSE, naive_utc) != expected
 
 
 def test_canonical_payload_extra_values():

@@ -101,3 +101,119 @@ def test_check_identifier_other_types_accept_non_empty(kind):
     assert result.identifier_type in ("UE_HORS_FRANCE", "HORS_UE", "RIDET", "TAHITI", "PARTICULIER")
     empty = ids.check_identifier("", kind)
     assert not empty.valid and empty.reason == "empty identifier"
+
+
+# -- one separator rule for every identifier ------------------------------------------------------
+@pytest.mark.parametrize("raw", [
+    "552 081 317 00018", "552.081.317.00018", "552-081-317-00018", "552\u00a0081\u202f317 00018",
+    " 55208131700018 ",
+])
+def test_compact_identifier_is_the_one_separator_rule(raw):
+    assert ids.compact_identifier(raw) == "55208131700018"
+    assert ids.compact_identifier(raw) == ids.compact_siret(raw)
+
+
+def test_compact_identifier_is_upper_case_and_tolerates_nothing():
+    assert ids.compact_identifier(" be 0403.170.701 ") == "BE0403170701"
+    assert ids.compact_identifier("fr76 3000-6000") == "FR7630006000"
+    assert ids.compact_identifier(None) == ids.compact_identifier("") == ""
+    assert ids.compact_identifier(" - . ") == ""
+
+
+def test_every_compact_form_strips_the_same_separators():
+    separators = " .-\u00a0\u202f"
+    for compact, value in ((ids.compact_siret, "55208131700018"),
+                           (ids.compact_siren, "552081317"),
+                           (ids.compact_iban, "FR7630006000011234567890189"),
+                           (ids.compact_bic, "BNPAFRPPXXX"),
+                           (ids.compact_vat, "FR40303265045"),
+                           (ids.compact_identifier, "BE0403170701")):
+        spaced = separators.join(value[i:i + 3] for i in range(0, len(value), 3))
+        assert compact(spaced) == value, compact.__name__
+        assert compact(spaced.lower()) == value, compact.__name__
+
+
+# -- EU VAT numbers ----------------------------------------------------------------------------------
+def test_eu_vat_numbers():
+    assert ids.is_valid_eu_vat("FR 40 303 265 045")
+    assert ids.is_valid_eu_vat("be0403.170.701")
+    assert not ids.is_valid_eu_vat("FR41303265045")  # wrong key
+    assert not ids.is_valid_eu_vat("XX123456789")
+    assert not ids.is_valid_eu_vat("")
+    assert not ids.is_valid_eu_vat(None)
+    assert ids.compact_vat("fr 40-303.265.045") == "FR40303265045"
+
+
+def test_check_identifier_checks_eu_vat_numbers():
+    ok = ids.check_identifier("be 0403 170 701", "UE_HORS_FRANCE")
+    assert ok.valid and ok.value == "BE0403170701"
+    assert ids.check_identifier("BE0403170701", "2").valid  # PIVOT digit of UE_HORS_FRANCE
+    bad = ids.check_identifier("BE0403170702", "UE_HORS_FRANCE")
+    assert not bad.valid and bad.reason == "invalid EU VAT number"
+    # Other types need a value only; separators alone are no value.
+    assert ids.check_identifier("RIDET 123.456", "RIDET").value == "RIDET123456"
+    assert not ids.check_identifier(" - ", "HORS_UE").valid
+
+
+# -- French RIB -> IBAN ------------------------------------------------------------------------------
+RIB = "30006 00001 12345678901 89"
+RIB_IBAN = "FR7630006000011234567890189"
+
+
+def test_rib_key():
+    assert ids.rib_key("30006", "00001", "12345678901") == "89"
+    # Letters of the account number count as digits (La Banque Postale's example).
+    assert ids.rib_key("20041", "01005", "0500013M026") == "06"
+    assert ids.rib_key("20041", "01005", "0500013m026") == "06"
+
+
+def test_rib_key_agrees_with_the_iban_check_digits():
+    # Every RIB with the right key makes a valid IBAN, and a wrong key a different RIB.
+    for account in ("00000000001", "12345678901", "99999999999", "0500013M026"):
+        key = ids.rib_key("30004", "01234", account)
+        assert ids.is_valid_rib(f"3000401234{account}{key}")
+        assert ids.is_valid_iban(ids.rib_to_iban(f"3000401234{account}{key}"))
+        wrong = f"{(int(key) + 1) % 100:02d}"
+        assert not ids.is_valid_rib(f"3000401234{account}{wrong}")
+
+
+def test_rib_to_iban():
+    assert ids.rib_to_iban(RIB) == RIB_IBAN
+    assert ids.rib_to_iban("30006000011234567890188") == ""  # wrong RIB key
+    assert ids.rib_to_iban("3000600001123456789018") == ""  # too short
+    assert ids.rib_to_iban(None) == ""
+
+
+def test_payment_iban():
+    assert ids.payment_iban(RIB, "RIB") == RIB_IBAN
+    assert ids.payment_iban(RIB, "") == RIB_IBAN  # 23 characters starting with digits
+    assert ids.payment_iban("FR76 3000 6000 0112 3456 7890 189", "IBAN") == RIB_IBAN
+    assert ids.payment_iban("de89 3704 0044 0532 0130 00") == "DE89370400440532013000"
+    assert ids.payment_iban("", "RIB") == ids.payment_iban(None) == ""
+    # A RIB whose key is wrong is not dressed up as a valid IBAN.
+    wrong = ids.payment_iban("30006000011234567890188", "RIB")
+    assert wrong == "30006000011234567890188" and not ids.is_valid_iban(wrong)
+
+
+def test_siren_from_vat():
+    assert ids.siren_from_vat("FR 40 303 265 045") == "303265045"
+    assert ids.siren_from_vat("fr40303265045") == "303265045"
+    assert ids.siren_from_vat("FR40303265046") == ""  # not a valid SIREN inside
+    assert ids.siren_from_vat("BE0403170701") == ""
+    assert ids.siren_from_vat(None) == ""
+
+
+def test_siret_and_siren_of_registration_fields():
+    assert ids.siret_and_siren(VALID_SIRET, "", "") == (VALID_SIRET, VALID_SIRET[:9])
+    # The registry may hold the SIRET, or only the SIREN.
+    assert ids.siret_and_siren("", "552 081 317 00018", "") == (VALID_SIRET, "552081317")
+    assert ids.siret_and_siren("", "552 081 317", "") == ("", "552081317")
+    # Nothing valid there: the SIREN of a French VAT number.
+    assert ids.siret_and_siren("123", "", "FR 40 303 265 045") == ("", "303265045")
+    assert ids.siret_and_siren(None, None, None) == ("", "")
+
+
+def test_separators_pattern_is_the_compaction_rule():
+    import re
+
+    assert re.sub(ids.SEPARATORS_PATTERN, "", "552 081.317-00\u00a0018\u202f") == "55208131700018"

@@ -338,9 +338,8 @@ class TestRecipientCycle:
 # =============================================================================================
 @pytest.fixture(scope="module")
 def simulator():
-    server = Simulator(seed=SEED, anchor_date=ANCHOR).start_in_thread()
-    yield server
-    server.shutdown()
+    with Simulator(seed=SEED, anchor_date=ANCHOR) as server:  # a thread, shut down at exit
+        yield server
 
 
 class _InProcess:

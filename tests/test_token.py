@@ -23,10 +23,7 @@ from chorus_pro.token import (
     TokenConfig,
 )
 
-try:  # tests/ is a plain directory that pytest puts on sys.path
-    from softhsm import COMMON_NAME, CountingLoader, softhsm_tokens  # noqa: F401 (fixture)
-except ModuleNotFoundError:  # tests/ became a package
-    from tests.softhsm import COMMON_NAME, CountingLoader, softhsm_tokens  # noqa: F401
+from softhsm import COMMON_NAME, CountingLoader  # tests/softhsm.py (conftest.py)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = b'{"idFacture": 4242, "statut": "MISE_A_DISPOSITION"}'

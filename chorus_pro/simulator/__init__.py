@@ -11,12 +11,20 @@ the first-line JSON, the data set and its tags, the admin interface with example
 place, the choices the simulator makes on the points ``chorus-pro-api.md`` leaves
 [unconfirmed].
 
-Modules: :mod:`.world` (typed data, tags), :mod:`.generator` (seeded world), :mod:`.documents`
-(PDF / PIVOT / ZIP, rendered lazily), :mod:`.server` (protocol + HTTP), :mod:`.testing`
-(``SimulatorProcess``, ``SimulatorAdmin``).
+Modules, from the data up to the wire:
+
+- :mod:`.world` (typed data, tags), :mod:`.generator` (seeded world), :mod:`.documents`
+  (PDF / PIVOT / ZIP, rendered lazily);
+- :mod:`.protocol` (return codes, paths, ``Response``), :mod:`.checks` (request checks),
+  :mod:`.runtime` (knobs and queued faults);
+- :mod:`.operations` (the ``/cpro`` Chorus operations), :mod:`.admin` (the ``/_admin``
+  interface), :mod:`.core` (state, authentication, dispatch: ``SimulatorCore``);
+- :mod:`.http_server` (HTTP plumbing: ``Simulator``);
+- :mod:`.admin_client` (``SimulatorAdmin``), :mod:`.testing` (``SimulatorProcess``).
 """
 
-from .server import Simulator, SimulatorCore, check_bind_host  # noqa: F401
+from .core import SimulatorCore  # noqa: F401
+from .http_server import Simulator, check_bind_host  # noqa: F401
 from .world import TAGS, World  # noqa: F401
 
 __all__ = ["Simulator", "SimulatorCore", "World", "TAGS", "check_bind_host"]

@@ -60,7 +60,7 @@ def main(argv: Optional[list] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, args.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .server import Simulator
+    from .http_server import Simulator
 
     try:
         simulator = Simulator(

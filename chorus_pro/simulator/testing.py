@@ -1,4 +1,5 @@
-"""Helpers for tests that need the simulator: a subprocess runner and an admin client.
+"""Helpers for tests that need the simulator: a subprocess runner, and the admin client of
+:mod:`.admin_client` (re-exported here).
 
 >>> with SimulatorProcess(seed=1, extra_args=["--anchor-date", "2026-03-15"]) as sim:
 ...     sim.admin.deposit(amount_ht="100.00")
@@ -21,134 +22,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Optional, Sequence
 
+from .admin_client import SimulatorAdmin, SimulatorError
+
+__all__ = ["SimulatorAdmin", "SimulatorError", "SimulatorProcess"]
+
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-class SimulatorError(RuntimeError):
-    """The simulator process could not be started, or an admin call failed."""
-
-    def __init__(self, message: str, status: Optional[int] = None, body=None):
-        super().__init__(message)
-        self.status = status
-        self.body = body
-
-
-class SimulatorAdmin:
-    """One method per ``/_admin`` endpoint; every method returns the decoded JSON answer."""
-
-    def __init__(self, admin_url: str, timeout: float = 30.0):
-        self.admin_url = admin_url.rstrip("/")
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, payload: Optional[dict] = None,
-              query: Optional[dict] = None):
-        url = f"{self.admin_url}/{path}" if path else self.admin_url
-        if query:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-        data = None if payload is None else json.dumps(payload).encode("utf-8")
-        request = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        # The admin interface is on loopback: never go through a proxy.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                detail = json.loads(raw.decode("utf-8"))
-            except ValueError:
-                detail = raw.decode("utf-8", "replace")
-            raise SimulatorError(f"admin {method} /{path} failed: HTTP {exc.code} {detail}",
-                                 exc.code, detail) from None
-        return json.loads(body.decode("utf-8")) if body else None
-
-    # -- reading -----------------------------------------------------------------------------
-    def state(self) -> dict:
-        return self._call("GET", "state")
-
-    def invoices(self, tag: Optional[str] = None, status: Optional[str] = None,
-                 structure_id: Optional[int] = None) -> list:
-        """Summaries (idFacture, numeroFacture, statut, tags, idDestinataire, supplier_siret...)."""
-        return self._call("GET", "invoices", query={"tag": tag, "status": status,
-                                                    "structure_id": structure_id})
-
-    def invoice(self, invoice_id: int) -> dict:
-        """Full internal state of one invoice, history entries included."""
-        return self._call("GET", f"invoice/{int(invoice_id)}")
-
-    def first(self, tag: str) -> dict:
-        """The first invoice carrying ``tag`` (summary)."""
-        found = self.invoices(tag=tag)
-        if not found:
-            raise SimulatorError(f"no invoice tagged {tag!r}")
-        return found[0]
-
-    def counters(self) -> dict:
-        return self._call("GET", "counters")
-
-    def faults(self) -> list:
-        return self._call("GET", "faults")["faults"]
-
-    def get_config(self) -> dict:
-        return self._call("GET", "config")
-
-    # -- acting ------------------------------------------------------------------------------
-    def deposit(self, **overrides) -> dict:
-        """New invoice in MISE_A_DISPOSITION; returns ``{"idFacture": ..., ...}``."""
-        return self._call("POST", "deposit", overrides)
-
-    def complete(self, invoice_id: int, comment: Optional[str] = None,
-                 then_available: bool = False) -> dict:
-        payload = {"idFacture": int(invoice_id), "then_available": then_available}
-        if comment is not None:
-            payload["comment"] = comment
-        return self._call("POST", "complete", payload)
-
-    def move(self, invoice_id: int, status: str, comment: str = "", **extra) -> dict:
-        return self._call("POST", "move", {"idFacture": int(invoice_id), "statut": status,
-                                           "comment": comment, **extra})
-
-    def fault(self, path: str, kind: str, count: int = 1, retry_after: Optional[int] = None,
-              delay_s: Optional[float] = None) -> list:
-        payload = {"path": path, "kind": str(kind), "count": count}
-        if retry_after is not None:
-            payload["retry_after"] = retry_after
-        if delay_s is not None:
-            payload["delay_s"] = delay_s
-        return self._call("POST", "faults", payload)["faults"]
-
-    def clear_faults(self) -> None:
-        self._call("POST", "faults/clear", {})
-
-    def expire_tokens(self) -> dict:
-        return self._call("POST", "expire-tokens", {})
-
-    def credentials(self, **values) -> dict:
-        """``password``, ``password_expiry`` (YYYY-MM-DD), ``client_secret``, ``client_id``,
-        ``login``."""
-        return self._call("POST", "credentials", values)
-
-    def corrupt(self, invoice_id: int, kind: str) -> dict:
-        """``malformed_pivot`` | ``broken_xml`` | ``too_large`` | ``download_refused`` |
-        ``clear``."""
-        return self._call("POST", "corrupt", {"idFacture": int(invoice_id), "kind": kind})
-
-    def reset_counters(self) -> None:
-        self._call("POST", "counters/reset", {})
-
-    def config(self, **values) -> dict:
-        """``latency_ms``, ``fail_rate``, ``max_download_mb``, ``token_ttl``."""
-        return self._call("POST", "config", values)
-
-    def reset(self) -> dict:
-        return self._call("POST", "reset", {})
 
 
 class SimulatorProcess:
@@ -282,17 +162,7 @@ class SimulatorProcess:
         return process.returncode
 
     def __enter__(self) -> "SimulatorProcess":
-        if self.process is None:
-            self.start()
-        return self
+        return self if self.process is not None else self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def __getattr__(name):  # lazy re-export: importing testing does not start the server module
-    if name == "Simulator":
-        from .server import Simulator
-
-        return Simulator
-    raise AttributeError(name)

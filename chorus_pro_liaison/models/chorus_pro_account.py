@@ -18,7 +18,7 @@ from chorus_pro import dgp
 from chorus_pro import errors as chorus_errors
 from chorus_pro.client import ChorusProClient
 from chorus_pro.evidence import unsigned_evidence
-from chorus_pro.timeutil import PARIS
+from chorus_pro.timeutil import PARIS, from_utc_naive
 
 _logger = logging.getLogger(__name__)
 
@@ -547,6 +547,8 @@ class ChorusProAccount(models.Model):
         configured and usable (:meth:`_token_sign_evidence`), unsigned otherwise. Returns a
         :class:`chorus_pro.evidence.Evidence`."""
         self.ensure_one()
+        # Odoo's datetimes are naive UTC; the library reads naive values as Paris time.
+        at = from_utc_naive(at)
         signed, unsigned_reason = self._token_sign_evidence(request_body, response_body, at, extra)
         if signed is not None:
             return signed

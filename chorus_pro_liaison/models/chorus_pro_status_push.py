@@ -39,7 +39,7 @@ from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.client import OP_PROCESS
 from chorus_pro.evidence import unsigned_evidence
-from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
+from chorus_pro.timeutil import PARIS, from_utc_naive, paris_date, to_utc_naive
 
 _logger = logging.getLogger(__name__)
 
@@ -459,7 +459,9 @@ class ChorusProStatusPush(models.Model):
             )
         except Exception:  # noqa: BLE001 - never lose Chorus's answer for want of a signature
             _logger.exception("Chorus Pro push %s: evidence could not be signed", self.id)
-            evidence = unsigned_evidence(request_body or b"", response_body or b"", at, extra)
+            evidence = unsigned_evidence(
+                request_body or b"", response_body or b"", from_utc_naive(at), extra
+            )
         vals.update(evidence=evidence.to_json(), evidence_signed=evidence.is_signed)
         return vals
 

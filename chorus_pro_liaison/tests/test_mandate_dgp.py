@@ -12,7 +12,7 @@ from odoo.tools.misc import formatLang
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
 from chorus_pro import dgp
-from chorus_pro.timeutil import paris_date
+from chorus_pro.timeutil import from_utc_naive, paris_date
 
 from .mandate_common import MandateCase
 
@@ -30,7 +30,7 @@ class TestMandateDgp(MandateCase):
     def test_dates_from_the_retrieval_and_the_account_settings(self):
         invoice = self.invoice("multi_vat")
         first_mad = invoice.status_history_ids.filtered(lambda s: s.code == "MISE_A_DISPOSITION").sorted("at")[0]
-        start = paris_date(first_mad.at)
+        start = paris_date(from_utc_naive(first_mad.at))
         self.assertEqual(invoice.dgp_start, start)
         self.assertEqual(invoice.dgp_delay, 30)
         self.assertEqual(invoice.dgp_due_date, start + timedelta(days=30))
@@ -52,9 +52,9 @@ class TestMandateDgp(MandateCase):
     def test_interruption_from_the_chorus_history(self):
         invoice = self.invoice("completed")
         history = invoice.status_history_ids.sorted("at")
-        made_available = paris_date(history.filtered(lambda s: s.code == "MISE_A_DISPOSITION")[0].at)
-        suspended = paris_date(history.filtered(lambda s: s.code == "SUSPENDUE")[0].at)
-        completed = paris_date(history.filtered(lambda s: s.code == "COMPLETEE")[0].at)
+        made_available = paris_date(from_utc_naive(history.filtered(lambda s: s.code == "MISE_A_DISPOSITION")[0].at))
+        suspended = paris_date(from_utc_naive(history.filtered(lambda s: s.code == "SUSPENDUE")[0].at))
+        completed = paris_date(from_utc_naive(history.filtered(lambda s: s.code == "COMPLETEE")[0].at))
         self.assertTrue(invoice.dgp_interrupted)
         self.assertEqual(invoice.dgp_start, made_available)
         self.assertEqual(invoice.dgp_restart, completed)
