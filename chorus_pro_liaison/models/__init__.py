@@ -19,6 +19,6 @@ from . import chorus_pro_budget
 from . import account_chart_template
 from . import chorus_pro_invoice_dgp
 from . import chorus_pro_invoice_mandate
-from . import account_move_mandate
+from . import account_move
 from . import chorus_pro_bordereau
 from . import chorus_pro_mandate_request

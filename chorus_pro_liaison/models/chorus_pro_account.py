@@ -4,7 +4,7 @@
 
 import logging
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -16,14 +16,13 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
 
 from chorus_pro import dgp
 from chorus_pro import errors as chorus_errors
+from chorus_pro.account import password_expiry
 from chorus_pro.client import ChorusProClient
 from chorus_pro.evidence import unsigned_evidence
-from chorus_pro.timeutil import PARIS, from_utc_naive
+from chorus_pro.timeutil import from_utc_naive, paris_today
 
 _logger = logging.getLogger(__name__)
 
-# Chorus Pro technical passwords expire every 424 days (chorus-pro-api.md §1.4).
-TECHNICAL_PASSWORD_LIFETIME_DAYS = 424
 # Columns holding secrets: written and read with SQL only, never through an ORM field, so that
 # no read(), export, search or web client request can ever return them.
 SECRET_COLUMNS = ("technical_password_secret", "piste_client_secret_secret")
@@ -31,10 +30,6 @@ SECRET_COLUMNS = ("technical_password_secret", "piste_client_secret_secret")
 MANAGER_GROUP = "chorus_pro_liaison.group_chorus_pro_manager"
 WRITE_ONLY_FIELDS = ["technical_password", "piste_client_secret"]
 PURPOSES = ("connection_test", "configuration", "sync", "status", "mandate")
-
-
-def paris_today():
-    return datetime.now(PARIS).date()
 
 
 def first_day_of_month(day):
@@ -322,8 +317,7 @@ class ChorusProAccount(models.Model):
                 if not self.env.context.get("chorus_pro_expiry_in_write"):
                     account.sudo().write(
                         {
-                            "password_expiry_date": paris_today()
-                            + timedelta(days=TECHNICAL_PASSWORD_LIFETIME_DAYS),
+                            "password_expiry_date": password_expiry(paris_today()),
                             "password_expiry_source": "computed",
                         }
                     )

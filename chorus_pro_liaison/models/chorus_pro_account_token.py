@@ -22,7 +22,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP, paris_today
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP
 from odoo.addons.chorus_pro_liaison.services.key_messages import (
     token_problem_message,
     token_status_message,
@@ -30,6 +30,7 @@ from odoo.addons.chorus_pro_liaison.services.key_messages import (
 from odoo.addons.chorus_pro_liaison.services.pin_guard_store import DatabasePinGuardStore
 
 from chorus_pro.evidence import sign_evidence
+from chorus_pro.timeutil import paris_today
 from chorus_pro.token import (
     DEFAULT_PIN_ENV_VAR,
     PinGuard,

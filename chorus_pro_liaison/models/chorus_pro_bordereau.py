@@ -13,7 +13,8 @@ never typed; the running yearly total (PES MtCumulAnnuel) is stored at validatio
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+from chorus_pro.timeutil import paris_today
+
 
 # Set at validation only, by the application.
 VALIDATION_FIELDS = frozenset({"number", "state", "date", "validated_by_id", "amount_cumulative"})

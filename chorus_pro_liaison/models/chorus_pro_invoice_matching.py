@@ -31,7 +31,6 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_supplier import identifier_key
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro import identifiers
@@ -40,33 +39,19 @@ from chorus_pro import statuses as chorus_statuses
 _logger = logging.getLogger(__name__)
 
 BANK_STATES = [
-    ("trusted", "Trusted"),
-    ("to_confirm", "To confirm"),
-    ("invalid", "Invalid IBAN"),
-    ("missing", "No bank account"),
-    ("no_partner", "Supplier not matched"),
+    ("trusted", "Trusted"), ("to_confirm", "To confirm"), ("invalid", "Invalid IBAN"),
+    ("missing", "No bank account"), ("no_partner", "Supplier not matched"),
 ]
 REASONS = [
-    ("remembered", "Remembered match"),
-    ("iban", "Same IBAN"),
-    ("siret", "Same SIRET"),
-    ("identifier", "Same identifier"),
-    ("siren", "Same SIREN"),
-    ("name", "Similar name"),
+    ("remembered", "Remembered match"), ("iban", "Same IBAN"), ("siret", "Same SIRET"),
+    ("identifier", "Same identifier"), ("siren", "Same SIREN"), ("name", "Similar name"),
 ]
 # Rank of each reason: lower comes first.
 REASON_TIERS = {"remembered": 0, "iban": 1, "siret": 2, "identifier": 2, "siren": 3, "name": 4}
 MATCH_ORIGINS = [
-    ("remembered", "Remembered match"),
-    ("manual", "Confirmed by a person"),
+    ("remembered", "Remembered match"), ("manual", "Confirmed by a person"),
     ("created", "Partner created from Chorus Pro"),
 ]
-# Once mandated, the supplier of an invoice no longer changes here.
-LOCKED_STATUSES = frozenset(
-    {chorus_statuses.MANDATEE} | set(chorus_statuses.COMPTABLE_STATUSES)
-)
-# Invoices nobody needs to match: kept as history, or rejected.
-NOT_TO_MATCH_STATUSES = (chorus_statuses.REJETEE,)
 NAME_CANDIDATES = 5
 NAME_SIMILARITY = 0.3
 BANK_GROUP = "account.group_validate_bank_account"
@@ -104,7 +89,9 @@ CANDIDATES_BY_IDENTIFIERS = """
        AND cp.active AND (cp.company_id IS NULL OR cp.company_id = inv.company_id)
 """
 # Same, for identifiers other than a SIRET (EU VAT number, foreign registry...): compared with
-# the partner's VAT number and Company ID. Only run when such invoices are present.
+# the partner's VAT number and Company ID, compacted as the library compacts identifiers
+# (``%(separators)s``: chorus_pro.identifiers.SEPARATORS_PATTERN). Only run when such invoices
+# are present.
 CANDIDATES_BY_OTHER_IDENTIFIERS = """
     SELECT DISTINCT inv.id AS invoice_id, cp.id AS partner_id, 'identifier' AS reason, 2 AS tier,
            false AS trusted, 0.0::float AS similarity
@@ -113,8 +100,8 @@ CANDIDATES_BY_OTHER_IDENTIFIERS = """
         ON p.vat IS NOT NULL OR p.company_registry IS NOT NULL
       JOIN res_partner cp ON cp.id = p.commercial_partner_id
      WHERE inv.idtype NOT IN ('', 'SIRET') AND inv.ident <> ''
-       AND (upper(regexp_replace(coalesce(p.vat, ''), '[^A-Za-z0-9]', '', 'g')) = inv.ident
-            OR upper(regexp_replace(coalesce(p.company_registry, ''), '[^A-Za-z0-9]', '', 'g'))
+       AND (upper(regexp_replace(coalesce(p.vat, ''), %(separators)s, '', 'g')) = inv.ident
+            OR upper(regexp_replace(coalesce(p.company_registry, ''), %(separators)s, '', 'g'))
                = inv.ident)
        AND p.active AND cp.active AND (cp.company_id IS NULL OR cp.company_id = inv.company_id)
 """
@@ -165,32 +152,6 @@ INVOICES_CTE = """
          WHERE i.id = ANY(%(ids)s)
     )
 """
-
-
-def payment_iban(account, account_type=""):
-    """The IBAN to compare with partners' bank accounts: compact, upper case; a French RIB
-    (23 characters) is turned into its IBAN. ``""`` when there is nothing."""
-    value = identifiers.compact_iban(account)
-    if not value:
-        return ""
-    if (account_type or "").upper() == "RIB" or (len(value) == 23 and value[:2].isdigit()):
-        from stdnum import iban as stdnum_iban
-
-        return "FR" + stdnum_iban.calc_check_digits("FR00" + value) + value
-    return value
-
-
-def check_other_identifier(identifier, identifier_type):
-    """Validity of a non-SIRET supplier identifier: EU VAT numbers are checked with
-    python-stdnum; other types (RIDET, TAHITI, private persons...) only need a value."""
-    value = identifier_key(identifier)
-    if not value:
-        return False
-    if identifier_type == "UE_HORS_FRANCE":
-        from stdnum.eu import vat as eu_vat
-
-        return eu_vat.is_valid(value)
-    return True
 
 
 class ChorusProInvoice(models.Model):
@@ -272,7 +233,7 @@ class ChorusProInvoice(models.Model):
     def _compute_identifier_checks(self):
         for invoice in self:
             kind = invoice.supplier_identifier_type or ""
-            key = identifier_key(invoice.supplier_identifier)
+            key = identifiers.compact_identifier(invoice.supplier_identifier)
             siren = False
             if kind == "SIRET":
                 check = identifiers.check_identifier(invoice.supplier_identifier, "SIRET")
@@ -281,11 +242,13 @@ class ChorusProInvoice(models.Model):
                     key = check.value
                     siren = check.value[:9]
             else:
-                valid = check_other_identifier(invoice.supplier_identifier, kind)
+                valid = identifiers.check_identifier(invoice.supplier_identifier, kind).valid
             invoice.supplier_identifier_key = key or False
             invoice.supplier_siren = siren
             invoice.supplier_identifier_valid = valid
-            invoice.factor_identifier_key = identifier_key(invoice.factor_identifier) or False
+            invoice.factor_identifier_key = (
+                identifiers.compact_identifier(invoice.factor_identifier) or False
+            )
             invoice.supplier_display = " – ".join(
                 part for part in (invoice.supplier_name, invoice.supplier_identifier) if part
             ) or False
@@ -293,7 +256,7 @@ class ChorusProInvoice(models.Model):
     @api.depends("bank_account", "bank_account_type")
     def _compute_payment_iban(self):
         for invoice in self:
-            value = payment_iban(invoice.bank_account, invoice.bank_account_type)
+            value = identifiers.payment_iban(invoice.bank_account, invoice.bank_account_type)
             invoice.payment_iban = value or False
             invoice.bank_account_valid = bool(value) and identifiers.is_valid_iban(value)
 
@@ -378,7 +341,7 @@ class ChorusProInvoice(models.Model):
     @api.depends("chorus_status")
     def _compute_partner_locked(self):
         for invoice in self:
-            invoice.partner_locked = invoice.chorus_status in LOCKED_STATUSES
+            invoice.partner_locked = invoice.chorus_status in chorus_statuses.MANDATED
 
     # ------------------------------------------------------------------ contract for mandating
     def _needs_payment(self):
@@ -490,7 +453,7 @@ class ChorusProInvoice(models.Model):
               FROM inv LEFT JOIN best ON best.invoice_id = inv.id
              WHERE i.id = inv.id
             """,
-            {"ids": ids},
+            {"ids": ids, "separators": identifiers.SEPARATORS_PATTERN},
         )
         # Names only for invoices no identifier could place, one look-up per distinct name
         # (MATERIALIZED: otherwise PostgreSQL repeats the look-up for every invoice).
@@ -603,7 +566,8 @@ class ChorusProInvoice(models.Model):
                       partner_id
              LIMIT %(limit)s
             """,
-            {"ids": self.ids, "limit": limit, "threshold": NAME_SIMILARITY},
+            {"ids": self.ids, "limit": limit, "threshold": NAME_SIMILARITY,
+             "separators": identifiers.SEPARATORS_PATTERN},
         )
         rows = cr.fetchall()
         partners = self.env["res.partner"].browse([row[0] for row in rows])
@@ -714,7 +678,7 @@ class ChorusProInvoice(models.Model):
                 ("supplier_identifier_type", "=", self.supplier_identifier_type),
                 ("partner_id", "=", formerly.id),
                 ("partner_match_origin", "=", "remembered"),
-                ("chorus_status", "not in", tuple(LOCKED_STATUSES)),
+                ("chorus_status", "not in", sorted(chorus_statuses.MANDATED)),
             ])
             if followers:
                 followers.sudo().write({"partner_id": partner.id})
@@ -761,7 +725,7 @@ class ChorusProInvoice(models.Model):
             return error.args[0]
         except chorus_errors.ChorusProError as error:
             return chorus_error_message(error, self.env)
-        vals = self._values_from_detail(detail)
+        vals = self._chorus_record_values(detail)
         if vals:
             self.sudo().write(vals)
         return ""
@@ -953,7 +917,7 @@ class ChorusProInvoice(models.Model):
         return [
             ("partner_id", "=", False),
             ("imported_as_history", "=", False),
-            ("chorus_status", "not in", NOT_TO_MATCH_STATUSES),
+            ("chorus_status", "not in", sorted(chorus_statuses.NOT_TO_MATCH)),
         ]
 
     @api.model
@@ -965,5 +929,6 @@ class ChorusProInvoice(models.Model):
             ("imported_as_history", "=", False),
             ("invoice_type", "!=", "credit_note"),
             ("amount_to_pay", ">", 0),
-            ("chorus_status", "not in", NOT_TO_MATCH_STATUSES + tuple(LOCKED_STATUSES)),
+            ("chorus_status", "not in",
+             sorted(chorus_statuses.NOT_TO_MATCH | chorus_statuses.MANDATED)),
         ]

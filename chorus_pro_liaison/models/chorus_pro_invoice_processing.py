@@ -15,24 +15,16 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_motif import PROCESSING_TARGET_SELECTION
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_STATES
 
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro.timeutil import paris_today
 
 PROCESSOR_GROUP = "chorus_pro_liaison.group_chorus_pro_processor"
 VALIDATOR_GROUP = "chorus_pro_liaison.group_chorus_pro_validator"
 MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 
-# What the addon may push: the processing decisions and MANDATEE (mandating step).
-PUSHABLE = frozenset(chorus_statuses.PROCESSING_TARGETS) | {chorus_statuses.MANDATEE}
-# Statuses that return the invoice to the supplier: no longer possible once mandated.
-RETURNS = frozenset({chorus_statuses.REJETEE, chorus_statuses.SUSPENDUE, chorus_statuses.A_RECYCLER})
-# Chorus statuses from which MANDATEE may be pushed.
-MANDATE_FROM = frozenset({
-    chorus_statuses.SERVICE_FAIT, chorus_statuses.MISE_A_DISPOSITION, chorus_statuses.COMPLETEE,
-})
 DECISION_FIELDS = frozenset({
     "decision_status", "decision_motif", "decision_motif_id", "service_done_date",
 })
@@ -355,9 +347,7 @@ class ChorusProInvoice(models.Model):
         validated in Odoo (numbered), even before Chorus shows it, so that the invoice can no
         longer be rejected or suspended from Odoo."""
         self.ensure_one()
-        codes = self._chorus_history_codes()
-        if (chorus_statuses.MANDATEE in codes or codes & chorus_statuses.COMPTABLE_STATUSES
-                or self.mandate_number_chorus):
+        if chorus_statuses.is_mandated(self._chorus_history_codes()) or self.mandate_number_chorus:
             return True
         mandate = self.sudo().mandate_move_id
         return bool(
@@ -378,7 +368,7 @@ class ChorusProInvoice(models.Model):
                 "disposition comptable): the ordonnateur no longer sets its status."
             ))
             return reasons
-        if target in RETURNS and self._chorus_is_mandated():
+        if target in chorus_statuses.RETURNED and self._chorus_is_mandated():
             reasons.append(_(
                 "The invoice is already mandated: it can no longer be rejected, suspended or "
                 "returned from Odoo (the payment delay can be interrupted only before "
@@ -405,7 +395,7 @@ class ChorusProInvoice(models.Model):
         user = user or self.env.user
         invoice = self.sudo()
         label = invoice._status_label(target)
-        if target not in PUSHABLE:
+        if target not in chorus_statuses.PUSHABLE:
             return [_("%(status)s is not a status Odoo sends to Chorus Pro.", status=label)]
         reasons = []
         if target == chorus_statuses.MANDATEE:
@@ -441,7 +431,7 @@ class ChorusProInvoice(models.Model):
                 "The invoice is %(current)s in Chorus Pro: no status can be set on it any more.",
                 current=invoice._status_label(current),
             ))
-        elif target == chorus_statuses.MANDATEE and current not in MANDATE_FROM:
+        elif target == chorus_statuses.MANDATEE and current not in chorus_statuses.MANDATE_FROM:
             reasons.append(_(
                 "Mandatée can be set only after Mise à disposition, Complétée or Service fait; "
                 "the invoice is %(current)s in Chorus Pro.",

@@ -53,7 +53,6 @@ _logger = logging.getLogger(__name__)
 BATCH_SIZE = 100
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
 UNAVAILABLE_RETRY_HOURS = 24
-INVOICE_TYPES = {"FACTURE": "invoice", "AVOIR": "credit_note", "ACOMPTE": "advance"}
 
 
 def chunked(iterable, size):
@@ -65,10 +64,6 @@ def chunked(iterable, size):
             chunk = []
     if chunk:
         yield chunk
-
-
-def _amount(value):
-    return float(value) if value is not None else 0.0
 
 
 class SyncInterrupted(Exception):
@@ -509,75 +504,25 @@ class InvoiceSynchronizer:
         run.count_updated += 1
         return invoice
 
-    def _service_for(self, summary):
-        """The account's service for this invoice; a service Chorus names that we do not know
-        yet is added (the structure's services change over time)."""
-        if not summary.service_id:
-            return None
-        service = self.services.get(summary.service_id)
-        if service is None and summary.service_code:
+    def _service_for(self, chorus_id, code, name):
+        """The account's service ``chorus_id``; a service Chorus names that we do not know yet
+        is added (the structure's services change over time)."""
+        service = self.services.get(chorus_id)
+        if service is None and code:
             service = self.env["chorus.pro.service"].sudo().create({
                 "account_id": self.account.id,
-                "chorus_id": summary.service_id,
-                "code": summary.service_code,
-                "name": summary.service_name or False,
+                "chorus_id": chorus_id,
+                "code": code,
+                "name": name or False,
             })
-            self.services[summary.service_id] = service
+            self.services[chorus_id] = service
         return service
 
     def _values_from_summary(self, summary):
-        service = self._service_for(summary)
-        vals = {
-            "number": summary.number,
-            "payment_request_type": summary.payment_request_type or "FACTURE",
-            "works_type": summary.works_type or False,
-            "chorus_status": self.Invoice._status_selection_value(summary.status),
-            "chorus_status_code": summary.status,
-            "chorus_status_comment": (summary.status_comment or "")[:255] or False,
-            "status_datetime": to_utc_naive(summary.status_datetime),
-            "invoice_date": summary.invoice_date,
-            "deposit_date": summary.deposit_date,
-            "recipient_chorus_id": summary.recipient_id or 0,
-            "recipient_identifier": summary.recipient_code or False,
-            "service_id": service.id if service else False,
-            "service_code": summary.service_code or (service.code if service else False),
-            "service_name": summary.service_name or (service.name if service else False),
-            "supplier_name": summary.supplier_name or False,
-            "supplier_identifier": summary.supplier_code or False,
-            "supplier_identifier_type": summary.supplier_identifier_type or False,
-            "purchase_order": summary.purchase_order or False,
-            "contract": summary.contract or False,
-            "amount_untaxed": _amount(summary.amount_untaxed),
-            "amount_total": _amount(summary.amount_total),
-            "amount_to_pay": _amount(
-                summary.amount_to_pay if summary.amount_to_pay is not None else summary.amount_total
-            ),
-            "last_sync_at": fields.Datetime.now(),
-        }
-        if summary.amount_untaxed is not None and summary.amount_total is not None:
-            vals["amount_tax"] = float(summary.amount_total - summary.amount_untaxed)
-        if summary.invoice_type in INVOICE_TYPES:
-            vals["invoice_type"] = INVOICE_TYPES[summary.invoice_type]
-        currency = self._currency(summary.currency)
-        if currency:
-            vals["currency_id"] = currency.id
-        if vals["supplier_identifier_type"] not in dict(
-            self.Invoice._fields["supplier_identifier_type"].selection
-        ):
-            vals["supplier_identifier_type"] = "AUTRE" if vals["supplier_identifier_type"] else False
+        """The invoice's values from its search item (``chorus.pro.invoice._chorus_record_values``)."""
+        vals = self.Invoice._chorus_record_values(summary, service_for=self._service_for)
+        vals["last_sync_at"] = fields.Datetime.now()
         return vals
-
-    def _currency(self, code):
-        if not code:
-            return None
-        cache = getattr(self, "_currencies", None)
-        if cache is None:
-            cache = self._currencies = {}
-        if code not in cache:
-            cache[code] = self.env["res.currency"].with_context(active_test=False).search(
-                [("name", "=", code)], limit=1
-            )
-        return cache[code]
 
     # ------------------------------------------------------------------ HTTP phase
     def _http_histories(self, chorus_ids):
@@ -746,7 +691,7 @@ class InvoiceSynchronizer:
         return []
 
     def _store_invoice_files(self, invoice, summary, pivot):
-        vals = invoice._values_from_pivot(pivot)
+        vals = invoice._chorus_record_values(pivot)
         vals.update(
             files_state="done",
             files_size=summary.size or 0,
@@ -780,7 +725,7 @@ class InvoiceSynchronizer:
                 )
                 continue
             _done, error = self._isolated(
-                lambda inv, det: inv.write(inv._values_from_detail(det)), invoice, detail
+                lambda inv, det: inv.write(inv._chorus_record_values(det)), invoice, detail
             )
             if error is not None:
                 self.run._log(

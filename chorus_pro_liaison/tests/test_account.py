@@ -10,7 +10,8 @@ from odoo.tests.common import TransactionCase
 from odoo.tools import mute_logger
 
 from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+
+from chorus_pro.timeutil import paris_today
 
 from .common import ChorusCase
 

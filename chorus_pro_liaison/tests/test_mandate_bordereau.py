@@ -9,9 +9,10 @@ from PyPDF2 import PdfFileReader
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
 from .mandate_common import MandateCase
+
+from chorus_pro.timeutil import paris_today
 
 
 @tagged("post_install", "-at_install", "chorus_pro")

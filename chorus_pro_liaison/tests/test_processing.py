@@ -9,9 +9,9 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
 from chorus_pro.evidence import Evidence, verify_evidence
+from chorus_pro.timeutil import paris_today
 
 from .common import WHOLE_WORLD, ChorusCase
 

@@ -18,7 +18,6 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 from odoo.addons.chorus_pro_liaison.services.mandating import (
     bookkeeping_allowed,
     checked_mandate_ids,
@@ -26,6 +25,7 @@ from odoo.addons.chorus_pro_liaison.services.mandating import (
 )
 
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro.timeutil import paris_today
 
 _logger = logging.getLogger(__name__)
 
