@@ -6,10 +6,7 @@ of it. The run: ``chorus_pro_run.py``; the work: ``services/mandating.py``."""
 from odoo import fields, models
 
 REQUEST_STATES = [
-    ("pending", "To do"),
-    ("done", "Done"),
-    ("skipped", "Already done"),
-    ("blocked", "Stopped"),
+    ("pending", "To do"), ("done", "Done"), ("skipped", "Already done"), ("blocked", "Stopped"),
 ]
 
 

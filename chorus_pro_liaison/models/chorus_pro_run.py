@@ -39,12 +39,8 @@ from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, com
 _logger = logging.getLogger(__name__)
 
 RUN_STATES = [
-    ("queued", "Queued"),
-    ("running", "Running"),
-    ("done", "Done"),
-    ("warning", "Done with problems"),
-    ("failed", "Failed"),
-    ("skipped", "Skipped"),
+    ("queued", "Queued"), ("running", "Running"), ("done", "Done"),
+    ("warning", "Done with problems"), ("failed", "Failed"), ("skipped", "Skipped"),
 ]
 FINISHED_STATES = ("done", "warning", "failed", "skipped")
 # What executes each kind of run.

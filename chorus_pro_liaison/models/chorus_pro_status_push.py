@@ -44,10 +44,8 @@ from chorus_pro.timeutil import PARIS, from_utc_naive, paris_date, to_utc_naive
 _logger = logging.getLogger(__name__)
 
 PUSH_STATES = [
-    ("pending", "Waiting to be sent"),
-    ("sent", "Accepted by Chorus Pro"),
-    ("already", "Already in Chorus Pro"),
-    ("refused", "Refused by Chorus Pro"),
+    ("pending", "Waiting to be sent"), ("sent", "Accepted by Chorus Pro"),
+    ("already", "Already in Chorus Pro"), ("refused", "Refused by Chorus Pro"),
     ("failed", "Not sent"),
 ]
 # A user waits for the answer: one quick retry at most, then the retry cron takes over.
