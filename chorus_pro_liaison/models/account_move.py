@@ -34,6 +34,7 @@ MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 PUSH_LIVE = ("pending", "sent", "already")
 PUSH_DONE = ("sent", "already")
 
+
 class AccountMove(models.Model):
     _inherit = "account.move"
 
@@ -166,10 +167,15 @@ class AccountMove(models.Model):
     def _chorus_pro_store(self, vals):
         """Store the mandate's own bookkeeping (number, bordereau, Chorus push) through the
         ORM's ``write`` (every module's logic runs), as the mandating server code: the protected
-        fields accept it (``mandate_runner``); no "manually modified" mark on the bill."""
+        fields accept it (``mandate_runner``). These fields touch neither the lines nor the
+        balance: Odoo's own context keys tell the vendor-bill write so (no dynamic-line sync, no
+        balance check, no "manually modified" mark), which saves tens of milliseconds a bill."""
         assert all(name.startswith("chorus_pro_") for name in vals), vals
         with mandate_runner():
-            return self.with_context(skip_is_manually_modified=True).write(vals)
+            return self.with_context(
+                skip_invoice_sync=True, check_move_validity=False,
+                skip_is_manually_modified=True,
+            ).write(vals)
 
     # ------------------------------------------------------------------ the legal due date
     def _compute_invoice_payment_term_id(self):

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP
+from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.services.key_messages import (
     token_problem_message,
     token_status_message,

@@ -28,11 +28,11 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
 from odoo.addons.chorus_pro_liaison.services.transactions import commit, rollback
 
 from chorus_pro import errors as chorus_errors
