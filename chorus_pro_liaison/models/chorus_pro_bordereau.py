@@ -13,7 +13,8 @@ never typed; the running yearly total (PES MtCumulAnnuel) is stored at validatio
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+from chorus_pro.timeutil import paris_today
+
 
 # Set at validation only, by the application.
 VALIDATION_FIELDS = frozenset({"number", "state", "date", "validated_by_id", "amount_cumulative"})
@@ -121,7 +122,6 @@ class ChorusProBordereau(models.Model):
         """Freeze the bordereau and give it its number; it can then be signed."""
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
             raise UserError(_("Only mandating officers can validate a bordereau."))
-        Numbering = self.env["chorus.pro.numbering"].sudo()
         for bordereau in self.sorted("id"):
             if bordereau.state != "draft":
                 continue
@@ -146,7 +146,7 @@ class ChorusProBordereau(models.Model):
                     name=bordereau.name,
                 ))
             series = "bordereau_mandate" if bordereau.kind == "mandate" else "bordereau_cancellation"
-            number = Numbering._next_number(bordereau.budget_id, bordereau.exercice, series)
+            number = bordereau.budget_id._next_number(bordereau.exercice, series)
             previous = self.search([
                 ("budget_id", "=", bordereau.budget_id.id), ("exercice", "=", bordereau.exercice),
                 ("kind", "=", bordereau.kind), ("state", "=", "validated"),
