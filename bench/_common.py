@@ -94,14 +94,8 @@ info = json.loads({info!r})
 company = env.ref("base.main_company")
 Account = env["chorus.pro.account"]
 account = Account._for_company(company) or Account.create({{"company_id": company.id}})
-account.write({{
-    "enabled": True, "environment": "custom",
-    "custom_api_url": info["base_url"], "custom_token_url": info["token_url"],
-    "technical_login": info["login"], "technical_password": info["password"],
-    "piste_client_id": info["client_id"], "piste_client_secret": info["client_secret"],
-    "structure_chorus_id": info["structure_id"],
-    "sync_cutoff_date": "2000-01-01", "sync_cutoff_mode": "history",
-}})
+account.write(dict(Account._simulator_values(info),
+                   sync_cutoff_date="2000-01-01", sync_cutoff_mode="history"))
 env.cr.commit()
 """
 

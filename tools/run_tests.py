@@ -140,30 +140,22 @@ def main() -> int:
     say(f"Odoo {info['version']} tests on a fresh database {database} (logs in {workdir})")
     summaries = []
     digests = []
+    # (label, announcement, log file, Odoo arguments): the browser tests run on the same database.
+    runs = [("Odoo tests", None, "odoo-tests.log",
+             ["-i", ADDON, "--test-enable", "--test-tags", f"/{ADDON}{args.tags},-chorus_pro_browser"])]
+    if not args.no_browser:
+        runs.append(("Browser tests", "browser tests (Odoo tours in headless Chromium)",
+                     "browser-tests.log",
+                     ["--test-enable", "--test-tags", f"chorus_pro_browser{args.tags}"]))
     try:
-        code, text = run_odoo(
-            info,
-            database,
-            ["-i", ADDON, "--test-enable", "--test-tags", f"/{ADDON}{args.tags},-chorus_pro_browser"],
-            workdir / "odoo-tests.log",
-        )
-        ok, summary = check_odoo_log("Odoo tests", code, text, filtered=bool(args.tags))
-        if not ok:
-            digests += failure_digest(text)
-        results.append(("Odoo tests", ok))
-        summaries.append(summary)
-        if not args.no_browser:
-            say("browser tests (Odoo tours in headless Chromium)")
-            code, text = run_odoo(
-                info,
-                database,
-                ["--test-enable", "--test-tags", f"chorus_pro_browser{args.tags}"],
-                workdir / "browser-tests.log",
-            )
-            ok, summary = check_odoo_log("Browser tests", code, text, filtered=bool(args.tags))
+        for label, announcement, log_name, odoo_args in runs:
+            if announcement:
+                say(announcement)
+            code, text = run_odoo(info, database, odoo_args, workdir / log_name)
+            ok, summary = check_odoo_log(label, code, text, filtered=bool(args.tags))
             if not ok:
                 digests += failure_digest(text)
-            results.append(("browser tests", ok))
+            results.append((label, ok))
             summaries.append(summary)
     finally:
         if not args.keep_db:

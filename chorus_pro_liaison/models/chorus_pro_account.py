@@ -4,25 +4,25 @@
 
 import logging
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
 
+from chorus_pro import dgp
 from chorus_pro import errors as chorus_errors
+from chorus_pro.account import password_expiry
 from chorus_pro.client import ChorusProClient
 from chorus_pro.evidence import unsigned_evidence
-from chorus_pro.timeutil import PARIS, from_utc_naive
+from chorus_pro.timeutil import from_utc_naive, paris_today
 
 _logger = logging.getLogger(__name__)
 
-# Chorus Pro technical passwords expire every 424 days (chorus-pro-api.md §1.4).
-TECHNICAL_PASSWORD_LIFETIME_DAYS = 424
 # Columns holding secrets: written and read with SQL only, never through an ORM field, so that
 # no read(), export, search or web client request can ever return them.
 SECRET_COLUMNS = ("technical_password_secret", "piste_client_secret_secret")
@@ -32,8 +32,20 @@ WRITE_ONLY_FIELDS = ["technical_password", "piste_client_secret"]
 PURPOSES = ("connection_test", "configuration", "sync", "status", "mandate")
 
 
-def paris_today():
-    return datetime.now(PARIS).date()
+def first_day_of_month(day):
+    return date(day.year, day.month, 1)
+
+
+BODY_KINDS = [
+    (dgp.BODY_COLLECTIVITE, "Local authority, EPCI or local public body (30 days)"),
+    (dgp.BODY_ETAT, "State (30 days)"),
+    (dgp.BODY_EPS, "Public health establishment (50 days)"),
+    (dgp.BODY_ENTREPRISE_PUBLIQUE, "Public company (60 days)"),
+]
+CONVENTIONS = [
+    (dgp.CONVENTION_START_DAY_ZERO, "The day the invoice is made available is day 0"),
+    (dgp.CONVENTION_START_DAY_ONE, "The day the invoice is made available is day 1"),
+]
 
 
 class ChorusProAccount(models.Model):
@@ -139,6 +151,117 @@ class ChorusProAccount(models.Model):
         string="Reminder sent for expiry", readonly=True, copy=False
     )
 
+    # ------------------------------------------------------------------ step 1: retrieval
+    sync_cutoff_date = fields.Date(
+        string="Cutoff date",
+        default=lambda self: first_day_of_month(paris_today()),
+        help="At the first retrieval, invoices whose last status change is older than this date "
+        "and that are already closed are left out (or imported as history). Invoices still "
+        "waiting for a decision always come in: their payment delay is running.",
+    )
+    sync_cutoff_mode = fields.Selection(
+        [
+            ("skip", "Leave older closed invoices out"),
+            ("history", "Import them, marked as already processed"),
+        ],
+        string="Older invoices",
+        default="skip",
+        required=True,
+    )
+    sync_overlap_hours = fields.Integer(
+        string="Overlap (hours)",
+        default=24,
+        help="Each retrieval looks back this far before the previous one, so that nothing "
+        "changed at the boundary is missed.",
+    )
+    sync_bundle_mb = fields.Integer(
+        string="Download bundle size (MB)",
+        default=15,
+        help="Invoices are downloaded together up to this size (Chorus Pro refuses 120 MB).",
+    )
+    sync_parallel_calls = fields.Integer(
+        string="Calls in flight",
+        default=3,
+        help="How many calls to Chorus Pro may run at the same time (Chorus publishes no "
+        "quota: keep it small).",
+    )
+    last_sync_at = fields.Datetime(
+        string="Last successful retrieval",
+        readonly=True,
+        copy=False,
+        help="Status changes up to this moment are in Odoo.",
+    )
+    last_sync_run_id = fields.Many2one("chorus.pro.run", readonly=True, copy=False)
+    next_sync_at = fields.Datetime(
+        string="Next scheduled retrieval", compute="_compute_next_sync_at"
+    )
+    run_ids = fields.One2many("chorus.pro.run", "account_id", string="Runs")
+    invoice_ids = fields.One2many("chorus.pro.invoice", "account_id", string="Invoices")
+
+    # ------------------------------------------------------------------ step 2: processing
+    require_service_fait_motif = fields.Boolean(
+        string="Motif required for Service fait",
+        default=True,
+        tracking=True,
+        help="Chorus Pro requires a motif only for Rejetée and Suspendue; many bodies' "
+        "procedures also ask for one when certifying the service. Untick to make it optional.",
+    )
+    require_internal_validation = fields.Boolean(
+        string="Internal validation required before mandating",
+        default=False,
+        tracking=True,
+        help="An internal validator must tick \"Validation interne\" on an invoice before it "
+        "can be mandated.",
+    )
+    four_eyes = fields.Boolean(
+        string="Four-eyes rule",
+        default=False,
+        tracking=True,
+        help="The person who gave the internal validation of an invoice cannot also mandate it.",
+    )
+
+    # ------------------------------------------------------------------ step 4: payment delay, mandates
+    public_body_kind = fields.Selection(
+        BODY_KINDS, string="Kind of public body", default=dgp.BODY_COLLECTIVITE, required=True,
+        tracking=True,
+        help="Sets the legal payment delay (délai global de paiement): 30 days for the State "
+        "and local authorities, 50 for public health establishments, 60 for public companies; "
+        "and the comptable's share of it (10 days, 15 for health establishments).",
+    )
+    contract_delay_days = fields.Integer(
+        string="Contractual payment delay (days)",
+        help="Leave 0 when the contracts keep the legal delay. A shorter contractual delay "
+        "applies instead of the legal one; a longer one is capped by the law.",
+    )
+    dgp_convention = fields.Selection(
+        CONVENTIONS, string="Day counting", default=dgp.DEFAULT_CONVENTION, required=True,
+        help="The law does not say whether the day the invoice is made available counts. By "
+        "default it is day 0: made available on 2 March, due on 1 April (30 days).",
+    )
+    dgp_reminder_days = fields.Integer(
+        string="Reminder (days before the ordonnateur's target)", default=5,
+        help="An activity is scheduled for the users below this many days before the date by "
+        "which the mandate must be sent to the comptable.",
+    )
+    dgp_reminder_user_ids = fields.Many2many(
+        "res.users",
+        "chorus_pro_account_dgp_reminder_rel",
+        "account_id",
+        "user_id",
+        string="Users reminded of payment deadlines",
+        domain="[('share', '=', False), ('company_ids', 'in', [company_id])]",
+    )
+    mandate_auto_post = fields.Boolean(
+        string="Validate mandates at once", default=True,
+        help="\"Mandater\" creates and validates the mandates: numbers are given and Chorus Pro "
+        "is told Mandatée. When off, the mandates are created as drafts to check, and this "
+        "happens when each one is validated.",
+    )
+    mandate_background_threshold = fields.Integer(
+        string="Mandate in the background above", default=20,
+        help="Selections larger than this are mandated in the background, with progress.",
+    )
+
     # Last connection test.
     last_test_date = fields.Datetime(readonly=True, copy=False)
     last_test_ok = fields.Boolean(string="Last test OK", readonly=True, copy=False)
@@ -194,8 +317,7 @@ class ChorusProAccount(models.Model):
                 if not self.env.context.get("chorus_pro_expiry_in_write"):
                     account.sudo().write(
                         {
-                            "password_expiry_date": paris_today()
-                            + timedelta(days=TECHNICAL_PASSWORD_LIFETIME_DAYS),
+                            "password_expiry_date": password_expiry(paris_today()),
                             "password_expiry_source": "computed",
                         }
                     )
@@ -282,6 +404,8 @@ class ChorusProAccount(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._check_custom_urls_rights(vals)
+            if vals.get("token_module_path"):
+                self._check_token_module_path(vals["token_module_path"])
             if vals.get("password_expiry_date"):
                 vals.setdefault("password_expiry_source", "manual")
         # An expiry date entered with the password wins over the computed 424 days.
@@ -294,6 +418,7 @@ class ChorusProAccount(models.Model):
 
     def write(self, vals):
         self._check_custom_urls_rights(vals)
+        vals = self._token_settings_write(vals)
         if "password_expiry_date" in vals and "password_expiry_source" not in vals:
             vals = dict(vals, password_expiry_source="manual", reminder_sent_for=False)
         records = self
@@ -304,6 +429,14 @@ class ChorusProAccount(models.Model):
         self.invalidate_recordset(WRITE_ONLY_FIELDS)
         return result
 
+    @api.constrains("contract_delay_days", "dgp_reminder_days", "mandate_background_threshold")
+    def _check_mandate_numbers(self):
+        for account in self:
+            if account.contract_delay_days < 0 or account.dgp_reminder_days < 0:
+                raise ValidationError(self.env._("Delays cannot be negative."))
+            if account.mandate_background_threshold < 0:
+                raise ValidationError(self.env._("The background threshold cannot be negative."))
+
     @api.constrains("environment", "custom_api_url", "custom_token_url")
     def _check_custom_urls(self):
         for account in self:
@@ -313,6 +446,23 @@ class ChorusProAccount(models.Model):
                 raise ValidationError(
                     _("Custom environment: enter the API base URL and the OAuth token URL.")
                 )
+
+    @api.model
+    def _simulator_values(self, info):
+        """Values that point an account at the local Chorus Pro simulator (``make demo``, the
+        tests, the benchmarks), from the JSON line the simulator prints when it starts."""
+        return {
+            "enabled": True,
+            "environment": "custom",
+            "custom_api_url": info["base_url"],
+            "custom_token_url": info["token_url"],
+            "technical_login": info["login"],
+            "technical_password": info["password"],
+            "piste_client_id": info["client_id"],
+            "piste_client_secret": info["client_secret"],
+            "structure_chorus_id": info["structure_id"],
+            "structure_identifier": info.get("structure_siret") or False,
+        }
 
     @api.model
     def _for_company(self, company=None, create=False):
@@ -328,8 +478,8 @@ class ChorusProAccount(models.Model):
 
         Every action that talks to Chorus (connection test, configuration loading, sync, status
         changes, mandating) calls this first, through :meth:`_chorus_client`. It checks the
-        switch, the credentials and the technical password's expiry, then the hooks of
-        :meth:`_chorus_guard_extra_checks` (the RGS** key). It raises :class:`ChorusGuardError`
+        switch, the credentials and the technical password's expiry, then the RGS** key
+        (:meth:`_token_guard`, ``chorus_pro_account_token.py``). It raises :class:`ChorusGuardError`
         (a ``UserError``) with a message an accountant understands; nothing is sent then.
         """
         self.ensure_one()
@@ -382,20 +532,23 @@ class ChorusProAccount(models.Model):
                 ),
                 code="password_expired",
             )
-        self._chorus_guard_extra_checks(purpose, manual=manual)
-        return True
-
-    def _chorus_guard_extra_checks(self, purpose, *, manual=True):
-        """Hook for further checks of the guard (the RGS** key plugs in here)."""
+        self._token_guard(purpose, manual=manual)
         return True
 
     def _chorus_evidence(self, request_body, response_body, at, extra=None):
         """Evidence of a call that changed something in Chorus Pro (status push, MANDATEE): the
-        exact request body, Chorus's answer and the time. Unsigned here; signed with the RGS**
-        key when one is configured (the key feature overrides this). Returns a
+        exact request body, Chorus's answer and the time, signed with the RGS** key when one is
+        configured and usable (:meth:`_token_sign_evidence`), unsigned otherwise. Returns a
         :class:`chorus_pro.evidence.Evidence`."""
         self.ensure_one()
-        return unsigned_evidence(request_body, response_body, from_utc_naive(at), extra)
+        # Odoo's datetimes are naive UTC; the library reads naive values as Paris time.
+        at = from_utc_naive(at)
+        signed, unsigned_reason = self._token_sign_evidence(request_body, response_body, at, extra)
+        if signed is not None:
+            return signed
+        if unsigned_reason:
+            extra = dict(extra or {}, unsigned_reason=unsigned_reason)
+        return unsigned_evidence(request_body, response_body, at, extra)
 
     def _chorus_client_kwargs(self):
         self.ensure_one()
@@ -459,22 +612,21 @@ class ChorusProAccount(models.Model):
 
     def _run_connection_checks(self, client, lines):
         """Run each check in turn and describe it; stops at the first blocking failure."""
-        try:
-            client.get_token()
-            lines.append("✓ " + _("PISTE application: access token obtained."))
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("PISTE application: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+
+        def ask(label, call):
+            """``call()``, or None with the failure described under ``label``."""
+            try:
+                return call()
+            except chorus_errors.ChorusProError as error:
+                lines.append("✗ " + label % {"reason": chorus_error_message(error, self.env)})
+                return None
+
+        if ask(_("PISTE application: %(reason)s"), client.get_token) is None:
             return False
-        try:
-            client.get_vat_rates()
-            lines.append("✓ " + _("Technical account: accepted by Chorus Pro."))
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("Technical account: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+        lines.append("✓ " + _("PISTE application: access token obtained."))
+        if ask(_("Technical account: %(reason)s"), client.get_vat_rates) is None:
             return False
+        lines.append("✓ " + _("Technical account: accepted by Chorus Pro."))
         if not self.structure_chorus_id:
             lines.append(
                 "✗ "
@@ -484,12 +636,8 @@ class ChorusProAccount(models.Model):
                 )
             )
             return False
-        try:
-            structures = client.get_active_structures()
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("Recipient structure: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+        structures = ask(_("Recipient structure: %(reason)s"), client.get_active_structures)
+        if structures is None:
             return False
         if self.structure_chorus_id not in [s.chorus_id for s in structures]:
             lines.append(
@@ -503,14 +651,13 @@ class ChorusProAccount(models.Model):
                 )
             )
             return False
-        try:
-            detail = client.get_structure(self.structure_chorus_id)
-            services = client.get_services(self.structure_chorus_id)
-        except chorus_errors.ChorusProError as error:
-            lines.append(
-                "✗ " + _("Recipient structure: %(reason)s", reason=chorus_error_message(error, self.env))
-            )
+        found = ask(_("Recipient structure: %(reason)s"), lambda: (
+            client.get_structure(self.structure_chorus_id),
+            client.get_services(self.structure_chorus_id),
+        ))
+        if found is None:
             return False
+        detail, services = found
         self._store_structure(detail, services)
         lines.append(
             "✓ "
@@ -593,6 +740,77 @@ class ChorusProAccount(models.Model):
         except chorus_errors.ChorusProError as error:
             raise UserError(chorus_error_message(error, self.env)) from error
         self._store_structure(detail, services)
+        return True
+
+    # ------------------------------------------------------------------ retrieval
+    def _compute_next_sync_at(self):
+        cron = self.env.ref("chorus_pro_liaison.ir_cron_chorus_pro_sync", raise_if_not_found=False)
+        nextcall = cron.sudo().nextcall if cron and cron.sudo().active else False
+        for account in self:
+            account.next_sync_at = nextcall if account.enabled else False
+
+    def _running_sync(self):
+        """The account's retrieval queued or running, if any. A run left "running" by a server
+        process that is gone (killed, time limit, restart) is marked failed on the way: it would
+        otherwise be reopened and block the scheduled retrieval forever."""
+        self.ensure_one()
+        runs = self.env["chorus.pro.run"].sudo().search(
+            [("account_id", "=", self.id), ("run_type", "=", "sync"),
+             ("state", "in", ("queued", "running"))],
+        )
+        runs -= runs._reap_interrupted()
+        return runs[:1]
+
+    def action_launch_sync(self):
+        """"Lancer la vérification": checks at once, then retrieves in the background."""
+        self.ensure_one()
+        if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
+            raise UserError(_("Only Chorus Pro processors can launch the retrieval."))
+        running = self._running_sync()
+        if running:
+            return running._action_open()
+        # The cheap checks happen now, so that the user learns at once what is wrong.
+        self._chorus_guard("sync", manual=True)
+        run = self.env["chorus.pro.run"].sudo().create({
+            "company_id": self.company_id.id,
+            "account_id": self.id,
+            "run_type": "sync",
+            "trigger": "manual",
+            "user_id": self.env.user.id,
+        })
+        run._trigger_jobs()
+        return run._action_open()
+
+    @api.model
+    def action_launch_sync_current_company(self):
+        account = self._for_company(self.env.company)
+        if not account:
+            raise UserError(
+                _("Chorus Pro is not configured for %(company)s.", company=self.env.company.name)
+            )
+        return account.action_launch_sync()
+
+    @api.model
+    def _cron_scheduled_sync(self):
+        """Hourly (editable): one retrieval per company whose link is on, executed here (the
+        run is never committed as queued: the job cron does not pick it too).
+
+        Never raises: Chorus being down or expired credentials are recorded on the run (Odoo
+        deactivates a cron that keeps failing). Companies switched off are skipped.
+        """
+        accounts = self.sudo().search([("enabled", "=", True)])
+        for index, account in enumerate(accounts):
+            if not account._running_sync():
+                run = self.env["chorus.pro.run"].sudo().create({
+                    "company_id": account.company_id.id,
+                    "account_id": account.id,
+                    "run_type": "sync",
+                    "trigger": "cron",
+                    "user_id": False,
+                })
+                run.with_company(account.company_id)._execute()
+            self.env["ir.cron"]._notify_progress(done=index + 1,
+                                                 remaining=len(accounts) - index - 1)
         return True
 
     # ------------------------------------------------------------------ reminders

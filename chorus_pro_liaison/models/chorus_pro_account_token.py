@@ -21,18 +21,16 @@ from datetime import datetime, timezone
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP, paris_today
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_token_pin_block import (
-    DatabasePinGuardStore,
-)
-from odoo.addons.chorus_pro_liaison.models.chorus_token_errors import (
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP
+from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
+from odoo.addons.chorus_pro_liaison.services.key_messages import (
     token_problem_message,
     token_status_message,
 )
+from odoo.addons.chorus_pro_liaison.services.pin_guard_store import DatabasePinGuardStore
 
 from chorus_pro.evidence import sign_evidence
-from chorus_pro.timeutil import from_utc_naive
+from chorus_pro.timeutil import paris_today
 from chorus_pro.token import (
     DEFAULT_PIN_ENV_VAR,
     PinGuard,
@@ -224,26 +222,20 @@ class ChorusProAccount(models.Model):
                     )
                 )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("token_module_path"):
-                self._check_token_module_path(vals["token_module_path"])
-        return super().create(vals_list)
-
-    def write(self, vals):
+    def _token_settings_write(self, vals):
+        """Called by the account's ``write``: the module path is checked when it changes, and
+        what the last check saw is forgotten when the key's settings change (it describes
+        another key now). Returns the values to write."""
         if "token_module_path" in vals and any(
             account.token_module_path != (vals["token_module_path"] or False) for account in self
         ):
             self._check_token_module_path(vals["token_module_path"])
         changed = [name for name in TOKEN_CONFIG_FIELDS if name in vals]
-        if changed:
-            # What the last check saw describes another key now.
-            if any(account[name] != (vals[name] or False)
-                   for account in self for name in changed):
-                vals = dict(vals, **{name: False for name in CERTIFICATE_FIELDS + CHECK_FIELDS},
-                            token_reminder_sent_for=False)
-        return super().write(vals)
+        if changed and any(account[name] != (vals[name] or False)
+                           for account in self for name in changed):
+            vals = dict(vals, **{name: False for name in CERTIFICATE_FIELDS + CHECK_FIELDS},
+                        token_reminder_sent_for=False)
+        return vals
 
     # ------------------------------------------------------------------ the token
     def _token_pin_and_source(self):
@@ -345,8 +337,8 @@ class ChorusProAccount(models.Model):
                 ),
                 token_certificate_fingerprint=info.sha256_fingerprint,
             )
-        # Bypass the configuration-change reset of write(): these are results, not settings.
-        super(ChorusProAccount, self.sudo()).write(vals)
+        # Results, not settings: the key's settings are not in ``vals`` (nothing is reset).
+        self.sudo().write(vals)
         return message
 
     def _token_check_and_store(self):
@@ -355,10 +347,10 @@ class ChorusProAccount(models.Model):
         return status, self._token_store_status(status)
 
     # ------------------------------------------------------------------ the guard
-    def _chorus_guard_extra_checks(self, purpose, *, manual=True):
-        """"Clé RGS** requise": a manual action needs the key; the scheduled retrieval never
-        waits for it but records its absence (on the account and on the run)."""
-        result = super()._chorus_guard_extra_checks(purpose, manual=manual)
+    def _token_guard(self, purpose, *, manual=True):
+        """The guard's last step (``_chorus_guard``): "Clé RGS** requise" means a manual action
+        needs the key; the scheduled retrieval never waits for it but records its absence (on
+        the account and on the run)."""
         account = self.sudo()
         if manual:
             if account.token_required and purpose in TOKEN_PURPOSES:
@@ -375,7 +367,6 @@ class ChorusProAccount(models.Model):
                     )
         elif purpose == "sync":
             account._token_record_scheduled_check()
-        return result
 
     def _token_record_scheduled_check(self):
         """Scheduled retrieval: check the key (when required) and record whether it was there."""
@@ -405,7 +396,7 @@ class ChorusProAccount(models.Model):
 
     def _token_current_run(self):
         """The retrieval run calling the guard: set in the context by the run (see
-        ``chorus.pro.run._execute_sync``), else the account's running scheduled one."""
+        ``chorus.pro.run._execute_locked``), else the account's running scheduled one."""
         Run = self.env["chorus.pro.run"].sudo()
         run_id = self.env.context.get(CONTEXT_RUN_KEY)
         if run_id:
@@ -417,29 +408,25 @@ class ChorusProAccount(models.Model):
         )
 
     # ------------------------------------------------------------------ evidence
-    def _chorus_evidence(self, request_body, response_body, at, extra=None):
-        """Signed with the RGS** key when one is configured and usable; unsigned otherwise.
-
-        The call already reached Chorus Pro, so a key problem never loses its evidence: the
-        evidence is kept unsigned and says why (``extra["unsigned_reason"]``).
-        """
+    def _token_sign_evidence(self, request_body, response_body, at, extra=None):
+        """``(signed evidence, None)`` when a key is configured and signs; ``(None, reason)``
+        when it is configured but cannot sign (the call already reached Chorus Pro, so a key
+        problem never loses its evidence: it is kept unsigned and says why); ``(None, None)``
+        without a key."""
         self.ensure_one()
         config = self._token_config()
         if config is None:
-            return super()._chorus_evidence(request_body, response_body, at, extra)
+            return None, None
         try:
-            # Odoo's datetimes are naive UTC; the library reads naive values as Paris time.
-            return sign_evidence(
-                self._rgs_token(config), request_body, response_body, from_utc_naive(at), extra
-            )
+            return sign_evidence(self._rgs_token(config), request_body, response_body, at,
+                                 extra), None
         except TokenError as error:
             _logger.warning(
                 "Chorus Pro evidence of company %s left unsigned: RGS** key problem %s",
                 self.company_id.id,
                 error.code,
             )
-            extra = dict(extra or {}, unsigned_reason=error.code)
-            return super()._chorus_evidence(request_body, response_body, at, extra)
+            return None, error.code
 
     # ------------------------------------------------------------------ actions
     def _check_token_user(self):

@@ -27,25 +27,25 @@ from datetime import timezone
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.chorus_pro_liaison.models.account_move_mandate import MANDATING_GROUP
-from odoo.addons.chorus_pro_liaison.models.chorus_pes_files import (
+from odoo.addons.chorus_pro_liaison.models.account_move import MANDATING_GROUP
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import pes_amount
+from odoo.addons.chorus_pro_liaison.services.pes_files import (
     HashingWriter,
     attach_file,
     attachment_path,
     temporary_path,
 )
-from odoo.addons.chorus_pro_liaison.models.chorus_pes_messages import (
+from odoo.addons.chorus_pro_liaison.services.pes_messages import (
     ack_error_text,
     problem_text,
 )
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import PES_STATES, pes_amount
 
 from chorus_pro.pes import Bordereau, PesFlow, PesHeader, sign_pes, validate, write_pes
 from chorus_pro.pes.problems import ERROR, WARNING
+from chorus_pro.timeutil import paris_today
 
 _logger = logging.getLogger(__name__)
 
@@ -72,9 +72,6 @@ class AddonProblem:
 class ChorusProBordereau(models.Model):
     _inherit = "chorus.pro.bordereau"
 
-    state = fields.Selection(
-        selection_add=PES_STATES, ondelete={state: "set default" for state, _label in PES_STATES},
-    )
     pes_attachment_id = fields.Many2one("ir.attachment", string="PES file", readonly=True,
                                         copy=False)
     pes_file_name = fields.Char(related="pes_attachment_id.name", string="PES file name")
@@ -110,19 +107,6 @@ class ChorusProBordereau(models.Model):
     pes_resent_bordereau_id = fields.Many2one(
         "chorus.pro.bordereau", string="Mandates sent again in", readonly=True, copy=False,
     )
-
-    # ------------------------------------------------------------------ totals
-    @api.depends("state", "pes_piece_ids.move_id.amount_total")
-    def _compute_totals(self):
-        # A rejected bordereau whose mandates went into a new one keeps showing what it held.
-        frozen = self.filtered(lambda b: b.state == "rejected" and b.pes_resent_bordereau_id)
-        super(ChorusProBordereau, self - frozen)._compute_totals()
-        for bordereau in frozen:
-            mandates = bordereau.pes_piece_ids.move_id
-            bordereau.mandate_count = len(mandates)
-            bordereau.amount_untaxed = sum(mandates.mapped("amount_untaxed"))
-            bordereau.amount_tax = sum(mandates.mapped("amount_tax"))
-            bordereau.amount_total = sum(mandates.mapped("amount_total"))
 
     # ------------------------------------------------------------------ rights
     def _pes_check(self, states, group=MANDATING_GROUP, operation="write"):

@@ -9,25 +9,25 @@ The VAT regime decides what a mandate is for (public-accounting.md §1.2 point 6
 * a VAT-recovering budget (an M4 service, an activity subject to VAT) mandates HT and books the
   deductible VAT with the purchase tax of each rate.
 
-Numbers (mandates, bordereaux) come from one counter row per (budget, exercice, series), taken
-with a row lock inside the transaction that posts: a rolled-back posting gives its number back,
-so the series has no gaps, and two postings of the same budget wait for each other.
+Numbers (mandates, bordereaux) come from Odoo's gap-free sequences (``ir.sequence``, implementation
+``no_gap``): one sequence per budget and series, with one date range per exercice. A number is
+taken inside the transaction that posts, its row locked: a rolled-back posting gives it back, so
+the series has no gaps, and a second posting of the same budget at the same moment is refused and
+tried again (as Odoo does for its own gap-free sequences).
 """
+
+from datetime import date
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 MAX_MANDATE_NUMBER = 99_999_999  # 8 digits: PES IdPce (Num8) and Chorus numeroDPMandat
 MAX_BORDEREAU_NUMBER = 9_999_999  # PES IdBord (Num7)
-SERIES = [
-    ("mandate", "Mandates"),
-    ("bordereau_mandate", "Bordereaux of mandates"),
-    ("bordereau_cancellation", "Bordereaux of cancellations and reductions"),
-]
-SERIES_LIMITS = {
-    "mandate": MAX_MANDATE_NUMBER,
-    "bordereau_mandate": MAX_BORDEREAU_NUMBER,
-    "bordereau_cancellation": MAX_BORDEREAU_NUMBER,
+# Each numbering series of a budget: the field holding its sequence, and its largest number.
+SERIES = {
+    "mandate": ("mandate_sequence_id", MAX_MANDATE_NUMBER),
+    "bordereau_mandate": ("bordereau_sequence_id", MAX_BORDEREAU_NUMBER),
+    "bordereau_cancellation": ("cancellation_bordereau_sequence_id", MAX_BORDEREAU_NUMBER),
 }
 INSTRUCTIONS = [
     ("M57", "M57"),
@@ -39,7 +39,41 @@ INSTRUCTIONS = [
     ("M49", "M49 (water and sanitation)"),
     ("M21", "M21 (public hospitals)"),
     ("M22", "M22 (social and medico-social)"),
+    # Other nomenclatures Hélios knows (PES NomFic, chorus_pro.pes.codes.NOMENCLATURES).
+    ("M42", "M42 (abattoirs)"),
+    ("M44", "M44 (transports)"),
+    ("M71", "M71 (regions)"),
+    ("M31", "M31 (public housing offices)"),
+    ("M61", "M61 (fire and rescue services)"),
+    ("M832", "M832 (management centres of the territorial civil service)"),
     ("other", "Other"),
+]
+
+# M57-style demo articles: (code, label, chapter, account type when the account must be created).
+DEMO_BUDGETS = [
+    {
+        "code": "00", "name": "Budget principal", "kind": "principal", "instruction": "M57",
+        "vat_recovering": False,
+        "articles": [
+            ("6042", "Achats de prestations de services", "011", "expense"),
+            ("60611", "Eau et assainissement", "011", "expense"),
+            ("60612", "Énergie - Électricité", "011", "expense"),
+            ("6064", "Fournitures administratives", "011", "expense"),
+            ("6067", "Fournitures scolaires", "011", "expense"),
+            ("615221", "Entretien et réparations bâtiments publics", "011", "expense"),
+            ("6247", "Transports collectifs", "011", "expense"),
+            ("2313", "Constructions", "23", "asset_fixed"),
+        ],
+    },
+    {
+        "code": "01", "name": "Assainissement (M49)", "kind": "annexe", "instruction": "M49",
+        "vat_recovering": True,
+        "articles": [
+            ("6061", "Fournitures non stockables (eau, énergie)", "011", "expense"),
+            ("6156", "Maintenance", "011", "expense"),
+            ("2315", "Installations, matériel et outillage techniques", "23", "asset_fixed"),
+        ],
+    },
 ]
 
 
@@ -88,6 +122,20 @@ class ChorusProBudget(models.Model):
     poste_comptable = fields.Char(string="Poste comptable code", help="IdPost of the PES flow.")
     article_ids = fields.One2many("chorus.pro.budget.article", "budget_id", string="Articles")
     vat_regime_label = fields.Char(string="Amount mandated", compute="_compute_vat_regime_label")
+    # Gap-free numbering (see the module docstring): one sequence per series, one date range per
+    # exercice.
+    mandate_sequence_id = fields.Many2one(
+        "ir.sequence", string="Mandate numbering", readonly=True, copy=False,
+        groups="base.group_system",
+    )
+    bordereau_sequence_id = fields.Many2one(
+        "ir.sequence", string="Bordereau numbering", readonly=True, copy=False,
+        groups="base.group_system",
+    )
+    cancellation_bordereau_sequence_id = fields.Many2one(
+        "ir.sequence", string="Numbering of bordereaux of cancellations", readonly=True,
+        copy=False, groups="base.group_system",
+    )
 
     _sql_constraints = [
         ("company_code_unique", "unique(company_id, code)",
@@ -118,6 +166,75 @@ class ChorusProBudget(models.Model):
                     "any more (mandates would mix amounts HT and TTC). Create another budget."
                 ))
         return super().write(vals)
+
+    # ------------------------------------------------------------------ numbering
+    def _next_number(self, exercice, series):
+        """Take the next number of this budget's ``series`` for ``exercice`` (see the module
+        docstring): given back if the transaction that takes it is rolled back."""
+        self.ensure_one()
+        if not exercice or exercice < 2000:
+            raise UserError(_("Choose the exercice before numbering."))
+        sequence = self._numbering_sequence(series)
+        self._numbering_range(sequence, exercice, series)
+        number = int(sequence._next(sequence_date=date(exercice, 1, 1)))
+        limit = SERIES[series][1]
+        if number > limit:
+            raise UserError(_(
+                "The numbering of budget %(budget)s for %(exercice)s is exhausted (%(limit)s).",
+                budget=self.display_name, exercice=exercice, limit=limit,
+            ))
+        return number
+
+    def _numbering_sequence(self, series):
+        """The gap-free sequence of ``series`` (made the first time it is needed)."""
+        field = SERIES[series][0]
+        budget = self.sudo()
+        if not budget[field]:
+            names = {
+                "mandate": _("Mandates of budget %(budget)s", budget=self.display_name),
+                "bordereau_mandate": _("Bordereaux of budget %(budget)s",
+                                       budget=self.display_name),
+                "bordereau_cancellation": _("Bordereaux of cancellations of budget %(budget)s",
+                                            budget=self.display_name),
+            }
+            budget[field] = self.env["ir.sequence"].sudo().create({
+                "name": names[series],
+                "code": f"chorus_pro.{series}",
+                "implementation": "no_gap",
+                "use_date_range": True,
+                "padding": 0,
+                "number_increment": 1,
+                "company_id": self.company_id.id,
+            })
+        return budget[field]
+
+    def _numbering_range(self, sequence, exercice, series):
+        """The exercice's date range of ``sequence``; a new one starts after the numbers the
+        exercice already uses (a database numbered before these sequences existed)."""
+        day = date(exercice, 1, 1)
+        Range = self.env["ir.sequence.date_range"].sudo()
+        found = Range.search([("sequence_id", "=", sequence.id), ("date_from", "<=", day),
+                              ("date_to", ">=", day)], limit=1)
+        if not found:
+            found = Range.create({
+                "sequence_id": sequence.id,
+                "date_from": day,
+                "date_to": date(exercice, 12, 31),
+                "number_next": self._numbers_used(exercice, series) + 1,
+            })
+        return found
+
+    def _numbers_used(self, exercice, series):
+        """The largest number of ``series`` this budget already uses for ``exercice``."""
+        if series == "mandate":
+            Model, field = self.env["account.move"].sudo(), "chorus_pro_mandate_number"
+            domain = [("chorus_pro_budget_id", "=", self.id), ("chorus_pro_exercice", "=", exercice)]
+        else:
+            Model, field = self.env["chorus.pro.bordereau"].sudo(), "number"
+            kind = "mandate" if series == "bordereau_mandate" else "cancellation"
+            domain = [("budget_id", "=", self.id), ("exercice", "=", exercice), ("kind", "=", kind)]
+        found = Model.search(domain, order=f"{field} desc", limit=1)
+        return found[field] or 0
 
     def _mandate_journal(self):
         """Journal of this budget's mandates (the company's purchase journal by default)."""
@@ -165,145 +282,7 @@ class ChorusProBudget(models.Model):
             ))
         return found[0]
 
-
-def _format_rate(rate):
-    text = f"{rate:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",")
-
-
-class ChorusProBudgetArticle(models.Model):
-    _name = "chorus.pro.budget.article"
-    _description = "Budget article"
-    _order = "budget_id, code, id"
-    _rec_names_search = ["code", "name"]
-    _check_company_auto = True
-
-    code = fields.Char(required=True, help="Nature (account of the M57 chart), e.g. 6042.")
-    name = fields.Char(string="Label", required=True)
-    budget_id = fields.Many2one("chorus.pro.budget", required=True, ondelete="cascade", index=True,
-                                check_company=True)
-    company_id = fields.Many2one(related="budget_id.company_id", store=True, index=True)
-    account_id = fields.Many2one(
-        "account.account", string="Expense account", required=True, check_company=True,
-        domain="[('deprecated', '=', False), ('account_type', 'not in', "
-        "('asset_receivable', 'liability_payable', 'asset_cash', 'liability_credit_card', 'off_balance'))]",
-    )
-    chapter = fields.Char(help="Budget chapter, e.g. 011 (charges à caractère général).")
-    fonction = fields.Char(help="Function code, when the budget is voted or cross-checked by function.")
-    operation = fields.Char(help="Operation number (investment).")
-    active = fields.Boolean(default=True)
-
-    _sql_constraints = [
-        ("budget_code_unique", "unique(budget_id, code, fonction)",
-         "This article already exists in this budget."),
-    ]
-
-    @api.depends("code", "name", "fonction")
-    def _compute_display_name(self):
-        for article in self:
-            label = f"{article.code} – {article.name}" if article.code else article.name or ""
-            if article.fonction:
-                label += f" (fonction {article.fonction})"
-            article.display_name = label
-
-
-class ChorusProNumbering(models.Model):
-    """One gap-free counter per (budget, exercice, series)."""
-
-    _name = "chorus.pro.numbering"
-    _description = "Mandate and bordereau numbering"
-    _order = "budget_id, exercice desc, series"
-
-    budget_id = fields.Many2one("chorus.pro.budget", required=True, ondelete="restrict", index=True)
-    company_id = fields.Many2one("res.company", required=True, index=True)
-    exercice = fields.Integer(required=True)
-    series = fields.Selection(SERIES, required=True)
-    last_number = fields.Integer(string="Last number", readonly=True)
-
-    _sql_constraints = [
-        ("budget_exercice_series_unique", "unique(budget_id, exercice, series)",
-         "One counter per budget, exercice and series."),
-    ]
-
-    @api.model
-    def _next_number(self, budget, exercice, series):
-        """Take the next number of the series, locking its counter until the transaction ends.
-
-        Allocated inside the transaction that uses it: if that transaction is rolled back the
-        number is given back, so the series stays without gaps.
-        """
-        budget.ensure_one()
-        if not exercice or exercice < 2000:
-            raise UserError(_("Choose the exercice before numbering."))
-        cr = self.env.cr
-        uid = self.env.uid
-        cr.execute(
-            """INSERT INTO chorus_pro_numbering
-                   (budget_id, company_id, exercice, series, last_number,
-                    create_uid, write_uid, create_date, write_date)
-               VALUES (%s, %s, %s, %s, 0, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
-               ON CONFLICT (budget_id, exercice, series) DO NOTHING""",
-            (budget.id, budget.company_id.id, exercice, series, uid, uid),
-        )
-        cr.execute(
-            """UPDATE chorus_pro_numbering
-                  SET last_number = last_number + 1, write_uid = %s,
-                      write_date = now() at time zone 'UTC'
-                WHERE budget_id = %s AND exercice = %s AND series = %s
-            RETURNING last_number""",
-            (uid, budget.id, exercice, series),
-        )
-        number = cr.fetchone()[0]
-        if number > SERIES_LIMITS[series]:
-            raise UserError(_(
-                "The numbering of budget %(budget)s for %(exercice)s is exhausted (%(limit)s).",
-                budget=budget.display_name, exercice=exercice, limit=SERIES_LIMITS[series],
-            ))
-        self.invalidate_model(["last_number"])
-        return number
-
-
-class ChorusProService(models.Model):
-    _inherit = "chorus.pro.service"
-
-    budget_id = fields.Many2one(
-        "chorus.pro.budget", string="Budget", ondelete="set null",
-        help="Budget the invoices of this service are usually mandated on.",
-    )
-
-
-
-# M57-style demo articles: (code, label, chapter, account type when the account must be created).
-DEMO_BUDGETS = [
-    {
-        "code": "00", "name": "Budget principal", "kind": "principal", "instruction": "M57",
-        "vat_recovering": False,
-        "articles": [
-            ("6042", "Achats de prestations de services", "011", "expense"),
-            ("60611", "Eau et assainissement", "011", "expense"),
-            ("60612", "Énergie - Électricité", "011", "expense"),
-            ("6064", "Fournitures administratives", "011", "expense"),
-            ("6067", "Fournitures scolaires", "011", "expense"),
-            ("615221", "Entretien et réparations bâtiments publics", "011", "expense"),
-            ("6247", "Transports collectifs", "011", "expense"),
-            ("2313", "Constructions", "23", "asset_fixed"),
-        ],
-    },
-    {
-        "code": "01", "name": "Assainissement (M49)", "kind": "annexe", "instruction": "M49",
-        "vat_recovering": True,
-        "articles": [
-            ("6061", "Fournitures non stockables (eau, énergie)", "011", "expense"),
-            ("6156", "Maintenance", "011", "expense"),
-            ("2315", "Installations, matériel et outillage techniques", "23", "asset_fixed"),
-        ],
-    },
-]
-
-
-class ChorusProBudgetDemo(models.Model):
-    _inherit = "chorus.pro.budget"
-
+    # ------------------------------------------------------------------ demo data
     @api.model
     def _demo_account(self, company, code, label, account_type):
         """The company's account for a budget nature: the longest code it has that the nature
@@ -349,13 +328,42 @@ class ChorusProBudgetDemo(models.Model):
         return True
 
 
-class AccountChartTemplate(models.AbstractModel):
-    _inherit = "account.chart.template"
+def _format_rate(rate):
+    text = f"{rate:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
 
-    def _post_load_data(self, template_code, company, template_data):
-        result = super()._post_load_data(template_code, company, template_data)
-        module = self.env.ref("base.module_chorus_pro_liaison", raise_if_not_found=False)
-        # Demo databases: the budgets and articles follow the French chart when it is loaded.
-        if template_code == "fr" and module and module.demo:
-            self.env["chorus.pro.budget"].sudo()._create_demo_data(company)
-        return result
+
+class ChorusProBudgetArticle(models.Model):
+    _name = "chorus.pro.budget.article"
+    _description = "Budget article"
+    _order = "budget_id, code, id"
+    _rec_names_search = ["code", "name"]
+    _check_company_auto = True
+
+    code = fields.Char(required=True, help="Nature (account of the M57 chart), e.g. 6042.")
+    name = fields.Char(string="Label", required=True)
+    budget_id = fields.Many2one("chorus.pro.budget", required=True, ondelete="cascade", index=True,
+                                check_company=True)
+    company_id = fields.Many2one(related="budget_id.company_id", store=True, index=True)
+    account_id = fields.Many2one(
+        "account.account", string="Expense account", required=True, check_company=True,
+        domain="[('deprecated', '=', False), ('account_type', 'not in', "
+        "('asset_receivable', 'liability_payable', 'asset_cash', 'liability_credit_card', 'off_balance'))]",
+    )
+    chapter = fields.Char(help="Budget chapter, e.g. 011 (charges à caractère général).")
+    fonction = fields.Char(help="Function code, when the budget is voted or cross-checked by function.")
+    operation = fields.Char(help="Operation number (investment).")
+    active = fields.Boolean(default=True)
+
+    _sql_constraints = [
+        ("budget_code_unique", "unique(budget_id, code, fonction)",
+         "This article already exists in this budget."),
+    ]
+
+    @api.depends("code", "name", "fonction")
+    def _compute_display_name(self):
+        for article in self:
+            label = f"{article.code} – {article.name}" if article.code else article.name or ""
+            if article.fonction:
+                label += f" (fonction {article.fonction})"
+            article.display_name = label

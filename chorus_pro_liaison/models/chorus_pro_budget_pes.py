@@ -25,25 +25,12 @@ VOTES = [
     (pes_codes.VOTE_NATURE_FUNCTIONAL, "By nature, with a functional presentation"),
     (pes_codes.VOTE_FUNCTION, "By function"),
 ]
-# Nomenclatures Hélios knows that the budget's instruction list did not offer yet.
-EXTRA_INSTRUCTIONS = [
-    ("M42", "M42 (abattoirs)"),
-    ("M44", "M44 (transports)"),
-    ("M71", "M71 (regions)"),
-    ("M31", "M31 (public housing offices)"),
-    ("M61", "M61 (fire and rescue services)"),
-    ("M832", "M832 (management centres of the territorial civil service)"),
-]
 NATURE_RE = re.compile(r"^[0-9]{1,12}$")
 
 
 class ChorusProBudget(models.Model):
     _inherit = "chorus.pro.budget"
 
-    instruction = fields.Selection(
-        selection_add=EXTRA_INSTRUCTIONS,
-        ondelete={code: "set default" for code, _label in EXTRA_INSTRUCTIONS},
-    )
     pes_id_coll = fields.Char(
         string="SIRET of the public body (IdColl)", tracking=True,
         default=lambda self: self.env.company.siret,

@@ -10,7 +10,7 @@ the evidence alone (no key needed) and says whether it is intact.
 
 from odoo import _, api, fields, models
 
-from odoo.addons.chorus_pro_liaison.models.chorus_token_errors import (
+from odoo.addons.chorus_pro_liaison.services.key_messages import (
     evidence_problem_messages,
     token_problem_message,
 )

@@ -6,9 +6,12 @@ import hashlib
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models, tools
 
+from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro.mapping import KNOWN_FIELDS, invoice_values
+from chorus_pro.records import IDENTIFIER_TYPES
 from chorus_pro.timeutil import paris_date, to_utc_naive
 
 # Every status Chorus may report, in lifecycle order; unknown codes are kept in
@@ -17,52 +20,18 @@ STATUS_SELECTION = [(code, en) for code, en, _fr in chorus_statuses.CATALOGUE] +
     ("OTHER", "Other"),
 ]
 KNOWN_STATUSES = {code for code, _label in STATUS_SELECTION}
-# Chorus supplier identifier types (chorus_pro.records.IDENTIFIER_TYPES) with readable labels.
-IDENTIFIER_TYPE_SELECTION = [
-    ("SIRET", "SIRET"),
-    ("UE_HORS_FRANCE", "EU outside France"),
-    ("HORS_UE", "Outside the EU"),
-    ("RIDET", "RIDET (New Caledonia)"),
-    ("TAHITI", "TAHITI number"),
-    ("EN_COURS_IMMATRICULATION", "Being registered"),
-    ("PARTICULIER", "Private person"),
-    ("AUTRE", "Other"),
-]
-
-FRAMES = {
-    "A1": "A1_FACTURE_FOURNISSEUR",
-    "A2": "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE",
-    "A3": "A3_MEMOIRE_JUSTICE",
-    "A4": "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR",
-    "A5": "A5_ETAT_ACOMPTE_FOURNISSEUR",
-    "A6": "A6_ETAT_ACOMPTE_VALIDE_FOURNISSEUR",
-    "A7": "A7_PROJET_DECOMPTE_FINAL_FOURNISSEUR",
-    "A8": "A8_DECOMPTE_GENERAL_DEFINITIF_FOURNISSEUR",
-    "A9": "A9_FACTURE_SOUSTRAITANT",
-    "A10": "A10_PROJET_DECOMPTE_MENSUEL_SOUSTRAITANT",
-    "A11": "A11_PROJET_DECOMPTE_FINAL_SOUSTRAITANT",
-    "A12": "A12_FACTURE_COTRAITANT",
-    "A13": "A13_PROJET_DECOMPTE_MENSUEL_COTRAITANT",
-    "A14": "A14_PROJET_DECOMPTE_FINAL_COTRAITANT",
-    "A15": "A15_ETAT_ACOMPTE_MOE",
-    "A16": "A16_ETAT_ACOMPTE_VALIDE_MOE",
-    "A17": "A17_PROJET_DECOMPTE_GENERAL_MOE",
-    "A18": "A18_DECOMPTE_GENERAL_MOE",
-    "A19": "A19_ETAT_ACOMPTE_VALIDE_MOA",
-    "A20": "A20_DECOMPTE_GENERAL_MOA",
-    "A21": "A21_DEMANDE_REMBOURSEMENT_TIC",
-    "A22": "A22_PROJET_DECOMPTE_GENERAL_FOURNISSEUR_PROCEDURE_TACITE",
-    "A23": "A23_DECOMPTE_GENERAL_DEFINITIF_TACITE_FOURNISSEUR",
-    "A24": "A24_DECOMPTE_GENERAL_DEFINITIF_TACITE_MOE",
-    "A25": "A25_DECOMPTE_GENERAL_DEFINITIF_MOE_PROCEDURE_TACITE",
+# Chorus supplier identifier types (the library's list), with readable labels.
+IDENTIFIER_TYPE_LABELS = {
+    "SIRET": "SIRET",
+    "UE_HORS_FRANCE": "EU outside France",
+    "HORS_UE": "Outside the EU",
+    "RIDET": "RIDET (New Caledonia)",
+    "TAHITI": "TAHITI number",
+    "EN_COURS_IMMATRICULATION": "Being registered",
+    "PARTICULIER": "Private person",
+    "AUTRE": "Other",
 }
-
-
-def full_frame_code(code):
-    """``A2`` (PIVOT) or ``A2_FACTURE_FOURNISSEUR_DEJA_PAYEE`` (JSON) → the JSON form."""
-    if not code:
-        return ""
-    return FRAMES.get(code, code)
+IDENTIFIER_TYPE_SELECTION = [(code, IDENTIFIER_TYPE_LABELS[code]) for code in IDENTIFIER_TYPES]
 
 
 class ChorusProInvoice(models.Model):
@@ -83,15 +52,16 @@ class ChorusProInvoice(models.Model):
     )
     number = fields.Char(string="Invoice number", readonly=True, tracking=True, index="trigram")
     payment_request_type = fields.Selection(
-        [("FACTURE", "Invoice"), ("FACTURE_TRAVAUX", "Works invoice")],
+        [(billing.FACTURE, "Invoice"), (billing.FACTURE_TRAVAUX, "Works invoice")],
         string="Request type", default="FACTURE", readonly=True,
     )
     is_works = fields.Boolean(
         string="Works invoice", compute="_compute_is_works", store=True
     )
     invoice_type = fields.Selection(
-        [("invoice", "Invoice"), ("credit_note", "Credit note"), ("advance", "Advance")],
-        default="invoice", readonly=True,
+        [(billing.KIND_INVOICE, "Invoice"), (billing.KIND_CREDIT_NOTE, "Credit note"),
+         (billing.KIND_ADVANCE, "Advance")],
+        default=billing.KIND_INVOICE, readonly=True,
     )
     works_type = fields.Char(readonly=True)
     frame = fields.Char(
@@ -232,6 +202,12 @@ class ChorusProInvoice(models.Model):
         string="Files last asked at", readonly=True, help="Last time the files were asked from Chorus Pro."
     )
     last_sync_at = fields.Datetime(readonly=True)
+    # Set when the retrieval creates the invoice, cleared by :meth:`_chorus_after_retrieval` once
+    # the checks made on arrival (duplicates among them) have run for it: a retrieval interrupted
+    # in between leaves it set, and the next retrieval makes the checks.
+    duplicate_check_pending = fields.Boolean(
+        string="Arrival checks pending", readonly=True, copy=False
+    )
 
     _sql_constraints = [
         (
@@ -245,7 +221,7 @@ class ChorusProInvoice(models.Model):
     @api.depends("payment_request_type")
     def _compute_is_works(self):
         for invoice in self:
-            invoice.is_works = invoice.payment_request_type == "FACTURE_TRAVAUX"
+            invoice.is_works = invoice.payment_request_type == billing.FACTURE_TRAVAUX
 
     @api.depends("line_ids")
     def _compute_has_lines(self):
@@ -270,12 +246,8 @@ class ChorusProInvoice(models.Model):
 
     @api.model
     def _group_expand_chorus_status(self, statuses, domain):
-        main = [
-            chorus_statuses.MISE_A_DISPOSITION, chorus_statuses.COMPLETEE,
-            chorus_statuses.SUSPENDUE, chorus_statuses.SERVICE_FAIT, chorus_statuses.MANDATEE,
-            chorus_statuses.MISE_EN_PAIEMENT, chorus_statuses.REJETEE, chorus_statuses.A_RECYCLER,
-        ]
-        return [code for code, _label in STATUS_SELECTION if code in main or code in statuses]
+        return [code for code, _label in STATUS_SELECTION
+                if code in chorus_statuses.MAIN or code in statuses]
 
     # ------------------------------------------------------------------ helpers
     @api.model
@@ -293,12 +265,25 @@ class ChorusProInvoice(models.Model):
             "context": {"default_res_model": self._name, "default_res_id": self.id, "create": False},
         }
 
-    # ------------------------------------------------------------------ hooks
-    def _chorus_after_sync(self, new=None):
-        """Called by the retrieval for the invoices it created or updated in a batch (``new``:
-        those created). Later steps plug in here (remembered supplier matches, duplicate
-        detection, payment-delay dates)."""
-        return True
+    # ------------------------------------------------------------------ after a retrieval
+    def _chorus_after_retrieval(self):
+        """What each step does with the invoices a retrieval batch created or changed, in this
+        order (called by ``services/retrieval.py``, committed with the batch):
+
+        1. step 3, suppliers: remembered supplier and factor matches applied, the best partner
+           proposed for the others (``chorus_pro_invoice_matching.py``);
+        2. step 2, duplicates: the invoices whose arrival checks are pending (new ones, or left
+           by an interrupted run) compared with those already received
+           (``chorus_pro_invoice_processing.py``);
+        3. step 4, payment delay: the délai global de paiement dates of the batch made final
+           (``chorus_pro_invoice_dgp.py``).
+        """
+        arriving = self.filtered("duplicate_check_pending")
+        self._chorus_match_suppliers()
+        arriving._chorus_detect_duplicates()
+        self._dgp_recompute()
+        if arriving:
+            arriving.write({"duplicate_check_pending": False})
 
     # ------------------------------------------------------------------ from Chorus
     def _status_label(self, code):
@@ -306,7 +291,10 @@ class ChorusProInvoice(models.Model):
         return labels.get(code, code or "?")
 
     def _post_status_change(self, previous, new, comment=""):
-        """Chatter trace of a status change made elsewhere (portal, supplier, Hélios)."""
+        """Chatter trace of a status change made elsewhere (portal, supplier, Hélios). After our
+        own push (``chorus_pro_quiet_status``), the push's message says it all."""
+        if self.env.context.get("chorus_pro_quiet_status"):
+            return
         body = Markup("%s") % _(
             "Chorus Pro status changed: %(old)s → %(new)s",
             old=self._status_label(previous) if previous else "–",
@@ -376,129 +364,43 @@ class ChorusProInvoice(models.Model):
         elif vals:
             self.write(vals)
 
-    def _values_from_pivot(self, pivot):
-        """Neutral PIVOT record → field values (what the search did not already give)."""
-        vals = {
-            "redelivery": pivot.redelivery or False,
-            "origin_invoice_number": pivot.origin_invoice_number or False,
-            "frame": full_frame_code(pivot.frame) or self.frame,
-            "delivery_date": pivot.delivery_date,
-            "payment_mode": " ".join(
-                part for part in (pivot.payment_mode_code, pivot.payment_mode_label) if part
-            ) or False,
-        }
-        if pivot.number:
-            vals["number"] = pivot.number
-        if pivot.issue_date:
-            vals["invoice_date"] = pivot.issue_date
-        if pivot.type_code == "381":
-            vals["invoice_type"] = "credit_note"
-        supplier = pivot.supplier
-        if supplier.identifier:
+    def _chorus_record_values(self, record, service_for=None):
+        """The values of this invoice (or of a new one) from what Chorus says of it: a search
+        item, a PIVOT invoice or a consult answer, mapped by ``chorus_pro.mapping``; what only
+        Odoo knows is resolved here: the currency, the service (``service_for(chorus id, code,
+        name)`` gives it, a search item only), the status shown, the VAT recap and the lines."""
+        known = {name: self[name] for name in KNOWN_FIELDS} if len(self) == 1 else {}
+        vals = invoice_values(record, known)
+        currency_id = self._chorus_currency_id(vals.pop("currency_code", None))
+        if currency_id:
+            vals["currency_id"] = currency_id
+        if "service_chorus_id" in vals:
+            chorus_id = vals.pop("service_chorus_id")
+            service = service_for(chorus_id, vals["service_code"], vals["service_name"]) if (
+                chorus_id and service_for) else None
             vals.update(
-                supplier_identifier=supplier.identifier,
-                supplier_name=supplier.name or self.supplier_name,
-                supplier_country_code=supplier.country_code or False,
+                service_id=service.id if service else False,
+                service_code=vals["service_code"] or (service.code if service else False),
+                service_name=vals["service_name"] or (service.name if service else False),
             )
-            if supplier.identifier_type in dict(self._fields["supplier_identifier_type"].selection):
-                vals["supplier_identifier_type"] = supplier.identifier_type
-        bank = pivot.bank
-        if bank and bank.account:
-            vals.update(
-                bank_account_type=bank.account_type or False,
-                bank_account=bank.account,
-                bank_name=bank.bank_name or False,
-                bank_holder=bank.holder or False,
-            )
-            if bank.bic:
-                vals["bank_bic"] = bank.bic
-            holder = (bank.holder or "").strip().upper()
-            supplier_name = (supplier.name or self.supplier_name or "").strip().upper()
-            factored = bool(holder) and bool(supplier_name) and holder != supplier_name
-            vals["is_factored"] = factored
-            if factored:
-                vals.setdefault("factor_name", bank.holder)
-        if pivot.service_code:
-            vals["service_code"] = pivot.service_code
-            vals["service_name"] = pivot.service_name or self.service_name
-        if pivot.purchase_order:
-            vals["purchase_order"] = pivot.purchase_order
-        if pivot.contract:
-            vals["contract"] = pivot.contract
-        currency = self.env["res.currency"].with_context(active_test=False).search(
-            [("name", "=", pivot.currency or "EUR")], limit=1
-        )
-        if currency:
-            vals["currency_id"] = currency.id
-        if pivot.amount_untaxed is not None:
-            vals["amount_untaxed"] = float(pivot.amount_untaxed)
-        if pivot.amount_total is not None:
-            vals["amount_total"] = float(pivot.amount_total)
-        if pivot.amount_untaxed is not None and pivot.amount_total is not None:
-            vals["amount_tax"] = float(pivot.amount_total - pivot.amount_untaxed)
-        if pivot.amount_to_pay is not None:
-            vals["amount_to_pay"] = float(pivot.amount_to_pay)
-        vals["tax_ids"] = [(5, 0, 0)] + [
-            (0, 0, {
-                "rate": float(tax.rate) if tax.rate is not None else 0.0,
-                "base": float(tax.base or 0),
-                "amount": float(tax.amount or 0),
-            })
-            for tax in pivot.taxes
-        ]
-        vals["line_ids"] = [(5, 0, 0)] + [
-            (0, 0, {
-                "sequence": line.sequence or index,
-                "reference": line.reference or False,
-                "name": line.name or line.reference or False,
-                "quantity": float(line.quantity or 0),
-                "unit_code": line.unit_code or False,
-                "price_unit": float(line.price_unit or 0),
-                "discount_amount": float(line.discount_amount or 0),
-                "tax_rate": float(line.tax_rate) if line.tax_rate is not None else 0.0,
-                "amount_untaxed": float(line.amount_untaxed or 0),
-                "amount_tax": float(line.amount_tax) if line.amount_tax is not None else 0.0,
-                "amount_total": float(line.amount_total) if line.amount_total is not None else 0.0,
-            })
-            for index, line in enumerate(pivot.lines, start=1)
-        ]
+        if "chorus_status_code" in vals:
+            vals["chorus_status"] = self._status_selection_value(vals["chorus_status_code"])
+        if "taxes" in vals:
+            vals["tax_ids"] = [Command.clear()] + [Command.create(tax) for tax in vals.pop("taxes")]
+        if "lines" in vals:
+            vals["line_ids"] = [Command.clear()] + [Command.create(line)
+                                                    for line in vals.pop("lines")]
         return vals
 
-    def _values_from_detail(self, detail):
-        """Consult answer → the few values neither the search nor the PIVOT carry."""
-        vals = {}
-        supplier = detail.supplier
-        if supplier.chorus_id:
-            vals["supplier_chorus_id"] = supplier.chorus_id
-        address = supplier.address
-        vals.update({
-            key: value for key, value in {
-                "supplier_street": address.street,
-                "supplier_street2": address.street2,
-                "supplier_zip": address.zip,
-                "supplier_city": address.city,
-                "supplier_country_code": address.country_code or supplier.country_code,
-                "supplier_rcs": supplier.rcs,
-                "supplier_service_code": supplier.service_code,
-                "deposit_mode": detail.deposit_mode,
-                "supplier_comment": detail.supplier_comment,
-                "supplier_due_date": detail.due_date,
-                "mandate_number_chorus": detail.mandate_number,
-            }.items() if value
-        })
-        if detail.frame:
-            vals["frame"] = full_frame_code(detail.frame)
-        if detail.bank and detail.bank.bic:
-            vals["bank_bic"] = detail.bank.bic
-        if detail.factor and (detail.factor.name or detail.factor.identifier):
-            vals.update(
-                is_factored=True,
-                factor_name=detail.factor.name or self.factor_name,
-                factor_identifier=detail.factor.identifier or False,
-                factor_identifier_type=detail.factor.identifier_type or False,
-                factor_chorus_id=detail.factor.chorus_id or 0,
-            )
-        return vals
+    @api.model
+    @tools.ormcache("code")
+    def _chorus_currency_id(self, code):
+        """The currency of an ISO code (Odoo has them all, active or not), or False."""
+        if not code:
+            return False
+        return self.env["res.currency"].with_context(active_test=False).search(
+            [("name", "=", code)], limit=1
+        ).id or False
 
     def _store_pivot_attachments(self, pivot):
         """Attach the PIVOT's files: the invoice PDF flagged as main document, each complementary

@@ -22,38 +22,24 @@ Choices (``chorus_pro.dgp`` documents the rules):
 
 import logging
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from odoo import _, api, fields, models
 from odoo.osv import expression
 from odoo.tools.misc import formatLang
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
 from chorus_pro import dgp
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.records import StatusEvent, StatusHistory
+from chorus_pro.timeutil import from_utc_naive, paris_today
 
 _logger = logging.getLogger(__name__)
 
-# Once the invoice has left the ordonnateur's hands (mandated, paid) or was returned to the
-# supplier for good, no délai runs for the ordonnateur any more.
-NOT_RUNNING_STATUSES = frozenset({
-    chorus_statuses.REJETEE,
-    chorus_statuses.A_RECYCLER,
-    chorus_statuses.MANDATEE,
-    chorus_statuses.MISE_A_DISPOSITION_COMPTABLE,
-    chorus_statuses.COMPTABILISEE,
-    chorus_statuses.MISE_EN_PAIEMENT,
-})
-INTEREST_PAYMENT_DAYS = 45  # R2192-36
 DGP_STATES = [
-    ("none", "No delay running"),
-    ("suspended", "Interrupted"),
-    ("ok", "On time"),
-    ("soon", "Deadline near"),
-    ("late", "Target passed"),
+    ("none", "No delay running"), ("suspended", "Interrupted"), ("ok", "On time"),
+    ("soon", "Deadline near"), ("late", "Target passed"),
 ]
 DGP_STORED_FIELDS = (
     "dgp_start", "dgp_restart", "dgp_delay", "dgp_due_date", "dgp_ordonnateur_target",
@@ -162,7 +148,7 @@ class ChorusProInvoice(models.Model):
             events=[
                 StatusEvent(
                     code=entry.code,
-                    at=entry.at.replace(tzinfo=timezone.utc) if entry.at else None,
+                    at=from_utc_naive(entry.at or None),
                     chorus_id=entry.chorus_history_id or None,
                 )
                 for entry in self.status_history_ids.sorted(
@@ -191,20 +177,20 @@ class ChorusProInvoice(models.Model):
         )
         made_available = history_dates.mise_a_disposition or self.mise_a_disposition_date
         if not made_available:
-            if self.chorus_status not in (chorus_statuses.DEPOSEE, chorus_statuses.EN_COURS_ACHEMINEMENT):
+            if self.chorus_status not in chorus_statuses.NOT_YET_AVAILABLE:
                 values["dgp_notice"] = _(
                     "The date Chorus Pro made this invoice available is not known yet: the "
                     "payment delay cannot be computed."
                 )
             return values
         notices = []
-        suspensions = history_dates.suspensions
-        suspended, completed = suspensions[0] if suspensions else (None, None)
-        if len(suspensions) > 1:
+        # The law allows one interruption: the first suspension; later ones do not count.
+        suspended, completed = history_dates.interruption
+        if history_dates.ignored_suspensions:
             notices.append(_(
                 "Chorus Pro shows %(count)s suspensions: only the first one interrupts the "
                 "payment delay (the law allows one interruption).",
-                count=len(suspensions),
+                count=history_dates.suspension_count,
             ))
         service_date = self.service_date_certified
         dgp_input = dgp.DgpInput(
@@ -240,7 +226,7 @@ class ChorusProInvoice(models.Model):
         running = bool(
             result.due
             and not self.imported_as_history
-            and self.chorus_status not in NOT_RUNNING_STATUSES
+            and self.chorus_status not in chorus_statuses.DELAY_STOPPED
             and not (self.mandate_move_id and self.mandate_move_id.state != "cancel")
         )
         values.update(
@@ -251,14 +237,14 @@ class ChorusProInvoice(models.Model):
             dgp_ordonnateur_target=result.ordonnateur_target or False,
             dgp_interrupted=result.interrupted,
             dgp_awaiting_completion=result.awaiting_completion,
-            dgp_suspension_count=len(suspensions),
+            dgp_suspension_count=history_dates.suspension_count,
             dgp_paid_date=history_dates.paid or False,
             dgp_late_days=late_days,
             dgp_interest_rate=float(result.rate or 0),
             dgp_late_interest=float(result.interest or 0),
             dgp_late_indemnity=float(result.indemnity or 0) if late_days else 0.0,
             dgp_interest_due_by=(
-                history_dates.paid + timedelta(days=INTEREST_PAYMENT_DAYS) if late_days else False
+                dgp.interest_due_by(history_dates.paid) if late_days else False
             ),
             dgp_notice=" ".join(notices) or False,
             dgp_running=running,
@@ -266,7 +252,9 @@ class ChorusProInvoice(models.Model):
         return values
 
     def _dgp_recompute(self):
-        """Recompute the stored DGP fields now (after a change the dependencies do not see)."""
+        """Recompute the stored DGP fields now (after a change the dependencies do not see). The
+        retrieval writes history and status in several steps: the dates of a batch are made final
+        here (the dependencies already cover most changes)."""
         if not self:
             return
         # What shows these values (the mandate's related fields) must read them again.
@@ -332,14 +320,6 @@ class ChorusProInvoice(models.Model):
         if operator in ("!=", "not in"):
             domain = ["!"] + expression.normalize_domain(domain)
         return domain
-
-    # ------------------------------------------------------------------ hooks
-    def _chorus_after_sync(self, new=None):
-        result = super()._chorus_after_sync(new=new)
-        # The retrieval writes history and status in several steps; make sure the dates are
-        # final for this batch (the dependencies already cover most changes).
-        self._dgp_recompute()
-        return result
 
     # ------------------------------------------------------------------ reminders
     @api.model

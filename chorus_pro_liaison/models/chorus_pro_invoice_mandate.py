@@ -32,26 +32,18 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
+
+from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
 
 _logger = logging.getLogger(__name__)
 
-A2_FRAME = "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"
-CHORUS_MANDATED_STATUSES = frozenset({
-    chorus_statuses.MANDATEE,
-    chorus_statuses.MISE_A_DISPOSITION_COMPTABLE,
-    chorus_statuses.COMPTABILISEE,
-    chorus_statuses.MISE_EN_PAIEMENT,
-})
 CREDIT_NOTE_OUTCOMES = [
     ("reduction", "Reduces its mandate"),
     ("cancellation", "Cancels its mandate"),
     ("titre_recette", "Titre de recette to issue"),
 ]
-
-
-class MandateBlocked(Exception):
-    """This invoice cannot be mandated now; the message says why, in plain words."""
 
 
 def cents(value):
@@ -150,7 +142,7 @@ class ChorusProInvoice(models.Model):
         """Everything still open for the ordonnateur: what the mandating screen lists."""
         return [
             ("imported_as_history", "=", False),
-            ("chorus_status", "not in", sorted(CHORUS_MANDATED_STATUSES)),
+            ("chorus_status", "not in", sorted(chorus_statuses.MANDATED)),
             "|", ("mandate_move_id", "=", False), ("mandate_move_id.state", "=", "cancel"),
         ]
 
@@ -215,7 +207,7 @@ class ChorusProInvoice(models.Model):
         if not reasons:
             # Step 2's rules that hold whatever Chorus says (e.g. the accountant's side took over).
             reasons.extend(self._chorus_hard_blockers(chorus_statuses.MANDATEE))
-        if self.frame == A2_FRAME:
+        if billing.is_already_paid(self.frame):
             reasons.append(_("Already paid (billing frame A2): there is nothing to mandate."))
         elif self.amount_to_pay is not None and cents(self.amount_to_pay) != cents(self.amount_total):
             # The mandate pays the TTC: an advance deducted or a part already paid is not
@@ -253,7 +245,7 @@ class ChorusProInvoice(models.Model):
         }
         if status in messages:
             return [messages[status]]
-        if status in CHORUS_MANDATED_STATUSES:
+        if status in chorus_statuses.MANDATED:
             number = (
                 _(", mandate n° %s", self.mandate_number_chorus)
                 if self.mandate_number_chorus else ""
@@ -285,17 +277,6 @@ class ChorusProInvoice(models.Model):
         if self.bank_state == "trusted":
             return self.partner_bank_id
         return self.env["res.partner.bank"]
-
-    def _chorus_is_mandated(self):
-        # Step 2's hook: a mandate validated in Odoo (numbered) counts even before Chorus
-        # shows it, so that the invoice can no longer be rejected or suspended from Odoo.
-        if super()._chorus_is_mandated():
-            return True
-        mandate = self.sudo().mandate_move_id
-        return bool(
-            mandate and mandate.state != "cancel" and mandate.move_type == "in_invoice"
-            and mandate.chorus_pro_mandate_number
-        )
 
     # ------------------------------------------------------------------ building a mandate
     def _mandate_check_amounts(self):
@@ -600,7 +581,7 @@ class ChorusProInvoice(models.Model):
             return [_("Already applied: %(outcome)s.", outcome=dict(
                 self._fields["credit_note_outcome"]._description_selection(self.env)
             )[self.credit_note_outcome])]
-        if self.chorus_status_code in (chorus_statuses.REJETEE, chorus_statuses.A_RECYCLER):
+        if self.chorus_status_code in chorus_statuses.RETURNED_FOR_GOOD:
             return [_("Credit note %(status)s.", status=self._status_label(self.chorus_status_code))]
         if not self.origin_invoice_number:
             return [_("The credit note does not say which invoice it corrects.")]

@@ -27,11 +27,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_supplier import identifier_key
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro import identifiers
@@ -40,33 +39,19 @@ from chorus_pro import statuses as chorus_statuses
 _logger = logging.getLogger(__name__)
 
 BANK_STATES = [
-    ("trusted", "Trusted"),
-    ("to_confirm", "To confirm"),
-    ("invalid", "Invalid IBAN"),
-    ("missing", "No bank account"),
-    ("no_partner", "Supplier not matched"),
+    ("trusted", "Trusted"), ("to_confirm", "To confirm"), ("invalid", "Invalid IBAN"),
+    ("missing", "No bank account"), ("no_partner", "Supplier not matched"),
 ]
 REASONS = [
-    ("remembered", "Remembered match"),
-    ("iban", "Same IBAN"),
-    ("siret", "Same SIRET"),
-    ("identifier", "Same identifier"),
-    ("siren", "Same SIREN"),
-    ("name", "Similar name"),
+    ("remembered", "Remembered match"), ("iban", "Same IBAN"), ("siret", "Same SIRET"),
+    ("identifier", "Same identifier"), ("siren", "Same SIREN"), ("name", "Similar name"),
 ]
 # Rank of each reason: lower comes first.
 REASON_TIERS = {"remembered": 0, "iban": 1, "siret": 2, "identifier": 2, "siren": 3, "name": 4}
 MATCH_ORIGINS = [
-    ("remembered", "Remembered match"),
-    ("manual", "Confirmed by a person"),
+    ("remembered", "Remembered match"), ("manual", "Confirmed by a person"),
     ("created", "Partner created from Chorus Pro"),
 ]
-# Once mandated, the supplier of an invoice no longer changes here.
-LOCKED_STATUSES = frozenset(
-    {chorus_statuses.MANDATEE} | set(chorus_statuses.COMPTABLE_STATUSES)
-)
-# Invoices nobody needs to match: kept as history, or rejected.
-NOT_TO_MATCH_STATUSES = (chorus_statuses.REJETEE,)
 NAME_CANDIDATES = 5
 NAME_SIMILARITY = 0.3
 BANK_GROUP = "account.group_validate_bank_account"
@@ -104,7 +89,9 @@ CANDIDATES_BY_IDENTIFIERS = """
        AND cp.active AND (cp.company_id IS NULL OR cp.company_id = inv.company_id)
 """
 # Same, for identifiers other than a SIRET (EU VAT number, foreign registry...): compared with
-# the partner's VAT number and Company ID. Only run when such invoices are present.
+# the partner's VAT number and Company ID, compacted as the library compacts identifiers
+# (``%(separators)s``: chorus_pro.identifiers.SEPARATORS_PATTERN). Only run when such invoices
+# are present.
 CANDIDATES_BY_OTHER_IDENTIFIERS = """
     SELECT DISTINCT inv.id AS invoice_id, cp.id AS partner_id, 'identifier' AS reason, 2 AS tier,
            false AS trusted, 0.0::float AS similarity
@@ -113,11 +100,49 @@ CANDIDATES_BY_OTHER_IDENTIFIERS = """
         ON p.vat IS NOT NULL OR p.company_registry IS NOT NULL
       JOIN res_partner cp ON cp.id = p.commercial_partner_id
      WHERE inv.idtype NOT IN ('', 'SIRET') AND inv.ident <> ''
-       AND (upper(regexp_replace(coalesce(p.vat, ''), '[^A-Za-z0-9]', '', 'g')) = inv.ident
-            OR upper(regexp_replace(coalesce(p.company_registry, ''), '[^A-Za-z0-9]', '', 'g'))
+       AND (upper(regexp_replace(coalesce(p.vat, ''), %(separators)s, '', 'g')) = inv.ident
+            OR upper(regexp_replace(coalesce(p.company_registry, ''), %(separators)s, '', 'g'))
                = inv.ident)
        AND p.active AND cp.active AND (cp.company_id IS NULL OR cp.company_id = inv.company_id)
 """
+# Remembered matches (``chorus.pro.supplier``) applied in one statement, for the supplier or the
+# factor of the invoices (``REMEMBERED_MATCHES``): only active partners of the invoice's company
+# or shared ones.
+REMEMBERED_MATCH_SQL = """
+    UPDATE chorus_pro_invoice i
+       SET {assignments}
+      FROM chorus_pro_supplier s
+      JOIN res_partner p ON p.id = s.partner_id
+     WHERE i.id = ANY(%(ids)s) AND {unmatched}
+       AND s.active AND s.role = %(role)s
+       AND s.company_id = i.company_id
+       AND s.identifier_type = {identifier_type}
+       AND s.identifier = {identifier}
+       AND p.active AND (p.company_id IS NULL OR p.company_id = i.company_id)
+    RETURNING i.id
+"""
+REMEMBERED_MATCHES = {
+    "supplier": {
+        "sql": {
+            "assignments": "partner_id = s.partner_id, partner_match_origin = 'remembered', "
+                           "suggested_partner_id = NULL, suggestion_reason = NULL",
+            "unmatched": "i.partner_id IS NULL",
+            "identifier_type": "i.supplier_identifier_type",
+            "identifier": "i.supplier_identifier_key",
+        },
+        "fields": ["partner_id", "partner_match_origin", "suggested_partner_id",
+                   "suggestion_reason"],
+    },
+    "factor": {
+        "sql": {
+            "assignments": "factor_partner_id = s.partner_id",
+            "unmatched": "i.is_factored AND i.factor_partner_id IS NULL",
+            "identifier_type": "coalesce(i.factor_identifier_type, 'SIRET')",
+            "identifier": "i.factor_identifier_key",
+        },
+        "fields": ["factor_partner_id"],
+    },
+}
 INVOICES_CTE = """
     inv AS (
         SELECT i.id, i.company_id, coalesce(i.is_factored, false) AS is_factored,
@@ -127,32 +152,6 @@ INVOICES_CTE = """
          WHERE i.id = ANY(%(ids)s)
     )
 """
-
-
-def payment_iban(account, account_type=""):
-    """The IBAN to compare with partners' bank accounts: compact, upper case; a French RIB
-    (23 characters) is turned into its IBAN. ``""`` when there is nothing."""
-    value = identifiers.compact_iban(account)
-    if not value:
-        return ""
-    if (account_type or "").upper() == "RIB" or (len(value) == 23 and value[:2].isdigit()):
-        from stdnum import iban as stdnum_iban
-
-        return "FR" + stdnum_iban.calc_check_digits("FR00" + value) + value
-    return value
-
-
-def check_other_identifier(identifier, identifier_type):
-    """Validity of a non-SIRET supplier identifier: EU VAT numbers are checked with
-    python-stdnum; other types (RIDET, TAHITI, private persons...) only need a value."""
-    value = identifier_key(identifier)
-    if not value:
-        return False
-    if identifier_type == "UE_HORS_FRANCE":
-        from stdnum.eu import vat as eu_vat
-
-        return eu_vat.is_valid(value)
-    return True
 
 
 class ChorusProInvoice(models.Model):
@@ -234,7 +233,7 @@ class ChorusProInvoice(models.Model):
     def _compute_identifier_checks(self):
         for invoice in self:
             kind = invoice.supplier_identifier_type or ""
-            key = identifier_key(invoice.supplier_identifier)
+            key = identifiers.compact_identifier(invoice.supplier_identifier)
             siren = False
             if kind == "SIRET":
                 check = identifiers.check_identifier(invoice.supplier_identifier, "SIRET")
@@ -243,11 +242,13 @@ class ChorusProInvoice(models.Model):
                     key = check.value
                     siren = check.value[:9]
             else:
-                valid = check_other_identifier(invoice.supplier_identifier, kind)
+                valid = identifiers.check_identifier(invoice.supplier_identifier, kind).valid
             invoice.supplier_identifier_key = key or False
             invoice.supplier_siren = siren
             invoice.supplier_identifier_valid = valid
-            invoice.factor_identifier_key = identifier_key(invoice.factor_identifier) or False
+            invoice.factor_identifier_key = (
+                identifiers.compact_identifier(invoice.factor_identifier) or False
+            )
             invoice.supplier_display = " – ".join(
                 part for part in (invoice.supplier_name, invoice.supplier_identifier) if part
             ) or False
@@ -255,7 +256,7 @@ class ChorusProInvoice(models.Model):
     @api.depends("bank_account", "bank_account_type")
     def _compute_payment_iban(self):
         for invoice in self:
-            value = payment_iban(invoice.bank_account, invoice.bank_account_type)
+            value = identifiers.payment_iban(invoice.bank_account, invoice.bank_account_type)
             invoice.payment_iban = value or False
             invoice.bank_account_valid = bool(value) and identifiers.is_valid_iban(value)
 
@@ -340,7 +341,7 @@ class ChorusProInvoice(models.Model):
     @api.depends("chorus_status")
     def _compute_partner_locked(self):
         for invoice in self:
-            invoice.partner_locked = invoice.chorus_status in LOCKED_STATUSES
+            invoice.partner_locked = invoice.chorus_status in chorus_statuses.MANDATED
 
     # ------------------------------------------------------------------ contract for mandating
     def _needs_payment(self):
@@ -386,74 +387,30 @@ class ChorusProInvoice(models.Model):
             ))
         return reasons
 
-    # ------------------------------------------------------------------ sync hook
-    def _chorus_after_sync(self, new=None):
-        result = super()._chorus_after_sync(new=new)
-        self._chorus_match_suppliers()
-        return result
-
+    # ------------------------------------------------------------------ after a retrieval
     def _chorus_match_suppliers(self):
         """Set-based matching of these invoices: remembered suppliers and factors first, then a
         proposed partner (with the reason) for those still unmatched. Returns counts."""
         if not self:
             return {"remembered": 0, "factors": 0, "proposed": 0}
         self.flush_recordset()
-        matched = self._chorus_apply_remembered()
-        factors = self._chorus_apply_remembered_factors()
+        matched = self._chorus_apply_remembered("supplier")
+        factors = self._chorus_apply_remembered("factor")
         proposed = self._chorus_update_suggestions()
         return {"remembered": len(matched), "factors": len(factors), "proposed": proposed}
 
-    def _chorus_apply_remembered(self):
-        """Invoices without partner whose supplier (identifier and type) is remembered get the
-        remembered partner, in one statement. Returns the invoices matched."""
+    def _chorus_apply_remembered(self, role="supplier"):
+        """Invoices without a partner for ``role`` (the supplier, or the factor of a factored
+        invoice) whose identifier and type are remembered get the remembered partner, in one
+        statement. Returns the invoices matched."""
+        match = REMEMBERED_MATCHES[role]
         self.env["chorus.pro.supplier"].flush_model()
         self.env["res.partner"].flush_model(["active", "company_id"])
-        self.env.cr.execute(
-            """
-            UPDATE chorus_pro_invoice i
-               SET partner_id = s.partner_id, partner_match_origin = 'remembered',
-                   suggested_partner_id = NULL, suggestion_reason = NULL
-              FROM chorus_pro_supplier s
-              JOIN res_partner p ON p.id = s.partner_id
-             WHERE i.id = ANY(%s) AND i.partner_id IS NULL
-               AND s.active AND s.role = 'supplier'
-               AND s.company_id = i.company_id
-               AND s.identifier_type = i.supplier_identifier_type
-               AND s.identifier = i.supplier_identifier_key
-               AND p.active AND (p.company_id IS NULL OR p.company_id = i.company_id)
-            RETURNING i.id
-            """,
-            [self.ids],
-        )
+        self.env.cr.execute(REMEMBERED_MATCH_SQL.format(**match["sql"]),
+                            {"ids": self.ids, "role": role})
         matched = self.browse([row[0] for row in self.env.cr.fetchall()])
         if matched:
-            self._chorus_sql_changed(
-                matched, ["partner_id", "partner_match_origin", "suggested_partner_id",
-                          "suggestion_reason"],
-            )
-        return matched
-
-    def _chorus_apply_remembered_factors(self):
-        """Factored invoices without factor partner whose factor is remembered."""
-        self.env.cr.execute(
-            """
-            UPDATE chorus_pro_invoice i
-               SET factor_partner_id = s.partner_id
-              FROM chorus_pro_supplier s
-              JOIN res_partner p ON p.id = s.partner_id
-             WHERE i.id = ANY(%s) AND i.is_factored AND i.factor_partner_id IS NULL
-               AND s.active AND s.role = 'factor'
-               AND s.company_id = i.company_id
-               AND s.identifier_type = coalesce(i.factor_identifier_type, 'SIRET')
-               AND s.identifier = i.factor_identifier_key
-               AND p.active AND (p.company_id IS NULL OR p.company_id = i.company_id)
-            RETURNING i.id
-            """,
-            [self.ids],
-        )
-        matched = self.browse([row[0] for row in self.env.cr.fetchall()])
-        if matched:
-            self._chorus_sql_changed(matched, ["factor_partner_id"])
+            self._chorus_sql_changed(matched, match["fields"])
         return matched
 
     def _chorus_sql_changed(self, records, fnames):
@@ -496,7 +453,7 @@ class ChorusProInvoice(models.Model):
               FROM inv LEFT JOIN best ON best.invoice_id = inv.id
              WHERE i.id = inv.id
             """,
-            {"ids": ids},
+            {"ids": ids, "separators": identifiers.SEPARATORS_PATTERN},
         )
         # Names only for invoices no identifier could place, one look-up per distinct name
         # (MATERIALIZED: otherwise PostgreSQL repeats the look-up for every invoice).
@@ -609,7 +566,8 @@ class ChorusProInvoice(models.Model):
                       partner_id
              LIMIT %(limit)s
             """,
-            {"ids": self.ids, "limit": limit, "threshold": NAME_SIMILARITY},
+            {"ids": self.ids, "limit": limit, "threshold": NAME_SIMILARITY,
+             "separators": identifiers.SEPARATORS_PATTERN},
         )
         rows = cr.fetchall()
         partners = self.env["res.partner"].browse([row[0] for row in rows])
@@ -720,7 +678,7 @@ class ChorusProInvoice(models.Model):
                 ("supplier_identifier_type", "=", self.supplier_identifier_type),
                 ("partner_id", "=", formerly.id),
                 ("partner_match_origin", "=", "remembered"),
-                ("chorus_status", "not in", tuple(LOCKED_STATUSES)),
+                ("chorus_status", "not in", sorted(chorus_statuses.MANDATED)),
             ])
             if followers:
                 followers.sudo().write({"partner_id": partner.id})
@@ -767,7 +725,7 @@ class ChorusProInvoice(models.Model):
             return error.args[0]
         except chorus_errors.ChorusProError as error:
             return chorus_error_message(error, self.env)
-        vals = self._values_from_detail(detail)
+        vals = self._chorus_record_values(detail)
         if vals:
             self.sudo().write(vals)
         return ""
@@ -959,7 +917,7 @@ class ChorusProInvoice(models.Model):
         return [
             ("partner_id", "=", False),
             ("imported_as_history", "=", False),
-            ("chorus_status", "not in", NOT_TO_MATCH_STATUSES),
+            ("chorus_status", "not in", sorted(chorus_statuses.NOT_TO_MATCH)),
         ]
 
     @api.model
@@ -971,5 +929,6 @@ class ChorusProInvoice(models.Model):
             ("imported_as_history", "=", False),
             ("invoice_type", "!=", "credit_note"),
             ("amount_to_pay", ">", 0),
-            ("chorus_status", "not in", NOT_TO_MATCH_STATUSES + tuple(LOCKED_STATUSES)),
+            ("chorus_status", "not in",
+             sorted(chorus_statuses.NOT_TO_MATCH | chorus_statuses.MANDATED)),
         ]

@@ -15,24 +15,16 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_motif import PROCESSING_TARGET_SELECTION
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_STATES
 
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro.timeutil import paris_today
 
 PROCESSOR_GROUP = "chorus_pro_liaison.group_chorus_pro_processor"
 VALIDATOR_GROUP = "chorus_pro_liaison.group_chorus_pro_validator"
 MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 
-# What the addon may push: the processing decisions and MANDATEE (mandating step).
-PUSHABLE = frozenset(chorus_statuses.PROCESSING_TARGETS) | {chorus_statuses.MANDATEE}
-# Statuses that return the invoice to the supplier: no longer possible once mandated.
-RETURNS = frozenset({chorus_statuses.REJETEE, chorus_statuses.SUSPENDUE, chorus_statuses.A_RECYCLER})
-# Chorus statuses from which MANDATEE may be pushed.
-MANDATE_FROM = frozenset({
-    chorus_statuses.SERVICE_FAIT, chorus_statuses.MISE_A_DISPOSITION, chorus_statuses.COMPLETEE,
-})
 DECISION_FIELDS = frozenset({
     "decision_status", "decision_motif", "decision_motif_id", "service_done_date",
 })
@@ -351,14 +343,16 @@ class ChorusProInvoice(models.Model):
         ))
 
     def _chorus_is_mandated(self):
-        """True once the invoice is mandated (ordonnancée). The mandating step extends it with
-        the mandates created in Odoo."""
+        """True once the invoice is mandated (ordonnancée): Chorus shows it, or a mandate was
+        validated in Odoo (numbered), even before Chorus shows it, so that the invoice can no
+        longer be rejected or suspended from Odoo."""
         self.ensure_one()
-        codes = self._chorus_history_codes()
+        if chorus_statuses.is_mandated(self._chorus_history_codes()) or self.mandate_number_chorus:
+            return True
+        mandate = self.sudo().mandate_move_id
         return bool(
-            chorus_statuses.MANDATEE in codes
-            or codes & chorus_statuses.COMPTABLE_STATUSES
-            or self.mandate_number_chorus
+            mandate and mandate.state != "cancel" and mandate.move_type == "in_invoice"
+            and mandate.chorus_pro_mandate_number
         )
 
     def _chorus_hard_blockers(self, target):
@@ -374,7 +368,7 @@ class ChorusProInvoice(models.Model):
                 "disposition comptable): the ordonnateur no longer sets its status."
             ))
             return reasons
-        if target in RETURNS and self._chorus_is_mandated():
+        if target in chorus_statuses.RETURNED and self._chorus_is_mandated():
             reasons.append(_(
                 "The invoice is already mandated: it can no longer be rejected, suspended or "
                 "returned from Odoo (the payment delay can be interrupted only before "
@@ -401,7 +395,7 @@ class ChorusProInvoice(models.Model):
         user = user or self.env.user
         invoice = self.sudo()
         label = invoice._status_label(target)
-        if target not in PUSHABLE:
+        if target not in chorus_statuses.PUSHABLE:
             return [_("%(status)s is not a status Odoo sends to Chorus Pro.", status=label)]
         reasons = []
         if target == chorus_statuses.MANDATEE:
@@ -437,7 +431,7 @@ class ChorusProInvoice(models.Model):
                 "The invoice is %(current)s in Chorus Pro: no status can be set on it any more.",
                 current=invoice._status_label(current),
             ))
-        elif target == chorus_statuses.MANDATEE and current not in MANDATE_FROM:
+        elif target == chorus_statuses.MANDATEE and current not in chorus_statuses.MANDATE_FROM:
             reasons.append(_(
                 "Mandatée can be set only after Mise à disposition, Complétée or Service fait; "
                 "the invoice is %(current)s in Chorus Pro.",
@@ -604,12 +598,6 @@ class ChorusProInvoice(models.Model):
             user_id=push.user_id.id,
         )
 
-    def _post_status_change(self, previous, new, comment=""):
-        # After our own push, the push's message says it all.
-        if self.env.context.get("chorus_pro_quiet_status"):
-            return
-        return super()._post_status_change(previous, new, comment)
-
     # ------------------------------------------------------------------ worklist actions
     def _chorus_confirm_decisions(self):
         """Push the draft decision of each invoice; returns (invoice, push or None, message)
@@ -756,12 +744,6 @@ class ChorusProInvoice(models.Model):
         }
 
     # ------------------------------------------------------------------ duplicates
-    def _chorus_after_sync(self, new=None):
-        result = super()._chorus_after_sync(new=new)
-        if new:
-            new._chorus_detect_duplicates()
-        return result
-
     def _chorus_arrival_key(self):
         self.ensure_one()
         when = self.mise_a_disposition_at or self.status_datetime or self.create_date

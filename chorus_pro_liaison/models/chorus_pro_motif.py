@@ -7,11 +7,15 @@ from odoo.exceptions import ValidationError
 
 from chorus_pro import statuses as chorus_statuses
 
+# The decisions of the processing screen (the library's list), with the names users know.
+PROCESSING_TARGET_LABELS = {
+    chorus_statuses.SERVICE_FAIT: "Service fait",
+    chorus_statuses.REJETEE: "Rejetée",
+    chorus_statuses.SUSPENDUE: "Suspendue",
+    chorus_statuses.A_RECYCLER: "À recycler",
+}
 PROCESSING_TARGET_SELECTION = [
-    (chorus_statuses.SERVICE_FAIT, "Service fait"),
-    (chorus_statuses.REJETEE, "Rejetée"),
-    (chorus_statuses.SUSPENDUE, "Suspendue"),
-    (chorus_statuses.A_RECYCLER, "À recycler"),
+    (code, PROCESSING_TARGET_LABELS[code]) for code in chorus_statuses.PROCESSING_TARGETS
 ]
 
 

@@ -1,31 +1,56 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""Background work with visible progress: one persistent record per run.
+"""Background work with visible progress: one persistent record per run (a retrieval, a
+mandating), with its counters, its messages, and a live page the web client follows through
+the bus. Runs stay listed.
 
-A run is created by a button ("Lancer la vérification", "Mandater" on a large selection) or by a
-scheduled cron, executed by the job cron (triggered at once for buttons), and shows its counters,
-its messages and its progress; the web client follows it through the bus. Runs stay listed.
+How a run is executed, riding on Odoo's cron:
+
+* a button ("Lancer la vérification", "Mandater" on a large selection) queues a run and
+  triggers the job cron (*Chorus Pro: background jobs*) at once; the job cron executes the
+  queued runs one per call and tells Odoo how many remain (``ir.cron._notify_progress``): Odoo
+  calls it again, each call in a transaction of its own, until none remains. Odoo's cron lock
+  keeps one job cron at work, so a queued run is picked once (no claim of our own);
+* a scheduled retrieval (hourly cron) and a small "Mandater" (in the user's request) execute the
+  run they create themselves, before it is ever committed as queued;
+* one lock per run: the PostgreSQL session lock of its kind and account (two retrievals, or two
+  mandatings, of one account never run at once: the second one is skipped). It is held while the
+  run is executed, across the batches it commits, and dies with the connection of the process;
+* a run left "running" whose lock nobody holds was interrupted (worker killed, time limit,
+  restart): the next pass (job cron, hourly cron, a button) marks it so; a retrieval resumes
+  from where it stopped at the next run (the watermark had not moved), a mandating skips what
+  was mandated.
+
+The work itself: ``services/retrieval.py`` (``InvoiceSynchronizer``) and
+``services/mandating.py`` (``MandateRunner``).
 """
 
 import logging
 import time
 from contextlib import contextmanager
 
-import psycopg2
+from odoo import _, api, fields, models
 
-from odoo import _, api, fields, models, modules, tools
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_account_token import CONTEXT_RUN_KEY
+from odoo.addons.chorus_pro_liaison.services.mandating import MandateRunner
+from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer
+from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, commit, rollback
 
 _logger = logging.getLogger(__name__)
 
 RUN_STATES = [
-    ("queued", "Queued"),
-    ("running", "Running"),
-    ("done", "Done"),
-    ("warning", "Done with problems"),
-    ("failed", "Failed"),
-    ("skipped", "Skipped"),
+    ("queued", "Queued"), ("running", "Running"), ("done", "Done"),
+    ("warning", "Done with problems"), ("failed", "Failed"), ("skipped", "Skipped"),
 ]
 FINISHED_STATES = ("done", "warning", "failed", "skipped")
+# What executes each kind of run.
+ENGINES = {"sync": InvoiceSynchronizer, "mandate": MandateRunner}
+# The lock of each kind of run: (namespace, account id) of a PostgreSQL advisory session lock.
+LOCK_NAMESPACES = {
+    "sync": 0x43505253 - (1 << 31),  # "CPRS"
+    "mandate": 0x4350524D - (1 << 31),  # "CPRM"
+}
+JOBS_CRON = "chorus_pro_liaison.ir_cron_chorus_pro_jobs"
 
 
 class ChorusProRun(models.Model):
@@ -38,7 +63,8 @@ class ChorusProRun(models.Model):
     company_id = fields.Many2one("res.company", required=True, index=True)
     account_id = fields.Many2one("chorus.pro.account", required=True, index=True, ondelete="cascade")
     run_type = fields.Selection(
-        [("sync", "Retrieval from Chorus Pro")], required=True, default="sync"
+        [("sync", "Retrieval from Chorus Pro"), ("mandate", "Mandating")],
+        required=True, default="sync",
     )
     trigger = fields.Selection(
         [("manual", "Launched by a user"), ("cron", "Scheduled")], required=True, default="manual"
@@ -48,26 +74,51 @@ class ChorusProRun(models.Model):
     started_at = fields.Datetime(readonly=True)
     ended_at = fields.Datetime(readonly=True)
     duration = fields.Float(compute="_compute_duration", string="Duration (s)")
-    window_from = fields.Datetime(string="Status changes from", readonly=True)
-    window_to = fields.Datetime(string="Status changes until", readonly=True)
     total = fields.Integer(string="To examine", readonly=True)
     done = fields.Integer(string="Examined", readonly=True)
     progress = fields.Float(compute="_compute_progress")
-    count_new = fields.Integer(string="New", readonly=True)
-    count_updated = fields.Integer(string="Updated", readonly=True)
-    count_unchanged = fields.Integer(string="Unchanged", readonly=True)
     count_failed = fields.Integer(string="Failed", readonly=True)
-    count_downloads = fields.Integer(string="Downloads", readonly=True)
     count_calls = fields.Integer(string="Chorus Pro calls", readonly=True)
     summary = fields.Text(readonly=True)
     line_ids = fields.One2many("chorus.pro.run.line", "run_id", string="Run messages", readonly=True)
+    failed_line_count = fields.Integer(compute="_compute_failed_line_count")
+
+    # ------------------------------------------------------------------ retrieval runs
+    window_from = fields.Datetime(string="Status changes from", readonly=True)
+    window_to = fields.Datetime(string="Status changes until", readonly=True)
+    count_new = fields.Integer(string="New", readonly=True)
+    count_updated = fields.Integer(string="Updated", readonly=True)
+    count_unchanged = fields.Integer(string="Unchanged", readonly=True)
+    count_downloads = fields.Integer(string="Downloads", readonly=True)
     invoice_ids = fields.Many2many(
         "chorus.pro.invoice", "chorus_pro_run_invoice_rel", "run_id", "invoice_id",
         string="Invoices created or updated", readonly=True,
     )
     invoice_count = fields.Integer(compute="_compute_invoice_count", string="Invoices")
-    failed_line_count = fields.Integer(compute="_compute_failed_line_count")
+    key_absent = fields.Boolean(
+        string="RGS** key absent",
+        readonly=True,
+        copy=False,
+        help="\"Clé RGS** requise\" is on and the key was not usable during this scheduled "
+        "retrieval; the retrieval went on without it.",
+    )
 
+    # ------------------------------------------------------------------ mandating runs
+    mandate_request_ids = fields.One2many("chorus.pro.mandate.request", "run_id",
+                                          string="Invoices to mandate", readonly=True)
+    mandate_budget_id = fields.Many2one("chorus.pro.budget", string="Budget", readonly=True)
+    mandate_article_id = fields.Many2one("chorus.pro.budget.article", string="Article",
+                                         readonly=True)
+    mandate_exercice = fields.Integer(string="Exercice", readonly=True)
+    mandate_accounting_date = fields.Date(string="Accounting date", readonly=True)
+    count_mandates = fields.Integer(string="Mandates created", readonly=True)
+    count_pushed = fields.Integer(string="Sent to Chorus Pro", readonly=True)
+    mandate_move_ids = fields.Many2many("account.move", compute="_compute_mandate_move_ids",
+                                        string="Mandates")
+    mandate_move_count = fields.Integer(string="Number of mandates",
+                                        compute="_compute_mandate_move_ids")
+
+    # ------------------------------------------------------------------ computes
     @api.depends("run_type", "create_date")
     def _compute_name(self):
         labels = dict(self._fields["run_type"]._description_selection(self.env))
@@ -98,16 +149,35 @@ class ChorusProRun(models.Model):
         for run in self:
             run.failed_line_count = len(run.line_ids.filtered(lambda line: line.level == "error"))
 
-    # ------------------------------------------------------------------ execution
-    @staticmethod
-    def _can_commit():
-        """Odoo's pattern (account): never commit inside tests, which keep their transaction."""
-        return not tools.config["test_enable"] and not modules.module.current_test
+    def _compute_mandate_move_ids(self):
+        for run in self:
+            moves = run.mandate_request_ids.move_id
+            run.mandate_move_ids = moves
+            run.mandate_move_count = len(moves)
 
+    # ------------------------------------------------------------------ what engines use
     def _commit(self):
-        if self._can_commit():
-            # Work is committed in batches so that a crash loses at most the current batch.
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+        # Work is committed in batches so that a crash loses at most the current batch.
+        commit(self.env.cr)
+
+    def _rollback(self):
+        rollback(self.env.cr)
+
+    @contextmanager
+    def _rollback_on_error(self):
+        """On an error, the work in progress is rolled back before the error goes on: the
+        transaction is usable again, so that the lock is released and the failure recorded,
+        and no cleanup error hides the original one. Tests cannot roll back their transaction:
+        a savepoint stands in for it."""
+        if can_commit():
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+        else:
+            with self.env.cr.savepoint():
+                yield
 
     def _log(self, message, level="info", chorus_id=False, number=False, invoice=False):
         self.ensure_one()
@@ -150,147 +220,58 @@ class ChorusProRun(models.Model):
                 },
             )
 
-    # ------------------------------------------------------------------ locks and transactions
-    def _run_lock_key(self):
-        """(namespace, key) of the PostgreSQL advisory lock (session level) a live execution of
-        this run holds, or None when its run type has none. The lock dies with the server process:
-        a run "running" whose lock nobody holds was interrupted (see _reap_interrupted)."""
+    # ------------------------------------------------------------------ the run's lock
+    def _lock_key(self):
+        """(namespace, account id) of the advisory session lock of this run's kind."""
         self.ensure_one()
-        return None
+        return (LOCK_NAMESPACES[self.run_type], self.account_id.id)
 
-    def _advisory_try_lock(self, key):
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+    def _try_lock(self):
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", self._lock_key())
         return self.env.cr.fetchone()[0]
 
-    def _advisory_unlock(self, key, quiet=False):
-        """Release one hold of the lock. ``quiet``: on an error path, where a failure to release
-        must not replace the error being raised (it is logged)."""
+    def _unlock(self, quiet=False):
+        """Release the lock. ``quiet``: on an error path, where a failure to release must not
+        replace the error being raised (it is logged)."""
         try:
-            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._lock_key())
         except Exception:
             if not quiet:
                 raise
-            _logger.warning("Chorus Pro: advisory lock %s not released", key, exc_info=True)
-
-    def _advisory_lock_held(self, key):
-        """Whether a server process (this one included) holds the lock ``key`` in this database."""
-        namespace, number = key
-        # pg_locks shows the two int4 keys of an advisory lock as oids (unsigned).
-        self.env.cr.execute(
-            """SELECT 1 FROM pg_locks
-                WHERE locktype = 'advisory' AND granted AND objsubid = 2
-                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND classid = %s::oid AND objid = %s::oid
-                LIMIT 1""",
-            (namespace & 0xFFFFFFFF, number & 0xFFFFFFFF),
-        )
-        return bool(self.env.cr.fetchone())
-
-    def _rollback(self):
-        """Roll the current transaction back on an error path (never in tests), quietly: what
-        failed is reported by the caller."""
-        if self._can_commit():
-            try:
-                self.env.cr.rollback()
-            except Exception:
-                _logger.warning("Chorus Pro: rollback failed", exc_info=True)
-
-    @contextmanager
-    def _rollback_on_error(self):
-        """On an error, the work in progress is rolled back before the error goes on: the
-        transaction is usable again, so that the locks are released and the failure recorded,
-        and no cleanup error hides the original one. Tests cannot roll back their transaction:
-        a savepoint stands in for it."""
-        if self._can_commit():
-            try:
-                yield
-            except BaseException:
-                self._rollback()
-                raise
-        else:
-            with self.env.cr.savepoint():
-                yield
-
-    # ------------------------------------------------------------------ interrupted runs
-    def _interrupted_summary(self):
-        return _(
-            "Interrupted: the server process stopped during the run (stopped, restarted, or over "
-            "its time or memory limit). What was done before is kept; the next run resumes from "
-            "where this one stopped."
-        )
-
-    def _reap_interrupted(self):
-        """Runs left "running" by a server process that is gone (killed, time limit, restart)
-        are marked failed, so that they neither block the next runs nor show as running forever.
-        A run is alive as long as a process holds its advisory lock. Returns the runs marked."""
-        dead = self.browse()
-        for run in self.filtered(lambda r: r.state == "running"):
-            key = run._run_lock_key()
-            if key is None or run._advisory_lock_held(key):
-                continue
-            summary = run._interrupted_summary()
-            run.write({"state": "failed", "summary": summary,
-                       "ended_at": fields.Datetime.now()})
-            run._log(summary, level="error")
-            _logger.warning("Chorus Pro run %s (%s) was interrupted: marked failed",
-                            run.id, run.run_type)
-            dead |= run
-        return dead
+            _logger.warning("Chorus Pro: lock of run %s not released", self.id, exc_info=True)
 
     # ------------------------------------------------------------------ execution
-    def _claim(self):
-        """Queued → running, once: two job crons (or a cron and a button) never execute the same
-        run. Returns whether this process got it."""
-        self.ensure_one()
-        try:
-            with self.env.cr.savepoint():
-                self.env.cr.execute(
-                    "SELECT id FROM chorus_pro_run WHERE id = %s AND state = 'queued' "
-                    "FOR UPDATE SKIP LOCKED",
-                    (self.id,),
-                    log_exceptions=False,
-                )
-                claimed = bool(self.env.cr.fetchone())
-        except psycopg2.errors.SerializationFailure:
-            # Claimed and committed by another process since this transaction began.
-            claimed = False
-        self.invalidate_recordset(["state"])
-        if claimed:
-            self.write({"state": "running", "started_at": fields.Datetime.now()})
-        return claimed
-
     def _execute(self):
-        """Run a queued run to its end (called by the job cron, or directly in tests).
-
-        The run's advisory lock (when its type has one) is taken before the run is marked
-        running and released after its outcome is committed: a run seen "running" without its
-        lock held was interrupted (see _reap_interrupted)."""
+        """Execute these queued runs to their end, each under its lock (see the module
+        docstring); a run that is not queued (executed, or being executed) is left alone."""
         for run in self:
-            key = run._run_lock_key()
-            locked = bool(key) and run._advisory_try_lock(key)
+            if run.state != "queued":
+                continue
+            if not run._try_lock():
+                run._end_skipped()
+                continue
             try:
-                run._execute_one()
+                run._execute_locked()
             except BaseException:
-                if locked:
-                    run._rollback()
-                    run._advisory_unlock(key, quiet=True)
+                run._rollback()
+                run._unlock(quiet=True)
                 raise
-            if locked:
-                run._advisory_unlock(key)
+            run._unlock()
         return True
 
-    def _execute_one(self):
+    def _execute_locked(self):
         run = self
-        if not run._claim():
-            return
+        run.write({"state": "running", "started_at": fields.Datetime.now()})
         run._commit()
         started = time.monotonic()
+        engine = ENGINES[run.run_type](run.with_context(**{CONTEXT_RUN_KEY: run.id}))
         try:
-            handler = getattr(run, f"_execute_{run.run_type}")
-            handler()
+            # An error (an SQL one aborts the transaction) is rolled back before the outcome is
+            # written and the lock released.
+            with run._rollback_on_error():
+                engine.execute()
         except Exception as error:  # noqa: BLE001 - a run must end recorded, never hang
             _logger.exception("Chorus Pro run %s failed", run.id)
-            run._rollback()
             run.write(
                 {
                     "state": "failed",
@@ -305,17 +286,121 @@ class ChorusProRun(models.Model):
         run._notify(final=True)
         run._commit()
 
+    def _end_skipped(self):
+        """Another run of the same kind and account is being executed: this one does not start."""
+        self.ensure_one()
+        if self.run_type == "mandate":
+            summary = _(
+                "Another mandating run is in progress for %(company)s: this one did not start. "
+                "Try again when it has ended.", company=self.company_id.name,
+            )
+        else:
+            summary = _(
+                "A retrieval is already running for %(company)s; this one was not started. Its "
+                "results will appear when it ends.", company=self.company_id.name,
+            )
+        self.write({"state": "skipped", "summary": summary, "ended_at": fields.Datetime.now()})
+        self._notify(final=True)
+        self._commit()
+
+    # ------------------------------------------------------------------ interrupted runs
+    def _interrupted_summary(self):
+        self.ensure_one()
+        if self.run_type == "mandate":
+            return _(
+                "Interrupted: the server process stopped during the run (stopped, restarted, or "
+                "over its time or memory limit). The mandates created before are kept; the "
+                "invoices not handled yet can be mandated again (those already mandated are "
+                "skipped)."
+            )
+        return _(
+            "Interrupted: the server process stopped during the run (stopped, restarted, or over "
+            "its time or memory limit). What was done before is kept; the next run resumes from "
+            "where this one stopped."
+        )
+
+    def _reap_interrupted(self):
+        """Runs left "running" whose lock nobody holds are marked failed (their process died:
+        the lock died with its connection), so that they neither block the next runs nor show
+        as running forever. Returns the runs marked."""
+        dead = self.browse()
+        for run in self.filtered(lambda r: r.state == "running"):
+            if not run._try_lock():
+                continue  # its process is alive
+            try:
+                summary = run._interrupted_summary()
+                run.write({"state": "failed", "summary": summary,
+                           "ended_at": fields.Datetime.now()})
+                run._log(summary, level="error")
+                _logger.warning("Chorus Pro run %s (%s) was interrupted: marked failed",
+                                run.id, run.run_type)
+            finally:
+                run._unlock()
+            dead |= run
+        return dead
+
+    # ------------------------------------------------------------------ the job cron
     @api.model
     def _cron_process_queue(self):
-        """Job cron: execute the queued runs, oldest first (triggered by the buttons). Runs left
-        "running" by a process that is gone are marked failed first."""
-        self.sudo().search([("state", "=", "running")])._reap_interrupted()
+        """Job cron (triggered by the buttons): runs left "running" by a dead process are
+        marked interrupted, then the oldest queued run is executed. Odoo calls again while runs
+        remain (see the module docstring)."""
+        Run = self.sudo()
+        Run.search([("state", "=", "running")])._reap_interrupted()
         self._commit()
-        runs = self.sudo().search([("state", "=", "queued")], order="id")
-        for index, run in enumerate(runs):
-            run.with_company(run.company_id)._execute()
-            self.env["ir.cron"]._notify_progress(done=index + 1, remaining=len(runs) - index - 1)
+        queued = Run.search([("state", "=", "queued")], order="id")
+        if queued:
+            queued[0].with_company(queued[0].company_id)._execute()
+        self.env["ir.cron"]._notify_progress(
+            done=1 if queued else 0, remaining=max(len(queued) - 1, 0)
+        )
         return True
+
+    @api.model
+    def _trigger_jobs(self):
+        """Start the job cron at once (a button queued a run)."""
+        self.env.ref(JOBS_CRON).sudo()._trigger()
+
+    @api.model
+    def _launch_mandate(self, account, budget, article, exercice, accounting_date, items,
+                        user=None):
+        """Create the mandating run of ``items`` (``[(invoice, article or None)]``) and run it
+        now, or queue it for the job cron when the selection is large. Returns the run."""
+        user = user or self.env.user
+        run = self.sudo().create({
+            "company_id": account.company_id.id,
+            "account_id": account.id,
+            "run_type": "mandate",
+            "trigger": "manual",
+            "user_id": user.id,
+            "mandate_budget_id": budget.id,
+            "mandate_article_id": article.id,
+            "mandate_exercice": exercice,
+            "mandate_accounting_date": accounting_date,
+            "total": len(items),
+            "mandate_request_ids": [
+                (0, 0, {"sequence": index, "invoice_id": invoice.id,
+                        "article_id": (line_article or article).id})
+                for index, (invoice, line_article) in enumerate(items)
+            ],
+        })
+        if len(items) > account.mandate_background_threshold:
+            self._trigger_jobs()
+        else:
+            run.with_company(account.company_id)._execute()
+        return run
+
+    # ------------------------------------------------------------------ actions
+    def _action_open(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.name,
+            "res_model": "chorus.pro.run",
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "current",
+        }
 
     def action_open_invoices(self):
         self.ensure_one()
@@ -327,6 +412,26 @@ class ChorusProRun(models.Model):
             "view_mode": "list,form",
             "domain": [("id", "in", invoices.ids)],
         }
+
+    def action_open_mandates(self):
+        self.ensure_one()
+        moves = self.mandate_request_ids.move_id
+        action = {
+            "type": "ir.actions.act_window",
+            "name": _("Mandates of %(run)s", run=self.name),
+            "res_model": "account.move",
+            "context": {"create": False},
+        }
+        if len(moves) == 1:
+            action.update(view_mode="form", res_id=moves.id)
+        else:
+            action.update(
+                view_mode="list,form",
+                views=[(self.env.ref("chorus_pro_liaison.chorus_pro_mandate_view_list").id, "list"),
+                       (False, "form")],
+                domain=[("id", "in", moves.ids)],
+            )
+        return action
 
 
 class ChorusProRunLine(models.Model):
@@ -344,31 +449,3 @@ class ChorusProRunLine(models.Model):
     number = fields.Char(string="Invoice number")
     invoice_id = fields.Many2one("chorus.pro.invoice", ondelete="set null")
     message = fields.Text(required=True)
-
-
-class ChorusProRunSync(models.Model):
-    _inherit = "chorus.pro.run"
-
-    def _execute_sync(self):
-        from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import InvoiceSynchronizer
-
-        self.ensure_one()
-        InvoiceSynchronizer(self).execute()
-
-    def _run_lock_key(self):
-        if self.run_type == "sync":
-            from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import LOCK_NAMESPACE
-
-            return (LOCK_NAMESPACE, self.account_id.id)
-        return super()._run_lock_key()
-
-    def _action_open(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.name,
-            "res_model": "chorus.pro.run",
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "current",
-        }

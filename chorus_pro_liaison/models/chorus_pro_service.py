@@ -21,6 +21,10 @@ class ChorusProService(models.Model):
     name = fields.Char()
     active = fields.Boolean(default=True)
     chorus_status = fields.Char(string="Chorus status")
+    budget_id = fields.Many2one(
+        "chorus.pro.budget", string="Budget", ondelete="set null",
+        help="Budget the invoices of this service are usually mandated on.",
+    )
 
     _sql_constraints = [
         (

@@ -28,11 +28,12 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
+from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
+from odoo.addons.chorus_pro_liaison.services.transactions import commit, rollback
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
@@ -43,10 +44,8 @@ from chorus_pro.timeutil import PARIS, from_utc_naive, paris_date, to_utc_naive
 _logger = logging.getLogger(__name__)
 
 PUSH_STATES = [
-    ("pending", "Waiting to be sent"),
-    ("sent", "Accepted by Chorus Pro"),
-    ("already", "Already in Chorus Pro"),
-    ("refused", "Refused by Chorus Pro"),
+    ("pending", "Waiting to be sent"), ("sent", "Accepted by Chorus Pro"),
+    ("already", "Already in Chorus Pro"), ("refused", "Refused by Chorus Pro"),
     ("failed", "Not sent"),
 ]
 # A user waits for the answer: one quick retry at most, then the retry cron takes over.
@@ -156,13 +155,9 @@ class ChorusProStatusPush(models.Model):
         return self._request_bytes() or None, self._response_bytes() or None
 
     # ------------------------------------------------------------------ transactions
-    def _can_commit(self):
-        return self.env["chorus.pro.run"]._can_commit()
-
     def _commit(self):
-        if self._can_commit():
-            # The decision and Chorus's answer must outlive whatever happens to the request.
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+        # The decision and Chorus's answer must outlive whatever happens to the request.
+        commit(self.env.cr)
 
     def _lock(self):
         """Row lock so that one worker only sends a push; False when another one holds it."""
@@ -677,8 +672,7 @@ class ChorusProStatusPush(models.Model):
                 push.with_company(push.company_id)._send(manual=False)
             except Exception:  # noqa: BLE001 - one bad push must not stop the others
                 _logger.exception("Chorus Pro push %s: retry failed", push.id)
-                if self._can_commit():
-                    self.env.cr.rollback()
+                rollback(self.env.cr)
             if push.state == "pending":
                 # Chorus (or the guard) refused this account's calls: the others wait too.
                 unreachable.add(push.account_id.id)

@@ -6,20 +6,12 @@ Created when someone confirms a match on the matching screen; later invoices fro
 supplier are then matched at retrieval time without anyone looking.
 """
 
-import re
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import IDENTIFIER_TYPE_SELECTION
 
-_SEPARATORS_RE = re.compile(r"[\s.\-\u00a0\u202f]+")
-
-
-def identifier_key(value):
-    """Normalised supplier identifier (no spaces, dots or dashes; upper case): the form stored
-    and compared, whatever the way Chorus or a person wrote it."""
-    return _SEPARATORS_RE.sub("", value or "").upper()
+from chorus_pro.identifiers import compact_identifier
 
 
 class ChorusProSupplier(models.Model):
@@ -94,12 +86,12 @@ class ChorusProSupplier(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             if "identifier" in vals:
-                vals["identifier"] = identifier_key(vals["identifier"])
+                vals["identifier"] = compact_identifier(vals["identifier"])
         return super().create(vals_list)
 
     def write(self, vals):
         if "identifier" in vals:
-            vals["identifier"] = identifier_key(vals["identifier"])
+            vals["identifier"] = compact_identifier(vals["identifier"])
         if "partner_id" in vals and "matched_by" not in vals:
             vals.update(matched_by=self.env.user.id, matched_at=fields.Datetime.now())
         return super().write(vals)
@@ -108,7 +100,7 @@ class ChorusProSupplier(models.Model):
     def _remember(self, company, identifier, identifier_type, partner, name="", chorus_id=0,
                   role="supplier"):
         """Create or update the remembered match (also reactivates an archived one)."""
-        key = identifier_key(identifier)
+        key = compact_identifier(identifier)
         if not key or not identifier_type:
             return self.browse()
         existing = self.with_context(active_test=False).search([

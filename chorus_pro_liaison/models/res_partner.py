@@ -4,7 +4,6 @@
 trigram index on names (names only rank candidates for a human, never match on their own)."""
 
 import logging
-import re
 
 import psycopg2
 
@@ -15,31 +14,6 @@ from chorus_pro import identifiers
 _logger = logging.getLogger(__name__)
 
 TRIGRAM_INDEX = "res_partner_chorus_pro_name_trgm_gist_idx"
-
-
-def siren_of_vat(vat):
-    """The SIREN inside a French VAT number (``FR`` + 2-digit key + SIREN), else ``""``."""
-    value = re.sub(r"[\s.\-\u00a0\u202f]+", "", vat or "").upper()
-    if len(value) == 13 and value.startswith("FR") and value[4:].isdigit():
-        siren = value[4:]
-        return siren if identifiers.is_valid_siren(siren) else ""
-    return ""
-
-
-def partner_siret_siren(siret, company_registry, vat):
-    """(SIRET, SIREN) a partner's fields support, validated with python-stdnum; ``""`` when
-    none. ``company_registry`` may hold a SIRET or a SIREN (French usage varies)."""
-    found_siret = ""
-    for value in (siret, company_registry):
-        if identifiers.is_valid_siret(value):
-            found_siret = identifiers.compact_siret(value)
-            break
-    if found_siret:
-        return found_siret, found_siret[:9]
-    for value in (company_registry, siret):
-        if identifiers.is_valid_siren(value):
-            return "", identifiers.compact_siren(value)
-    return "", siren_of_vat(vat)
 
 
 class ResPartner(models.Model):
@@ -69,7 +43,7 @@ class ResPartner(models.Model):
     @api.depends("siret", "company_registry", "vat")
     def _compute_chorus_pro_identifiers(self):
         for partner in self:
-            siret, siren = partner_siret_siren(
+            siret, siren = identifiers.siret_and_siren(
                 partner.siret, partner.company_registry, partner.vat
             )
             partner.chorus_pro_siret = siret or False

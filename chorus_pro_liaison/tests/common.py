@@ -1,14 +1,21 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""Shared test tools: the Chorus Pro simulator started by the tests, and ready-made accounts.
+"""The shared base of the Odoo tests: the Chorus Pro simulator, the company's account against it,
+one way to run a retrieval, and users with the addon's roles.
 
 The simulator is a real HTTP server on loopback (``python -m chorus_pro.simulator``), started per
 test class and stopped by PID; nothing is mocked between the addon and it.
 """
 
+from datetime import date
+
 from odoo.tests import new_test_user
 
 from chorus_pro.simulator.testing import SimulatorProcess
+
+# Account settings that bring in every invoice of the simulated world: nothing is left out by the
+# cutoff date (older closed invoices come in, marked as history).
+WHOLE_WORLD = {"sync_cutoff_date": date(2000, 1, 1), "sync_cutoff_mode": "history"}
 
 GROUPS = {
     "user": "chorus_pro_liaison.group_chorus_pro_user",
@@ -34,21 +41,8 @@ class ChorusSimulatorMixin:
 
     @classmethod
     def account_values(cls, simulator, company=None, **overrides):
-        info = simulator.info
-        values = {
-            "company_id": (company or cls.env.company).id,
-            "enabled": True,
-            "environment": "custom",
-            "custom_api_url": info["base_url"],
-            "custom_token_url": info["token_url"],
-            "technical_login": info["login"],
-            "technical_password": info["password"],
-            "piste_client_id": info["client_id"],
-            "piste_client_secret": info["client_secret"],
-            "structure_chorus_id": info["structure_id"],
-            "structure_identifier": info.get("structure_siret", ""),
-        }
-        values.update(overrides)
+        values = cls.env["chorus.pro.account"]._simulator_values(simulator.info)
+        values.update(company_id=(company or cls.env.company).id, **overrides)
         return values
 
     @classmethod
@@ -69,3 +63,53 @@ class ChorusSimulatorMixin:
             company_ids=[(6, 0, company.ids)],
             **kwargs,
         )
+
+
+class ChorusCase(ChorusSimulatorMixin):
+    """Base of a test class (with ``TransactionCase`` or ``HttpCase``): one simulator for the
+    class (``cls.sim``), the company's Chorus Pro account against it (``cls.account``, with
+    ``account_options``), and :meth:`sync`, the one way tests run a retrieval."""
+
+    account_options = {}
+    # One retrieval of the simulated world for the class (each test then rolls back to it).
+    retrieve_at_setup = False
+    # The simulator goes back to its seeded world before each test.
+    reset_simulator = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = cls.start_simulator()
+        cls.account = cls.create_chorus_account(cls.sim, **cls.account_options)
+        cls.Invoice = cls.env["chorus.pro.invoice"]
+        if cls.retrieve_at_setup:
+            run = cls.sync()
+            assert run.state in ("done", "warning"), run.summary
+
+    def setUp(self):
+        super().setUp()
+        if self.reset_simulator:
+            self.sim.admin.reset()
+
+    def assert_chorus_entry_replaced_local_one(self, invoice, code):
+        """After a retrieval, the history entry Odoo recorded from Chorus's answer to a push
+        gave way to Chorus's own entry of that status: one entry, Chorus's."""
+        entries = invoice.status_history_ids.filtered(lambda entry: entry.code == code)
+        self.assertEqual(len(entries), 1)
+        self.assertFalse(entries.is_local)
+        self.assertGreater(entries.chorus_history_id, 0)
+        self.assertEqual(invoice.chorus_status, code)
+
+    @classmethod
+    def sync(cls, account=None, trigger="manual"):
+        """A retrieval run of ``account`` (default: the class's), executed now as the job cron
+        executes it; returns the run."""
+        account = account or cls.account
+        run = cls.env["chorus.pro.run"].create({
+            "company_id": account.company_id.id,
+            "account_id": account.id,
+            "run_type": "sync",
+            "trigger": trigger,
+        })
+        run._execute()
+        return run

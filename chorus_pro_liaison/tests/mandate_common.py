@@ -5,36 +5,30 @@ and helpers that go through the real steps: Service fait pushed by a processor (
 supplier matched by a processor and bank account trusted by someone allowed to validate bank
 accounts (step 3), "Mandater" on the real screen and job."""
 
-from datetime import date
-
 from odoo import Command
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
-from .common import ChorusSimulatorMixin
+from .common import WHOLE_WORLD, ChorusCase
 
 TRAITER = "factures/v1/traiter/recue"
 HISTORY = "factures/v1/consulter/historique"
 
 
-class MandateCommon(ChorusSimulatorMixin):
+class MandateCommon(ChorusCase):
+    account_options = dict(WHOLE_WORLD, sync_parallel_calls=1)
     # Invoices moved to SERVICE_FAIT in Chorus before the first retrieval (tags; first of each).
     service_fait_tags = ("multi_vat", "credit_note_origin", "multi_attachments", "factored", "a2")
 
     @classmethod
-    def setup_mandate_world(cls):
-        cls.sim = cls.start_simulator()
-        cls.account = cls.create_chorus_account(
-            cls.sim, sync_cutoff_date=date(2000, 1, 1), sync_cutoff_mode="history",
-            sync_parallel_calls=1,
-        )
+    def setUpClass(cls):
+        super().setUpClass()
         cls.company = cls.env.company
         euro = cls.env.ref("base.EUR")
         if cls.company.currency_id != euro:
             # A French public body keeps its accounts in euros (the test database starts in USD).
             euro.active = True
             cls.company.write({"currency_id": euro.id, "country_id": cls.env.ref("base.fr").id})
-        cls.Invoice = cls.env["chorus.pro.invoice"]
         cls.Move = cls.env["account.move"]
         Budget = cls.env["chorus.pro.budget"]
         Article = cls.env["chorus.pro.budget.article"]
@@ -97,11 +91,7 @@ class MandateCommon(ChorusSimulatorMixin):
 
     @classmethod
     def sync_run(cls):
-        run = cls.env["chorus.pro.run"].create({
-            "company_id": cls.company.id, "account_id": cls.account.id, "run_type": "sync",
-            "trigger": "manual",
-        })
-        run._execute()
+        run = cls.sync()
         assert run.state in ("done", "warning"), run.summary
         return run
 
@@ -179,6 +169,18 @@ class MandateCommon(ChorusSimulatorMixin):
         run = self.env["chorus.pro.run"].search([("run_type", "=", "mandate")], limit=1)
         return run, action
 
+    def launch(self, invoices, budget=None, article=None, exercice=None, user=None):
+        """A mandating run of ``invoices`` forced past the screen (``_launch_mandate``), on
+        this exercice (default: the screen's) with its accounting date; returns the run."""
+        Wizard = self.env["chorus.pro.mandate.wizard"]
+        exercice = exercice or Wizard._exercice_default()
+        user = user or self.mandating_user
+        return self.env["chorus.pro.run"].with_user(user)._launch_mandate(
+            self.account, budget or self.budget_ttc, article or self.article_ttc, exercice,
+            Wizard._accounting_date_for(exercice), [(invoice, None) for invoice in invoices],
+            user=user,
+        )
+
     def run_report(self, run):
         return "%s | %s" % (run.summary, "; ".join(
             f"{r.invoice_id.number}: {r.state} {r.message or ''}" for r in run.mandate_request_ids))
@@ -192,11 +194,6 @@ class MandateCommon(ChorusSimulatorMixin):
 
 
 class MandateCase(MandateCommon, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setup_mandate_world()
-
     def setUp(self):
         super().setUp()
         self.resync_simulator()

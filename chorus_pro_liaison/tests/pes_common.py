@@ -20,14 +20,13 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 
 from odoo.tests import new_test_user
-from odoo.tests.common import TransactionCase
 
 from chorus_pro import testing_softhsm
 from chorus_pro.pes.signature import DS_NS, XADES_NS
 from chorus_pro.testing_softhsm import TokenSpec
 from chorus_pro.token import der_to_pem
 
-from .mandate_common import MandateCommon
+from .mandate_common import MandateCase, MandateCommon
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NS_ALLER = "{http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller}"
@@ -79,14 +78,14 @@ class PesCommon(MandateCommon):
     service_fait_tags = MandateCommon.service_fait_tags + ("structured", "pdf_only")
 
     @classmethod
-    def setup_pes_world(cls):
+    def setUpClass(cls):
         reason = testing_softhsm.softhsm_unavailable_reason()
         if reason:
             raise SkipTest(
                 "SoftHSM2 not installed: %s - PES signature tests NOT run (install the Debian "
                 "package softhsm2)." % reason
             )
-        cls.setup_mandate_world()
+        super().setUpClass()
         cls.tokens = testing_softhsm.shared_softhsm_tokens(TOKEN_SPECS)
         cls.account.write({
             "token_module_path": cls.tokens[SIGNER].module_path,
@@ -125,13 +124,7 @@ class PesCommon(MandateCommon):
 
     def mandate_now(self, invoices, budget=None, article=None):
         """"Mandater" (the run the screen starts) on ``invoices``; returns their mandates."""
-        Wizard = self.env["chorus.pro.mandate.wizard"]
-        exercice = Wizard._exercice_default()
-        run = self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
-            self.account, budget or self.budget_ttc, article or self.article_ttc, exercice,
-            Wizard._accounting_date_for(exercice), [(invoice, None) for invoice in invoices],
-            user=self.mandating_user,
-        )
+        run = self.launch(invoices, budget=budget, article=article)
         self.assertEqual(set(run.mandate_request_ids.mapped("state")), {"done"},
                          self.run_report(run))
         return invoices.mandate_move_id
@@ -262,12 +255,5 @@ def acquittement_xml(bordereau, *, accepted=True, bordereau_errors=(), piece_err
     }
 
 
-class PesCase(PesCommon, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setup_pes_world()
-
-    def setUp(self):
-        super().setUp()
-        self.resync_simulator()
+class PesCase(PesCommon, MandateCase):
+    """A PES test class on one transaction, the simulator back to its world before each test."""

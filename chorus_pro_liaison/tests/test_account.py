@@ -9,20 +9,19 @@ from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 from odoo.tools import mute_logger
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
 
-from .common import ChorusSimulatorMixin
+from chorus_pro.timeutil import paris_today
+
+from .common import ChorusCase
 
 
 @tagged("post_install", "-at_install", "chorus_pro")
-class TestChorusProAccount(ChorusSimulatorMixin, TransactionCase):
+class TestChorusProAccount(ChorusCase, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_simulator()
         cls.company_b = cls.env["res.company"].create({"name": "CCAS de Saint-Exemple"})
-        cls.account = cls.create_chorus_account(cls.sim)
         cls.manager = cls.chorus_user("chorus_manager", "manager")
         cls.processor = cls.chorus_user("chorus_processor", "processor")
 

@@ -131,11 +131,7 @@ class TestMandateFlow(MandateCase):
         local = invoice.status_history_ids.filtered(lambda e: e.code == "MANDATEE")
         self.assertEqual((len(local), local.is_local, local.chorus_history_id), (1, True, 0))
         self.sync_run()
-        entries = invoice.status_history_ids.filtered(lambda e: e.code == "MANDATEE")
-        self.assertEqual(len(entries), 1)
-        self.assertFalse(entries.is_local)
-        self.assertGreater(entries.chorus_history_id, 0)
-        self.assertEqual(invoice.chorus_status, "MANDATEE")
+        self.assert_chorus_entry_replaced_local_one(invoice, "MANDATEE")
         # Mandated in Odoo: no more rejection from Odoo.
         with self.assertRaisesRegex(UserError, "ordonnancement"):
             invoice.with_user(self.processor)._chorus_push_status("REJETEE", motif="Doublon")
@@ -227,12 +223,7 @@ class TestMandateFlow(MandateCase):
         # It is not offered again, and forcing it does nothing more.
         screen = self.open_screen(credit_note)
         self.assertIn("Already applied", screen.blocked_line_ids.reason)
-        Wizard = self.env["chorus.pro.mandate.wizard"]
-        year = Wizard._exercice_default()
-        run = self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
-            self.account, self.budget_ttc, self.article_ttc, year, Wizard._accounting_date_for(year),
-            [(credit_note, None)], user=self.mandating_user,
-        )
+        run = self.launch(credit_note)
         self.assertEqual(run.mandate_request_ids.state, "skipped")
         self.assertEqual(len(self.Move.search([("chorus_pro_invoice_id", "=", credit_note.id)])), 1)
 
@@ -311,12 +302,7 @@ class TestMandateFlow(MandateCase):
         self.assertNotIn("bank account", reasons[a2])
         self.assertNotIn("partner", reasons[a2])
         # A blocked invoice forced into a run is stopped with the same reason, nothing created.
-        Wizard = self.env["chorus.pro.mandate.wizard"]
-        year = Wizard._exercice_default()
-        run = self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
-            self.account, self.budget_ttc, self.article_ttc, year, Wizard._accounting_date_for(year),
-            [(rejected, None), (bank_to_confirm, None)], user=self.mandating_user,
-        )
+        run = self.launch(rejected | bank_to_confirm)
         self.assertEqual(set(run.mandate_request_ids.mapped("state")), {"blocked"})
         self.assertRegex(run.mandate_request_ids[0].message, "Rejected")
         self.assertRegex(run.mandate_request_ids[1].message, "is not a trusted bank account of")
@@ -336,22 +322,14 @@ class TestMandateFlow(MandateCase):
         screen = self.open_screen(invoice)
         self.assertFalse(screen.ready_line_ids)
         self.assertIn("has not received its internal validation", screen.blocked_line_ids.reason)
-        Wizard = self.env["chorus.pro.mandate.wizard"]
-        year = Wizard._exercice_default()
-        run = self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
-            self.account, self.budget_ttc, self.article_ttc, year, Wizard._accounting_date_for(year),
-            [(invoice, None)], user=self.mandating_user,
-        )
+        run = self.launch(invoice)
         self.assertEqual(run.mandate_request_ids.state, "blocked")
         self.assertIn("internal validation", run.mandate_request_ids.message)
         # Validated by someone who may also mandate: the four-eyes rule stops that person.
         invoice.with_user(validator).write({"chorus_pro_validated": True})
         screen = self.open_screen(invoice, user=validator)
         self.assertIn("Four-eyes rule", screen.blocked_line_ids.reason)
-        run = self.env["chorus.pro.run"].with_user(validator)._launch_mandate(
-            self.account, self.budget_ttc, self.article_ttc, year, Wizard._accounting_date_for(year),
-            [(invoice, None)], user=validator,
-        )
+        run = self.launch(invoice, user=validator)
         self.assertEqual(run.mandate_request_ids.state, "blocked")
         self.assertIn("Four-eyes rule", run.mandate_request_ids.message)
         # A draft mandate validated by the approver is refused at validation too.
@@ -379,10 +357,7 @@ class TestMandateFlow(MandateCase):
         self.assertFalse(again.ready_line_ids, "already mandated: no longer offered")
         self.assertIn("Already mandated", again.blocked_line_ids.reason)
         # Even forced through a new run, nothing is done twice.
-        run = self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
-            self.account, self.budget_ttc, self.article_ttc, wizard_exercice(wizard),
-            wizard.accounting_date, [(invoice, None)], user=self.mandating_user,
-        )
+        run = self.launch(invoice, exercice=wizard_exercice(wizard))
         self.assertEqual(run.mandate_request_ids.state, "skipped")
         self.assertEqual(self.Move.search_count([("chorus_pro_invoice_id", "=", invoice.id)]), 1)
         move = invoice.mandate_move_id

@@ -9,9 +9,10 @@ from PyPDF2 import PdfFileReader
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
 from .mandate_common import MandateCase
+
+from chorus_pro.timeutil import paris_today
 
 
 @tagged("post_install", "-at_install", "chorus_pro")
@@ -42,13 +43,6 @@ class TestMandateNumberingAndBordereau(MandateCase):
         self.trust_supplier(invoice)
         self.assertTrue(invoice.mandate_ready, invoice.mandate_blocking_reason)
         return invoice
-
-    def launch(self, items, budget, article, exercice):
-        Wizard = self.env["chorus.pro.mandate.wizard"]
-        return self.env["chorus.pro.run"].with_user(self.mandating_user)._launch_mandate(
-            self.account, budget, article, exercice, Wizard._accounting_date_for(exercice),
-            [(invoice, None) for invoice in items], user=self.mandating_user,
-        )
 
     def test_previous_exercice_only_during_the_closing_period(self):
         from datetime import date
@@ -91,11 +85,10 @@ class TestMandateNumberingAndBordereau(MandateCase):
         self.assertEqual(invoices[5].mandate_move_id.chorus_pro_mandate_number, 4)
         self.assertEqual(invoices[4].mandate_move_id.chorus_pro_mandate_number, 5)
         # A number taken by a transaction that fails is given back: no gap.
-        Numbering = self.env["chorus.pro.numbering"]
         with self.assertRaises(UserError), self.env.cr.savepoint():
-            Numbering._next_number(self.budget_ttc, year, "mandate")
+            self.budget_ttc._next_number(year, "mandate")
             raise UserError("posting failed")
-        self.assertEqual(Numbering._next_number(self.budget_ttc, year, "mandate"), 6)
+        self.assertEqual(self.budget_ttc._next_number(year, "mandate"), 6)
         # The number is distinct from the journal entry's name, and never reused or deleted.
         move = invoices[0].mandate_move_id
         self.assertNotEqual(move.name, str(move.chorus_pro_mandate_number))

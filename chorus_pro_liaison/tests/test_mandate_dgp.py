@@ -9,10 +9,9 @@ from decimal import Decimal
 from odoo.tests import tagged
 from odoo.tools.misc import formatLang
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
 from chorus_pro import dgp
-from chorus_pro.timeutil import from_utc_naive, paris_date
+from chorus_pro.timeutil import from_utc_naive, paris_date, paris_today
 
 from .mandate_common import MandateCase
 

@@ -4,7 +4,6 @@
 bank-detail safeguards, factoring, invalid identifiers, company isolation."""
 
 import random
-from datetime import date
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
@@ -13,45 +12,30 @@ from odoo.tests.common import TransactionCase
 from chorus_pro.identifiers import mask_iban
 from chorus_pro.simulator.generator import make_fr_iban, make_siret
 
-from .common import ChorusSimulatorMixin
+from .common import WHOLE_WORLD, ChorusCase
 
 
 def other_iban(seed="other"):
     return make_fr_iban(random.Random(seed), "30004")
 
 
-class MatchingCase(ChorusSimulatorMixin, TransactionCase):
+class MatchingCase(ChorusCase, TransactionCase):
     """One retrieval of the whole simulated world for the class; each test rolls back."""
+
+    account_options = WHOLE_WORLD
+    retrieve_at_setup = True
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_simulator()
-        cls.account = cls.create_chorus_account(
-            cls.sim, sync_cutoff_date=date(2000, 1, 1), sync_cutoff_mode="history"
-        )
-        cls.Invoice = cls.env["chorus.pro.invoice"]
         cls.Partner = cls.env["res.partner"]
         cls.Supplier = cls.env["chorus.pro.supplier"]
-        run = cls.sync()
-        assert run.state in ("done", "warning"), run.summary
         cls.processor = cls.chorus_user("matching_processor", "processor")
         cls.bank_validator = new_test_user(
             cls.env, login="matching_bank_validator",
             groups="base.group_user,chorus_pro_liaison.group_chorus_pro_user,"
                    "account.group_validate_bank_account",
         )
-
-    @classmethod
-    def sync(cls):
-        run = cls.env["chorus.pro.run"].create({
-            "company_id": cls.account.company_id.id,
-            "account_id": cls.account.id,
-            "run_type": "sync",
-            "trigger": "manual",
-        })
-        run._execute()
-        return run
 
     # ------------------------------------------------------------------ helpers
     def plain_invoice(self, exclude=()):

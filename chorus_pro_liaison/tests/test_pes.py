@@ -11,7 +11,7 @@ from decimal import Decimal
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pes_messages import PROBLEM_TEMPLATES
+from odoo.addons.chorus_pro_liaison.services.pes_messages import PROBLEM_TEMPLATES
 
 from chorus_pro.pes.problems import MESSAGES
 

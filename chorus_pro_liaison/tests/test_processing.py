@@ -3,57 +3,39 @@
 """Step 2 against the simulator: decisions pushed to Chorus Pro, their rules, retries, access."""
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
 
 from chorus_pro.evidence import Evidence, verify_evidence
+from chorus_pro.timeutil import paris_today
 
-from .common import ChorusSimulatorMixin
+from .common import WHOLE_WORLD, ChorusCase
 
 PROCESS = "factures/v1/traiter/recue"
 HISTORY = "factures/v1/consulter/historique"
 
 
-class ProcessingCase(ChorusSimulatorMixin, TransactionCase):
+class ProcessingCase(ChorusCase, TransactionCase):
     """One retrieval for the class; the simulator goes back to the same world before each test,
     and Odoo rolls back to the retrieved state."""
+
+    account_options = WHOLE_WORLD
+    retrieve_at_setup = True
+    reset_simulator = True
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_simulator()
-        cls.account = cls.create_chorus_account(
-            cls.sim, sync_cutoff_date=date(2000, 1, 1), sync_cutoff_mode="history"
-        )
-        cls.Invoice = cls.env["chorus.pro.invoice"]
         cls.Push = cls.env["chorus.pro.status.push"]
         cls.processor = cls.chorus_user("chorus_processor", "processor")
         cls.reader = cls.chorus_user("chorus_reader", "user")
         cls.validator = cls.chorus_user("chorus_validator", "validator")
         cls.mandating = cls.chorus_user("chorus_mandating", "mandating")
         cls.validator_mandating = cls.chorus_user("chorus_both", "validator", "mandating")
-        run = cls.sync()
-        assert run.state in ("done", "warning"), run.summary
-
-    @classmethod
-    def sync(cls):
-        run = cls.env["chorus.pro.run"].create({
-            "company_id": cls.account.company_id.id,
-            "account_id": cls.account.id,
-            "run_type": "sync",
-            "trigger": "manual",
-        })
-        run._execute()
-        return run
-
-    def setUp(self):
-        super().setUp()
-        self.sim.admin.reset()
 
     # ------------------------------------------------------------------ helpers
     def pick(self, count=1, status="MISE_A_DISPOSITION"):

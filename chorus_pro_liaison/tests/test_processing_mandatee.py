@@ -42,11 +42,7 @@ class TestMandateePush(ProcessingCase):
         self.assertEqual(invoice.push_state, "sent")
         # The next retrieval replaces it with Chorus's own entry: no duplicate.
         self.sync()
-        entries = invoice.status_history_ids.filtered(lambda entry: entry.code == "MANDATEE")
-        self.assertEqual(len(entries), 1)
-        self.assertFalse(entries.is_local)
-        self.assertGreater(entries.chorus_history_id, 0)
-        self.assertEqual(invoice.chorus_status, "MANDATEE")
+        self.assert_chorus_entry_replaced_local_one(invoice, "MANDATEE")
 
     def test_refused_first_attempt_already_when_chorus_has_it(self):
         invoice = self.pick(status="SERVICE_FAIT")

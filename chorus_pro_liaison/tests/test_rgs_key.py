@@ -19,7 +19,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
+from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
 
 from chorus_pro import testing_softhsm
 from chorus_pro.evidence import Evidence, verify_evidence
@@ -243,9 +243,9 @@ class TestRgsKey(ChorusSimulatorMixin, TransactionCase):
     def test_pin_refusals_are_written_in_their_own_transaction(self):
         """Outside tests a refusal must survive the rollback of the action that met it: the
         store goes through a cursor of its own (here a test cursor on the same transaction)."""
-        from odoo.addons.chorus_pro_liaison.models import chorus_pro_token_pin_block as guard
+        from odoo.addons.chorus_pro_liaison.services import pin_guard_store as guard
 
-        self.patch(guard, "_in_tests", lambda: False)
+        self.patch(guard, "can_commit", lambda: True)
         self.registry.enter_test_mode(self.cr)
         self.addCleanup(self.registry.leave_test_mode)
         opened = []

@@ -12,48 +12,23 @@ from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 from odoo.tools import mute_logger
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_run_mandate import (
-    LOCK_NAMESPACE as MANDATE_LOCK_NAMESPACE,
-)
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import (
-    LOCK_NAMESPACE,
-    InvoiceSynchronizer,
-    SyncInterrupted,
-)
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_run import LOCK_NAMESPACES
+from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer, SyncInterrupted
 
 from chorus_pro.records import StatusEvent, StatusHistory
 from chorus_pro.timeutil import PARIS, parse_datetime, to_utc_naive
 
-from .common import ChorusSimulatorMixin
+from .common import WHOLE_WORLD, ChorusCase
 
+LOCK_NAMESPACE = LOCK_NAMESPACES["sync"]
+MANDATE_LOCK_NAMESPACE = LOCK_NAMESPACES["mandate"]
 DOWNLOAD = "factures/v1/telecharger/groupe"
 SEARCH = "factures/v1/rechercher/recipiendaire"
 
 
-class SyncCase(ChorusSimulatorMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.sim = cls.start_simulator()
-        cls.account = cls.create_chorus_account(
-            cls.sim, sync_cutoff_date=date(2000, 1, 1), sync_cutoff_mode="history"
-        )
-        cls.Invoice = cls.env["chorus.pro.invoice"]
-
-    def setUp(self):
-        super().setUp()
-        self.sim.admin.reset()
-
-    def sync(self, account=None, trigger="manual"):
-        account = account or self.account
-        run = self.env["chorus.pro.run"].create({
-            "company_id": account.company_id.id,
-            "account_id": account.id,
-            "run_type": "sync",
-            "trigger": trigger,
-        })
-        run._execute()
-        return run
+class SyncCase(ChorusCase, TransactionCase):
+    account_options = WHOLE_WORLD
+    reset_simulator = True
 
     def sim_invoices(self, tag=None, structure_id=None):
         structure_id = structure_id or self.sim.info["structure_id"]

@@ -26,14 +26,8 @@ company = env.ref("base.main_company")
 env["ir.config_parameter"].sudo().set_param("chorus_pro_liaison.sync_batch_size", "10")
 Account = env["chorus.pro.account"]
 account = Account._for_company(company) or Account.create({"company_id": company.id})
-account.write({
-    "enabled": True, "environment": "custom",
-    "custom_api_url": info["base_url"], "custom_token_url": info["token_url"],
-    "technical_login": info["login"], "technical_password": info["password"],
-    "piste_client_id": info["client_id"], "piste_client_secret": info["client_secret"],
-    "structure_chorus_id": info["structure_id"], "sync_parallel_calls": 1,
-    "sync_cutoff_date": "2000-01-01", "sync_cutoff_mode": "history",
-})
+account.write(dict(Account._simulator_values(info), sync_parallel_calls=1,
+                   sync_cutoff_date="2000-01-01", sync_cutoff_mode="history"))
 env.cr.commit()
 run = env["chorus.pro.run"].create({"company_id": company.id, "account_id": account.id,
                                      "run_type": "sync", "trigger": "cron"})

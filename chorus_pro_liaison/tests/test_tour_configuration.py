@@ -2,19 +2,13 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo.tests import HttpCase, tagged
 
-from .common import ChorusSimulatorMixin
+from .common import ChorusCase
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
-class TestConfigurationTour(ChorusSimulatorMixin, HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.sim = cls.start_simulator()
-        # The PISTE application and the structure are known; the tour types the technical account.
-        cls.account = cls.create_chorus_account(
-            cls.sim, technical_login=False, technical_password=False
-        )
+class TestConfigurationTour(ChorusCase, HttpCase):
+    # The PISTE application and the structure are known; the tour types the technical account.
+    account_options = {"technical_login": False, "technical_password": False}
 
     def test_configuration_tour(self):
         self.assertFalse(self.account.technical_password_set)

@@ -10,11 +10,6 @@ class TestMandateTour(MandateCommon, HttpCase):
     # Nothing certified beforehand: the test goes through steps 2 and 3 for real.
     service_fait_tags = ()
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setup_mandate_world()
-
     def test_mandate_two_invoices_tour(self):
         for tag in ("multi_vat", "multi_attachments"):
             invoice = self.invoice(tag)

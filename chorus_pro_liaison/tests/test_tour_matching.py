@@ -1,30 +1,22 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from datetime import date
-
 from odoo.tests import HttpCase, tagged
 
-from .common import ChorusSimulatorMixin
+from .common import WHOLE_WORLD, ChorusCase
 
 PARTNER_NAME = "Compte connu SARL"
 HISTORY_NUMBER = "HIST-0001"
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
-class TestMatchingTour(ChorusSimulatorMixin, HttpCase):
+class TestMatchingTour(ChorusCase, HttpCase):
+    account_options = WHOLE_WORLD
+    retrieve_at_setup = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_simulator()
-        cls.account = cls.create_chorus_account(
-            cls.sim, sync_cutoff_date=date(2000, 1, 1), sync_cutoff_mode="history"
-        )
-        run = cls.env["chorus.pro.run"].create({
-            "company_id": cls.account.company_id.id, "account_id": cls.account.id,
-            "run_type": "sync", "trigger": "manual",
-        })
-        run._execute()
-        Invoice = cls.env["chorus.pro.invoice"]
+        Invoice = cls.Invoice
         cls.invoice = Invoice.search([
             ("is_factored", "=", False), ("partner_id", "=", False),
             ("supplier_identifier_type", "=", "SIRET"), ("payment_iban", "!=", False),

@@ -7,11 +7,6 @@ from .pes_common import DS, PesCommon, parse_pes
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
 class TestPesTour(PesCommon, HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setup_pes_world()
-
     def test_generate_and_sign_from_the_bordereau_form(self):
         mandates = self.mandate_now(self.ready_invoices(2))
         bordereau = self.validated_bordereau(mandates)

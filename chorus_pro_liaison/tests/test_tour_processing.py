@@ -4,26 +4,21 @@ from datetime import date
 
 from odoo.tests import HttpCase, tagged
 
-from .common import ChorusSimulatorMixin
+from .common import ChorusCase
 
 NUMBER = "TOUR-2026-0042"
 MOTIF = "Montant erroné : le devis accepté indiquait 1 200 € HT"
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
-class TestProcessingTour(ChorusSimulatorMixin, HttpCase):
+class TestProcessingTour(ChorusCase, HttpCase):
+    account_options = {"sync_cutoff_date": date(2000, 1, 1)}
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = cls.start_simulator()
-        cls.account = cls.create_chorus_account(cls.sim, sync_cutoff_date=date(2000, 1, 1))
         cls.chorus_id = cls.sim.admin.deposit(number=NUMBER, attachments=1)["idFacture"]
-        run = cls.env["chorus.pro.run"].create({
-            "company_id": cls.account.company_id.id,
-            "account_id": cls.account.id,
-            "run_type": "sync",
-        })
-        run._execute()
+        cls.sync()
 
     def test_reject_with_motif_and_open_pdf(self):
         invoice = self.env["chorus.pro.invoice"].search([("chorus_id", "=", self.chorus_id)])

@@ -2,12 +2,11 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import threading
 import time
-from datetime import date
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, tagged
 
-from .common import ChorusSimulatorMixin
+from .common import WHOLE_WORLD, ChorusCase
 
 
 class CronWorker(threading.Thread):
@@ -41,14 +40,8 @@ class CronWorker(threading.Thread):
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
-class TestSyncTour(ChorusSimulatorMixin, HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.sim = cls.start_simulator()
-        cls.account = cls.create_chorus_account(
-            cls.sim, sync_cutoff_date=date(2000, 1, 1), sync_cutoff_mode="history"
-        )
+class TestSyncTour(ChorusCase, HttpCase):
+    account_options = WHOLE_WORLD
 
     def test_launch_sync_from_the_chorus_screen(self):
         self.assertFalse(self.env["chorus.pro.invoice"].search_count([]))

@@ -2,11 +2,8 @@ from . import chorus_pro_invoice_screen
 from . import chorus_pro_dashboard
 from . import chorus_pro_structure_choice
 from . import chorus_pro_processing_confirm
-from . import chorus_pro_dashboard_processing
-from . import chorus_pro_dashboard_matching
 from . import chorus_pro_supplier_match
 from . import chorus_pro_partner_history
 from . import chorus_pro_bank_confirm
 from . import chorus_pro_mandate_wizard
-from . import chorus_pro_dashboard_mandate
 from . import chorus_pro_pes_wizards

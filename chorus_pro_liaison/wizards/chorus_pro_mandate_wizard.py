@@ -7,7 +7,8 @@ from datetime import date
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+from chorus_pro.timeutil import paris_today
+
 
 # Until the end of January, the previous exercice can still be mandated (journée
 # complémentaire): its mandates are dated 31 December.

@@ -16,7 +16,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_bordereau_pes import SIGNATORY_GROUP
-from odoo.addons.chorus_pro_liaison.models.chorus_token_errors import token_problem_message
+from odoo.addons.chorus_pro_liaison.services.key_messages import token_problem_message
 
 from chorus_pro.pes import PesAnswerError, SignatureOptions, TokenSigner, parse_acquittement
 from chorus_pro.token import TokenError

@@ -9,7 +9,6 @@ from odoo.exceptions import UserError
 
 from chorus_pro import statuses as chorus_statuses
 
-RETURNS_TO_EXPLAIN = (chorus_statuses.REJETEE, chorus_statuses.A_RECYCLER)
 
 
 class ChorusProProcessingConfirm(models.TransientModel):
@@ -44,7 +43,7 @@ class ChorusProProcessingConfirm(models.TransientModel):
                     "the supplier completes the invoice in Chorus Pro, then a new delay starts."
                 )]
                 css = "alert-danger" if code == chorus_statuses.REJETEE else (
-                    "alert-warning" if code in RETURNS_TO_EXPLAIN else "alert-info"
+                    "alert-warning" if code in chorus_statuses.RETURNED_FOR_GOOD else "alert-info"
                 )
                 blocks.append(
                     Markup('<div class="alert %s mb-2" role="alert"><strong>%s</strong> — %s<br/>%s</div>')
@@ -53,7 +52,7 @@ class ChorusProProcessingConfirm(models.TransientModel):
                 )
             wizard.summary = Markup("").join(blocks)
             wizard.needs_acknowledgement = any(
-                inv.decision_status in RETURNS_TO_EXPLAIN for inv in invoices
+                inv.decision_status in chorus_statuses.RETURNED_FOR_GOOD for inv in invoices
             )
 
     def action_confirm(self):

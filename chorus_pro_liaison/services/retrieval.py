@@ -17,9 +17,15 @@ How it behaves:
 - the checks made on arrival (duplicates...) are driven by a stored flag: a run interrupted
   between a batch's commit and those checks leaves them to the next run;
 - Chorus down: the run ends with a clear message and the watermark does not move;
-- a PostgreSQL advisory lock keeps two syncs of the same account apart; an error rolls the
-  transaction back before the lock is released (a session lock would otherwise stay held on the
-  pooled connection).
+- the run that executes it holds the account's retrieval lock and records an unexpected error
+  (``models/chorus_pro_run.py``).
+
+The path of an invoice: :meth:`InvoiceSynchronizer.execute` → searches (``_search_specs``) →
+``_process_chunk`` per batch: what is new or changed → HTTP (histories, PIVOT downloads) with
+nothing pending in the transaction → ``_write_batch`` (values from ``chorus_pro.mapping``,
+``chorus.pro.invoice._apply_history``) → ``_store_downloads`` (files) → ``_complete_factored``
+(consult) → ``_after_sync`` (``chorus.pro.invoice._chorus_after_retrieval``: what each step does
+with new or changed invoices) → the batch is committed (``_end_batch``).
 """
 
 import hashlib
@@ -32,7 +38,7 @@ import psycopg2
 from odoo import _, fields
 from odoo.tools import split_every
 
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import (
+from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
@@ -44,12 +50,9 @@ from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
 _logger = logging.getLogger(__name__)
 
-# Advisory lock namespace ("CPRS"), second key = account id.
-LOCK_NAMESPACE = 0x43505253 - (1 << 31)
 BATCH_SIZE = 100
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
 UNAVAILABLE_RETRY_HOURS = 24
-INVOICE_TYPES = {"FACTURE": "invoice", "AVOIR": "credit_note", "ACOMPTE": "advance"}
 
 
 def chunked(iterable, size):
@@ -61,10 +64,6 @@ def chunked(iterable, size):
             chunk = []
     if chunk:
         yield chunk
-
-
-def _amount(value):
-    return float(value) if value is not None else 0.0
 
 
 class SyncInterrupted(Exception):
@@ -96,7 +95,6 @@ class InvoiceSynchronizer:
         # None, or the earliest status change (UTC naive) to examine again; False when unknown.
         self.hold_watermark = None
         self.client = None
-        self.interrupted = None
         self.services = {
             service.chorus_id: service
             for service in self.account.service_ids.with_context(active_test=False)
@@ -104,30 +102,7 @@ class InvoiceSynchronizer:
 
     # ------------------------------------------------------------------ entry point
     def execute(self):
-        run = self.run
-        if not self._try_lock():
-            run.write(
-                {
-                    "state": "skipped",
-                    "summary": _(
-                        "A retrieval is already running for %(company)s; this one was not "
-                        "started. Its results will appear when it ends.",
-                        company=self.company.name,
-                    ),
-                }
-            )
-            return
-        try:
-            # An error (an SQL one aborts the transaction) is rolled back before the lock is
-            # released, and the release never hides it.
-            with run._rollback_on_error():
-                self._execute_locked()
-        except BaseException:
-            self._unlock(quiet=True)
-            raise
-        self._unlock()
-
-    def _execute_locked(self):
+        """The retrieval (the run holds its lock and records an unexpected error)."""
         run = self.run
         account = self.account
         now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -206,16 +181,6 @@ class InvoiceSynchronizer:
                 "the next retrieval."
             )
         return text
-
-    # ------------------------------------------------------------------ lock
-    def _try_lock(self):
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id)
-        )
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self, quiet=False):
-        self.run._advisory_unlock((LOCK_NAMESPACE, self.account.id), quiet=quiet)
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
@@ -354,15 +319,7 @@ class InvoiceSynchronizer:
             retry_singly = self._store_downloads(downloads, items)
         finally:
             self._cleanup(downloads)
-        if retry_singly:
-            # A broken bundle: fetch its invoices one by one to isolate the bad one.
-            self.run._commit()
-            singles = self._http_downloads([items[chorus_id][0] for chorus_id in retry_singly],
-                                           single=True)
-            try:
-                self._store_downloads(singles, items, split=False)
-            finally:
-                self._cleanup(singles)
+        self._download_singly(retry_singly, items)
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
@@ -373,19 +330,11 @@ class InvoiceSynchronizer:
         the fast path). When anything fails, that is rolled back and the invoices are written
         again one by one, each in a savepoint of its own: the bad invoice is recorded as failed
         and the others of the batch go on. Returns ``{chorus_id: (summary, invoice, is_new)}``."""
-        services, failed_ids = dict(self.services), set(self.failed_ids)
-        try:
-            with self.env.cr.savepoint():
-                return self._write_batch_together(todo, histories)
-        except SyncInterrupted:
-            raise
-        except Exception as error:  # noqa: BLE001 - isolated below
-            _logger.warning("Chorus Pro retrieval, run %s: a batch could not be written at "
-                            "once (%s); writing its invoices one by one", self.run.id,
-                            type(error).__name__)
-            # What the rolled-back savepoint did is gone, here too.
-            self.services, self.failed_ids = services, failed_ids
-        return self._write_batch_one_by_one(todo, histories)
+        return self._together_or_one_by_one(
+            "a batch could not be written at once",
+            lambda: self._write_batch_together(todo, histories),
+            lambda: self._write_batch_one_by_one(todo, histories),
+        )
 
     def _write_batch_together(self, todo, histories):
         records = {}
@@ -428,27 +377,21 @@ class InvoiceSynchronizer:
 
     # ------------------------------------------------------------------ checks on arrival
     def _after_sync(self, invoices):
-        """The checks made on arrival (``chorus.pro.invoice._chorus_after_sync``), with the
-        invoices whose first checks are still due as ``new`` (duplicate detection). The flag is
-        stored: the batch was committed before (HTTP calls), and a run interrupted before this
-        point leaves the checks to the next run (see _after_sync_leftovers). Together first; one
-        by one when that fails, so that one invoice does not stop the others."""
+        """What each step does with the invoices of the batch
+        (``chorus.pro.invoice._chorus_after_retrieval``: remembered matches, duplicates,
+        payment delay). Its arrival flag is stored: the batch was committed before (HTTP calls),
+        and a run interrupted before this point leaves the checks to the next run (see
+        _after_sync_leftovers). Together first; one by one when that fails, so that one invoice
+        does not stop the others."""
         if not invoices:
             return
-
-        def check(records):
-            pending = records.filtered("duplicate_check_pending")
-            records._chorus_after_sync(new=pending)
-            if pending:
-                pending.write({"duplicate_check_pending": False})
-
-        _done, error = self._isolated(check, invoices)
+        _done, error = self._isolated(invoices._chorus_after_retrieval)
         if error is None or len(invoices) == 1:
             if error is not None:
                 self._after_sync_failed(invoices, error)
             return
         for invoice in invoices:
-            _done, error = self._isolated(check, invoice)
+            _done, error = self._isolated(invoice._chorus_after_retrieval)
             if error is not None:
                 self._after_sync_failed(invoice, error)
 
@@ -471,6 +414,23 @@ class InvoiceSynchronizer:
             self.run._commit()
 
     # ------------------------------------------------------------------ failures
+    def _together_or_one_by_one(self, problem, together, one_by_one):
+        """``together()`` in one savepoint (one flush: the fast path); when anything fails, that
+        is rolled back (what this run remembers of it too) and ``one_by_one()`` does the same
+        work invoice by invoice, so that the bad invoice is recorded and the others go on."""
+        services, failed_ids = dict(self.services), set(self.failed_ids)
+        try:
+            with self.env.cr.savepoint():
+                return together()
+        except SyncInterrupted:
+            raise
+        except Exception as error:  # noqa: BLE001 - isolated below
+            _logger.warning("Chorus Pro retrieval, run %s: %s (%s); one invoice at a time now",
+                            self.run.id, problem, type(error).__name__)
+            # What the rolled-back savepoint did is gone, here too.
+            self.services, self.failed_ids = services, failed_ids
+        return one_by_one()
+
     def _isolated(self, call, *args):
         """``call(*args)`` in a savepoint of its own: ``(result, None)``, or ``(None, error)``
         with its writes rolled back (an SQL error included) and the transaction usable."""
@@ -544,75 +504,25 @@ class InvoiceSynchronizer:
         run.count_updated += 1
         return invoice
 
-    def _service_for(self, summary):
-        """The account's service for this invoice; a service Chorus names that we do not know
-        yet is added (the structure's services change over time)."""
-        if not summary.service_id:
-            return None
-        service = self.services.get(summary.service_id)
-        if service is None and summary.service_code:
+    def _service_for(self, chorus_id, code, name):
+        """The account's service ``chorus_id``; a service Chorus names that we do not know yet
+        is added (the structure's services change over time)."""
+        service = self.services.get(chorus_id)
+        if service is None and code:
             service = self.env["chorus.pro.service"].sudo().create({
                 "account_id": self.account.id,
-                "chorus_id": summary.service_id,
-                "code": summary.service_code,
-                "name": summary.service_name or False,
+                "chorus_id": chorus_id,
+                "code": code,
+                "name": name or False,
             })
-            self.services[summary.service_id] = service
+            self.services[chorus_id] = service
         return service
 
     def _values_from_summary(self, summary):
-        service = self._service_for(summary)
-        vals = {
-            "number": summary.number,
-            "payment_request_type": summary.payment_request_type or "FACTURE",
-            "works_type": summary.works_type or False,
-            "chorus_status": self.Invoice._status_selection_value(summary.status),
-            "chorus_status_code": summary.status,
-            "chorus_status_comment": (summary.status_comment or "")[:255] or False,
-            "status_datetime": to_utc_naive(summary.status_datetime),
-            "invoice_date": summary.invoice_date,
-            "deposit_date": summary.deposit_date,
-            "recipient_chorus_id": summary.recipient_id or 0,
-            "recipient_identifier": summary.recipient_code or False,
-            "service_id": service.id if service else False,
-            "service_code": summary.service_code or (service.code if service else False),
-            "service_name": summary.service_name or (service.name if service else False),
-            "supplier_name": summary.supplier_name or False,
-            "supplier_identifier": summary.supplier_code or False,
-            "supplier_identifier_type": summary.supplier_identifier_type or False,
-            "purchase_order": summary.purchase_order or False,
-            "contract": summary.contract or False,
-            "amount_untaxed": _amount(summary.amount_untaxed),
-            "amount_total": _amount(summary.amount_total),
-            "amount_to_pay": _amount(
-                summary.amount_to_pay if summary.amount_to_pay is not None else summary.amount_total
-            ),
-            "last_sync_at": fields.Datetime.now(),
-        }
-        if summary.amount_untaxed is not None and summary.amount_total is not None:
-            vals["amount_tax"] = float(summary.amount_total - summary.amount_untaxed)
-        if summary.invoice_type in INVOICE_TYPES:
-            vals["invoice_type"] = INVOICE_TYPES[summary.invoice_type]
-        currency = self._currency(summary.currency)
-        if currency:
-            vals["currency_id"] = currency.id
-        if vals["supplier_identifier_type"] not in dict(
-            self.Invoice._fields["supplier_identifier_type"].selection
-        ):
-            vals["supplier_identifier_type"] = "AUTRE" if vals["supplier_identifier_type"] else False
+        """The invoice's values from its search item (``chorus.pro.invoice._chorus_record_values``)."""
+        vals = self.Invoice._chorus_record_values(summary, service_for=self._service_for)
+        vals["last_sync_at"] = fields.Datetime.now()
         return vals
-
-    def _currency(self, code):
-        if not code:
-            return None
-        cache = getattr(self, "_currencies", None)
-        if cache is None:
-            cache = self._currencies = {}
-        if code not in cache:
-            cache[code] = self.env["res.currency"].with_context(active_test=False).search(
-                [("name", "=", code)], limit=1
-            )
-        return cache[code]
 
     # ------------------------------------------------------------------ HTTP phase
     def _http_histories(self, chorus_ids):
@@ -716,21 +626,26 @@ class InvoiceSynchronizer:
             retry_singly.extend(self._store_pivot_together(ids, outcome, items, split=split))
         return retry_singly
 
+    def _download_singly(self, chorus_ids, items):
+        """A broken bundle: its invoices are fetched again one by one to isolate the bad one."""
+        if not chorus_ids:
+            return
+        self.run._commit()
+        singles = self._http_downloads([items[chorus_id][0] for chorus_id in chorus_ids],
+                                       single=True)
+        try:
+            self._store_downloads(singles, items, split=False)
+        finally:
+            self._cleanup(singles)
+
     def _store_pivot_together(self, ids, downloaded, items, split=True):
         """A bundle's files stored together in one savepoint (one flush: the fast path); when
         that fails, rolled back and stored again invoice by invoice (the file is on disk)."""
-        services, failed_ids = dict(self.services), set(self.failed_ids)
-        try:
-            with self.env.cr.savepoint():
-                return self._store_pivot(ids, downloaded, items, split=split, isolate=False)
-        except SyncInterrupted:
-            raise
-        except Exception as error:  # noqa: BLE001 - isolated below
-            _logger.warning("Chorus Pro retrieval, run %s: the files of a bundle could not be "
-                            "stored at once (%s); storing them one by one", self.run.id,
-                            type(error).__name__)
-            self.services, self.failed_ids = services, failed_ids
-        return self._store_pivot(ids, downloaded, items, split=split, isolate=True)
+        return self._together_or_one_by_one(
+            "the files of a bundle could not be stored at once",
+            lambda: self._store_pivot(ids, downloaded, items, split=split, isolate=False),
+            lambda: self._store_pivot(ids, downloaded, items, split=split, isolate=True),
+        )
 
     def _store_pivot(self, ids, downloaded, items, split=True, isolate=True):
         remaining = [chorus_id for chorus_id in ids if chorus_id in items]
@@ -776,7 +691,7 @@ class InvoiceSynchronizer:
         return []
 
     def _store_invoice_files(self, invoice, summary, pivot):
-        vals = invoice._values_from_pivot(pivot)
+        vals = invoice._chorus_record_values(pivot)
         vals.update(
             files_state="done",
             files_size=summary.size or 0,
@@ -810,7 +725,7 @@ class InvoiceSynchronizer:
                 )
                 continue
             _done, error = self._isolated(
-                lambda inv, det: inv.write(inv._values_from_detail(det)), invoice, detail
+                lambda inv, det: inv.write(inv._chorus_record_values(det)), invoice, detail
             )
             if error is not None:
                 self.run._log(
@@ -869,13 +784,7 @@ class InvoiceSynchronizer:
                 retry_singly = self._store_downloads(downloads, items)
             finally:
                 self._cleanup(downloads)
-            if retry_singly:
-                self.run._commit()
-                singles = self._http_downloads([items[i][0] for i in retry_singly], single=True)
-                try:
-                    self._store_downloads(singles, items, split=False)
-                finally:
-                    self._cleanup(singles)
+            self._download_singly(retry_singly, items)
             self._complete_factored([invoice for _summary, invoice in items.values()])
             self._end_batch()
 

@@ -23,138 +23,51 @@ request, large ones in the background through the job cron; both go through
   duplicated.
 """
 
+import contextlib
+import contextvars
 import logging
 import time
 
-from odoo import _, api, fields, models
+from odoo import _
 from odoo.exceptions import UserError
+from odoo.tools import split_every
 
-from odoo.addons.chorus_pro_liaison.models.account_move_mandate import mandate_runner
-from odoo.addons.chorus_pro_liaison.models.chorus_errors import ChorusGuardError
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_mandate import MandateBlocked
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_sync import chunked
+from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError, MandateBlocked
 
 _logger = logging.getLogger(__name__)
 
-LOCK_NAMESPACE = 0x4350524D - (1 << 31)  # "CPRM", second key = account id
 CHUNK_SIZE = 50
-REQUEST_STATES = [
-    ("pending", "To do"),
-    ("done", "Done"),
-    ("skipped", "Already done"),
-    ("blocked", "Stopped"),
-]
+
+# Only server code may write a mandate's Chorus bookkeeping (its Chorus invoice, budget, number,
+# bordereau, push...) or skip the checks it has just made: a ContextVar, unlike the context of a
+# call, cannot be set by a client over RPC.
+_BOOKKEEPING_ALLOWED = contextvars.ContextVar("chorus_pro_mandate_bookkeeping", default=False)
+_CHECKED_MANDATE_IDS = contextvars.ContextVar("chorus_pro_checked_mandates", default=frozenset())
 
 
-class ChorusProMandateRequest(models.Model):
-    """One invoice of a mandating run, with the article chosen for it and what became of it."""
-
-    _name = "chorus.pro.mandate.request"
-    _description = "Chorus Pro invoice to mandate"
-    _order = "run_id, sequence, id"
-
-    run_id = fields.Many2one("chorus.pro.run", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="run_id.company_id", store=True, index=True)
-    sequence = fields.Integer()
-    invoice_id = fields.Many2one("chorus.pro.invoice", required=True, ondelete="cascade", index=True)
-    article_id = fields.Many2one("chorus.pro.budget.article", ondelete="restrict")
-    state = fields.Selection(REQUEST_STATES, default="pending", required=True, index=True)
-    move_id = fields.Many2one("account.move", string="Mandate", ondelete="set null")
-    message = fields.Text()
+@contextlib.contextmanager
+def mandate_runner(checked=None):
+    """Within this block, server code may create mandates with their Chorus bookkeeping, and the
+    mandates in ``checked`` (just checked by the caller) are validated without checking their
+    invoice a second time."""
+    tokens = [(_BOOKKEEPING_ALLOWED, _BOOKKEEPING_ALLOWED.set(True))]
+    if checked is not None:
+        tokens.append((_CHECKED_MANDATE_IDS, _CHECKED_MANDATE_IDS.set(frozenset(checked.ids))))
+    try:
+        yield
+    finally:
+        for variable, token in reversed(tokens):
+            variable.reset(token)
 
 
-class ChorusProRun(models.Model):
-    _inherit = "chorus.pro.run"
+def bookkeeping_allowed():
+    """Whether server code (``mandate_runner``) is writing a mandate's Chorus bookkeeping."""
+    return _BOOKKEEPING_ALLOWED.get()
 
-    run_type = fields.Selection(
-        selection_add=[("mandate", "Mandating")], ondelete={"mandate": "cascade"}
-    )
-    mandate_request_ids = fields.One2many("chorus.pro.mandate.request", "run_id",
-                                          string="Invoices to mandate", readonly=True)
-    mandate_budget_id = fields.Many2one("chorus.pro.budget", string="Budget", readonly=True)
-    mandate_article_id = fields.Many2one("chorus.pro.budget.article", string="Article",
-                                         readonly=True)
-    mandate_exercice = fields.Integer(string="Exercice", readonly=True)
-    mandate_accounting_date = fields.Date(string="Accounting date", readonly=True)
-    count_mandates = fields.Integer(string="Mandates created", readonly=True)
-    count_pushed = fields.Integer(string="Sent to Chorus Pro", readonly=True)
-    mandate_move_ids = fields.Many2many("account.move", compute="_compute_mandate_move_ids",
-                                        string="Mandates")
-    mandate_move_count = fields.Integer(string="Number of mandates", compute="_compute_mandate_move_ids")
 
-    def _compute_mandate_move_ids(self):
-        for run in self:
-            moves = run.mandate_request_ids.move_id
-            run.mandate_move_ids = moves
-            run.mandate_move_count = len(moves)
-
-    def _execute_mandate(self):
-        self.ensure_one()
-        MandateRunner(self).execute()
-
-    def _run_lock_key(self):
-        if self.run_type == "mandate":
-            return (LOCK_NAMESPACE, self.account_id.id)
-        return super()._run_lock_key()
-
-    def _interrupted_summary(self):
-        if self.run_type == "mandate":
-            return _(
-                "Interrupted: the server process stopped during the run (stopped, restarted, or "
-                "over its time or memory limit). The mandates created before are kept; the "
-                "invoices not handled yet can be mandated again (those already mandated are "
-                "skipped)."
-            )
-        return super()._interrupted_summary()
-
-    def action_open_mandates(self):
-        self.ensure_one()
-        moves = self.mandate_request_ids.move_id
-        action = {
-            "type": "ir.actions.act_window",
-            "name": _("Mandates of %(run)s", run=self.name),
-            "res_model": "account.move",
-            "context": {"create": False},
-        }
-        if len(moves) == 1:
-            action.update(view_mode="form", res_id=moves.id)
-        else:
-            action.update(
-                view_mode="list,form",
-                views=[(self.env.ref("chorus_pro_liaison.chorus_pro_mandate_view_list").id, "list"),
-                       (False, "form")],
-                domain=[("id", "in", moves.ids)],
-            )
-        return action
-
-    @api.model
-    def _launch_mandate(self, account, budget, article, exercice, accounting_date, items,
-                        user=None):
-        """Create the mandating run of ``items`` (``[(invoice, article or None)]``) and run it
-        now, or queue it for the background when the selection is large. Returns the run."""
-        user = user or self.env.user
-        run = self.sudo().create({
-            "company_id": account.company_id.id,
-            "account_id": account.id,
-            "run_type": "mandate",
-            "trigger": "manual",
-            "user_id": user.id,
-            "mandate_budget_id": budget.id,
-            "mandate_article_id": article.id,
-            "mandate_exercice": exercice,
-            "mandate_accounting_date": accounting_date,
-            "total": len(items),
-            "mandate_request_ids": [
-                (0, 0, {"sequence": index, "invoice_id": invoice.id,
-                        "article_id": (line_article or article).id})
-                for index, (invoice, line_article) in enumerate(items)
-            ],
-        })
-        if len(items) > account.mandate_background_threshold:
-            self.env.ref("chorus_pro_liaison.ir_cron_chorus_pro_jobs").sudo()._trigger()
-        else:
-            run.with_company(account.company_id)._execute()
-        return run
+def checked_mandate_ids():
+    """The mandates just checked by the runner (validated without a second check)."""
+    return _CHECKED_MANDATE_IDS.get()
 
 
 def _error_text(error):
@@ -185,24 +98,15 @@ class MandateRunner:
 
     # ------------------------------------------------------------------ entry point
     def execute(self):
+        """The mandating (the run holds its lock and records an unexpected error)."""
         run = self.run
-        if not self._try_lock():
-            run.write({"state": "skipped", "summary": _(
-                "Another mandating run is in progress for %(company)s: this one did not start. "
-                "Try again when it has ended.", company=self.company.name)})
-            return
         started = time.monotonic()
         try:
-            # An error (an SQL one aborts the transaction) is rolled back before the lock is
-            # released, and the release never hides it.
-            with run._rollback_on_error():
-                self._execute_chunks()
+            self._execute_chunks()
         except BaseException:
             self._close_client(quiet=True)
-            self._unlock(quiet=True)
             raise
         self._close_client()
-        self._unlock()
         state = "warning" if self.blocked or run.count_failed else "done"
         run.write({"state": state, "summary": self._summary()})
         _logger.info("Chorus Pro mandating run %s: %s mandates in %.1f s", run.id,
@@ -212,7 +116,7 @@ class MandateRunner:
         run = self.run
         pending = run.mandate_request_ids.filtered(lambda r: r.state == "pending")
         run.total = len(run.mandate_request_ids)
-        for chunk in chunked(pending, CHUNK_SIZE):
+        for chunk in split_every(CHUNK_SIZE, pending, list):
             moves = self._process_chunk(chunk)
             run._commit()
             self._push(moves)
@@ -243,14 +147,6 @@ class MandateRunner:
                 "%(count)s not accepted by Chorus Pro yet (see below): those Chorus Pro could "
                 "not receive are sent again automatically.", count=run.count_failed)
         return text
-
-    # ------------------------------------------------------------------ lock
-    def _try_lock(self):
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.account.id))
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self, quiet=False):
-        self.run._advisory_unlock((LOCK_NAMESPACE, self.account.id), quiet=quiet)
 
     # ------------------------------------------------------------------ mandates
     def _user_env_model(self, model):

@@ -13,16 +13,19 @@ always has its push. Once committed, the push is sent through step 2's path
 sends it; a double click or a retry finds the same push and never sends twice.
 """
 
-import contextlib
-import contextvars
 import logging
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import paris_today
+from odoo.addons.chorus_pro_liaison.services.mandating import (
+    bookkeeping_allowed,
+    checked_mandate_ids,
+    mandate_runner,
+)
 
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro.timeutil import paris_today
 
 _logger = logging.getLogger(__name__)
 
@@ -30,27 +33,6 @@ MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 # Push states after which Chorus knows (or may know) the mandate number.
 PUSH_LIVE = ("pending", "sent", "already")
 PUSH_DONE = ("sent", "already")
-
-# Only server code may write a mandate's Chorus bookkeeping (its Chorus invoice, budget, number,
-# bordereau, push...) or skip the checks it has just made: a ContextVar, unlike the context of a
-# call, cannot be set by a client over RPC.
-_BOOKKEEPING_ALLOWED = contextvars.ContextVar("chorus_pro_mandate_bookkeeping", default=False)
-_CHECKED_MANDATE_IDS = contextvars.ContextVar("chorus_pro_checked_mandates", default=frozenset())
-
-
-@contextlib.contextmanager
-def mandate_runner(checked=None):
-    """Within this block, server code may create mandates with their Chorus bookkeeping, and the
-    mandates in ``checked`` (just checked by the caller) are validated without checking their
-    invoice a second time."""
-    tokens = [(_BOOKKEEPING_ALLOWED, _BOOKKEEPING_ALLOWED.set(True))]
-    if checked is not None:
-        tokens.append((_CHECKED_MANDATE_IDS, _CHECKED_MANDATE_IDS.set(frozenset(checked.ids))))
-    try:
-        yield
-    finally:
-        for variable, token in reversed(tokens):
-            variable.reset(token)
 
 
 class AccountMove(models.Model):
@@ -158,7 +140,7 @@ class AccountMove(models.Model):
         }
 
     def _chorus_pro_check_protected(self, vals_list):
-        if self.env.su or _BOOKKEEPING_ALLOWED.get():
+        if self.env.su or bookkeeping_allowed():
             return
         protected = self._chorus_pro_protected_fields()
         touched = sorted({name for vals in vals_list for name in vals if name in protected})
@@ -183,15 +165,17 @@ class AccountMove(models.Model):
         return super().write(vals)
 
     def _chorus_pro_store(self, vals):
-        """Store the mandate's own bookkeeping (number, bordereau, Chorus push state).
-
-        These fields concern neither the lines, the balance nor the tracking of the bill: they
-        are written with the plain ORM write (cache, dependencies and access rules kept),
-        without the vendor-bill write machinery (dynamic lines, balance checks, "manually
-        modified" flag) that costs tens of milliseconds per call on a validated bill.
-        """
+        """Store the mandate's own bookkeeping (number, bordereau, Chorus push) through the
+        ORM's ``write`` (every module's logic runs), as the mandating server code: the protected
+        fields accept it (``mandate_runner``). These fields touch neither the lines nor the
+        balance: Odoo's own context keys tell the vendor-bill write so (no dynamic-line sync, no
+        balance check, no "manually modified" mark), which saves tens of milliseconds a bill."""
         assert all(name.startswith("chorus_pro_") for name in vals), vals
-        return models.BaseModel.write(self, vals)
+        with mandate_runner():
+            return self.with_context(
+                skip_invoice_sync=True, check_move_validity=False,
+                skip_is_manually_modified=True,
+            ).write(vals)
 
     # ------------------------------------------------------------------ the legal due date
     def _compute_invoice_payment_term_id(self):
@@ -239,7 +223,7 @@ class AccountMove(models.Model):
                                   "Mandating) validate mandates.", label=label))
                 continue
             if move.move_type == "in_invoice":
-                reasons = [] if move.id in _CHECKED_MANDATE_IDS.get() else (
+                reasons = [] if move.id in checked_mandate_ids() else (
                     invoice._mandate_blocking_reasons(acting_user=self.env.user, ignore_move=move)
                 )
                 reasons += move._chorus_pro_payee_reasons()
@@ -290,49 +274,41 @@ class AccountMove(models.Model):
         if mandates:
             mandates._chorus_pro_check_before_post()
         posted = super()._post(soft=soft)
-        to_number = (posted & mandates).filtered(lambda m: not m.chorus_pro_mandate_number)
-        if to_number:
-            to_number._chorus_pro_number()
-        (posted & mandates)._chorus_pro_put_in_bordereau()
-        (posted & mandates)._chorus_pro_record_mandatee()
+        (posted & mandates)._chorus_pro_book()
         return posted
 
-    def _chorus_pro_number(self):
-        """Numbers in order of creation, each in its budget's series for its exercice; who
-        validates the mandate is who mandates it."""
-        Numbering = self.env["chorus.pro.numbering"].sudo()
-        today = paris_today()
-        for move in self.sorted("id"):
-            number = Numbering._next_number(move.chorus_pro_budget_id, move.chorus_pro_exercice,
-                                            "mandate")
-            move._chorus_pro_store({"chorus_pro_mandate_number": number,
-                                    "chorus_pro_mandate_date": today,
-                                    "chorus_pro_mandated_by_id": self.env.user.id})
-
-    def _chorus_pro_record_mandatee(self):
-        """Record (not send) the MANDATEE push of each validated mandate, in the transaction
-        that validates it (step 2's rules are checked: a refusal stops the validation)."""
-        for move in self.filtered(
-            lambda m: m.move_type == "in_invoice" and m.chorus_pro_mandate_number
-            and m.chorus_pro_push_state not in PUSH_LIVE
-        ):
-            push = move.chorus_pro_invoice_id._chorus_push_status(
-                chorus_statuses.MANDATEE,
-                mandate_number=str(move.chorus_pro_mandate_number),
-                user=self.env.user,
-                send=False,
-            )
-            move._chorus_pro_store({"chorus_pro_push_id": push.id})
-
-    def _chorus_pro_put_in_bordereau(self):
+    def _chorus_pro_book(self):
+        """What validating mandates records, mandate by mandate in order of creation, in one
+        write each: its number in its budget's series for its exercice (who validates it is who
+        mandates it), the open bordereau of its budget, exercice and kind, and its MANDATEE
+        with the number recorded as a pending push through step 2's rules (not sent: a refusal
+        stops the validation; it is sent once committed)."""
         Bordereau = self.env["chorus.pro.bordereau"].sudo()
-        groups = self.filtered(lambda m: not m.chorus_pro_bordereau_id).grouped(
-            lambda m: (m.company_id, m.chorus_pro_budget_id, m.chorus_pro_exercice,
-                       "cancellation" if m.move_type == "in_refund" else "mandate")
-        )
-        for (company, budget, exercice, kind), moves in groups.items():
-            bordereau = Bordereau._open_for(company, budget, exercice, kind)
-            moves._chorus_pro_store({"chorus_pro_bordereau_id": bordereau.id})
+        today = paris_today()
+        bordereaux = {}
+        for move in self.sorted("id"):
+            vals = {}
+            number = move.chorus_pro_mandate_number
+            if not number:
+                number = move.chorus_pro_budget_id.sudo()._next_number(
+                    move.chorus_pro_exercice, "mandate")
+                vals.update(chorus_pro_mandate_number=number, chorus_pro_mandate_date=today,
+                            chorus_pro_mandated_by_id=self.env.user.id)
+            if not move.chorus_pro_bordereau_id:
+                key = (move.company_id, move.chorus_pro_budget_id, move.chorus_pro_exercice,
+                       "cancellation" if move.move_type == "in_refund" else "mandate")
+                if key not in bordereaux:
+                    bordereaux[key] = Bordereau._open_for(*key)
+                vals["chorus_pro_bordereau_id"] = bordereaux[key].id
+            if move.move_type == "in_invoice" and move.chorus_pro_push_state not in PUSH_LIVE:
+                vals["chorus_pro_push_id"] = move.chorus_pro_invoice_id._chorus_push_status(
+                    chorus_statuses.MANDATEE,
+                    mandate_number=str(number),
+                    user=self.env.user,
+                    send=False,
+                ).id
+            if vals:
+                move._chorus_pro_store(vals)
 
     def action_post(self):
         result = super().action_post()

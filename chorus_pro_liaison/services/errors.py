@@ -15,63 +15,54 @@ class ChorusGuardError(UserError):
         self.code = code
 
 
+class MandateBlocked(Exception):
+    """This invoice cannot be mandated now; the message says why, in plain words."""
+
+
 def chorus_error_message(error, env):
     """A plain-French (translated) explanation of a :mod:`chorus_pro.errors` exception.
 
     It quotes what Chorus said (its libellé or the PISTE reason) but never a secret: the client
     already keeps secrets, IBANs and file contents out of its messages.
     """
+    _ = env._
     said = error.label or getattr(error, "reason", "") or ""
-    detail = env._(" Chorus Pro said: %(said)s", said=said) if said else ""
-    if isinstance(error, errors.ChorusCredentialsError):
-        return env._(
+    detail = _(" Chorus Pro said: %(said)s", said=said) if said else ""
+    # The most precise kind of error wins (a server error is also a transport error).
+    explanations = {
+        errors.ChorusCredentialsError: lambda: _(
             "Chorus Pro refused the credentials.%(detail)s Check the technical account login and "
             "password (the password expires every 424 days) and the PISTE application's client "
-            "ID and secret.",
-            detail=detail,
-        )
-    if isinstance(error, errors.ChorusAuthorizationError):
-        return env._(
+            "ID and secret.", detail=detail),
+        errors.ChorusAuthorizationError: lambda: _(
             "Chorus Pro refused access (HTTP 403).%(detail)s The PISTE application may not be "
             "authorised for this API, the API connection (raccordement) may not be declared in "
             "Chorus Pro, or the technical account is not attached to the structure.",
-            detail=detail,
-        )
-    if isinstance(error, errors.ChorusNotFoundError):
-        return env._("Chorus Pro does not know this invoice or structure.%(detail)s", detail=detail)
-    if isinstance(error, errors.ChorusTransitionRefused):
-        return env._(
+            detail=detail),
+        errors.ChorusNotFoundError: lambda: _(
+            "Chorus Pro does not know this invoice or structure.%(detail)s", detail=detail),
+        errors.ChorusTransitionRefused: lambda: _(
             "Chorus Pro refused this status change: the invoice's status no longer allows it "
             "(it may have been changed on the portal, by the supplier or by Hélios).%(detail)s",
-            detail=detail,
-        )
-    if isinstance(error, errors.ChorusPayloadTooLarge):
-        return env._(
+            detail=detail),
+        errors.ChorusPayloadTooLarge: lambda: _(
             "The file is too large for Chorus Pro to send in one piece (HTTP 413).%(detail)s",
-            detail=detail,
-        )
-    if isinstance(error, errors.ChorusMalformedResponse):
-        return env._(
+            detail=detail),
+        errors.ChorusMalformedResponse: lambda: _(
             "Chorus Pro sent an answer that could not be read.%(detail)s Nothing was lost; "
-            "the operation can be tried again later.",
-            detail=detail,
-        )
-    if isinstance(error, errors.ChorusServerError):
-        return env._(
+            "the operation can be tried again later.", detail=detail),
+        errors.ChorusServerError: lambda: _(
             "Chorus Pro is unavailable or overloaded right now (HTTP %(status)s).%(detail)s "
             "Nothing was lost; it will be tried again.",
-            status=error.http_status or "?",
-            detail=detail,
-        )
-    if isinstance(error, errors.ChorusTransportError):
-        return env._(
+            status=error.http_status or "?", detail=detail),
+        errors.ChorusTransportError: lambda: _(
             "Chorus Pro cannot be reached (network problem or service down). Nothing was lost; "
-            "it will be tried again."
-        )
-    if isinstance(error, errors.ChorusFunctionalError):
-        return env._(
+            "it will be tried again."),
+        errors.ChorusFunctionalError: lambda: _(
             "Chorus Pro refused the request (code %(code)s).%(detail)s",
-            code=error.code if error.code is not None else "?",
-            detail=detail,
-        )
-    return env._("Chorus Pro error: %(message)s", message=error.message or str(error))
+            code=error.code if error.code is not None else "?", detail=detail),
+    }
+    for kind in type(error).__mro__:
+        if kind in explanations:
+            return explanations[kind]()
+    return _("Chorus Pro error: %(message)s", message=error.message or str(error))
