@@ -19,7 +19,6 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from odoo.tests import new_test_user
 
 from chorus_pro import testing_softhsm
 from chorus_pro.pes.signature import DS_NS, XADES_NS
@@ -40,7 +39,6 @@ TOKEN_SPECS = (
               common_name="Jeanne Ordonnatrice"),
     TokenSpec(PIN_TOKEN, pin="1357", key_type="rsa", key_label=KEY_LABEL),
 )
-SIGNATORY_GROUPS = "base.group_user,chorus_pro_liaison.group_chorus_pro_signatory"
 COMMUNE_SIRET = "21739012900013"
 
 
@@ -96,24 +94,10 @@ class PesCommon(MandateCommon):
             "poste_comptable": "034000", "pes_id_coll": COMMUNE_SIRET, "pes_cod_col": "123",
         })
         cls.company.write({"city": "Saint-Exemple", "zip": "34000"})
-        cls.signatory = new_test_user(cls.env, login="pes_signatory", groups=SIGNATORY_GROUPS,
-                                      company_id=cls.company.id)
+        cls.signatory = cls.chorus_user("pes_signatory", "signatory")
         cls.reader = cls.chorus_user("pes_reader", "user")
 
     # ------------------------------------------------------------------ mandates
-    def ready_invoices(self, count):
-        """``count`` invoices certified Service fait, suppliers matched and trusted."""
-        invoices = self.Invoice.search([
-            ("chorus_status", "=", "SERVICE_FAIT"), ("invoice_type", "=", "invoice"),
-            ("frame", "!=", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), ("files_state", "=", "done"),
-            ("bank_account_valid", "=", True), ("mandate_move_id", "=", False),
-        ], order="id")
-        for invoice in invoices:
-            self.trust_supplier(invoice)
-        ready = invoices.filtered("mandate_ready")
-        self.assertGreaterEqual(len(ready), count, "the data set has enough invoices")
-        return ready[:count]
-
     def trust_supplier(self, invoice, trusted=True):
         partner, bank = super().trust_supplier(invoice, trusted=trusted)
         if not partner.street:
