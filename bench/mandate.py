@@ -172,6 +172,33 @@ print("RESULT " + json.dumps({{
 """
 
 
+def mandate_invoices(database, simulator, wanted, profile=""):
+    """Steps 1 to 4 in ``database`` against ``simulator``: ``wanted`` invoices retrieved,
+    certified Service fait in Chorus and retrieved again, matched and trusted, then mandated in
+    one "Mandater" click. Returns (their Chorus ids, the figures of the click)."""
+    database.shell(CONFIGURE_ACCOUNT.format(info=json.dumps(simulator.info)) + SETUP)
+    first = database.shell(SYNC)[-1]
+    log(f"first retrieval: {first['state']} in {first['seconds']:.1f} s ({first['summary']})")
+    chosen = first["candidates"][:wanted]
+    if len(chosen) < wanted:
+        raise SystemExit(f"only {len(chosen)} invoices can be made ready; ask for fewer")
+    # Service fait, set on the Chorus side for all of them, then retrieved.
+    for chorus_id in chosen:
+        simulator.admin.move(chorus_id, "SERVICE_FAIT", user="AGENT")
+    second = database.shell(SYNC)[-1]
+    log(f"Service fait retrieved: {second['state']} in {second['seconds']:.1f} s "
+        f"({second['service_fait']} invoices Service fait)")
+    matched = database.shell(MATCH.format(chorus_ids=json.dumps(chosen)))[-1]
+    log(f"suppliers matched and IBANs trusted (step 3): {json.dumps(matched)}")
+    if matched["ready"] != wanted:
+        raise SystemExit(f"{matched['ready']} of {wanted} invoices are ready to mandate")
+    result = database.shell(MANDATE.format(
+        chorus_ids=json.dumps(chosen), admin_url=simulator.info["admin_url"],
+        profile=os.path.abspath(profile) if profile else "",
+    ))[-1]
+    return chosen, result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--invoices", type=int, default=500, help="invoices to mandate")
@@ -188,26 +215,7 @@ def main() -> int:
     simulator = SimulatorProcess(invoices=int(wanted / 0.5) + 80, latency_ms=args.latency_ms)
     simulator.start()
     try:
-        database.shell(CONFIGURE_ACCOUNT.format(info=json.dumps(simulator.info)) + SETUP)
-        first = database.shell(SYNC)[-1]
-        log(f"first retrieval: {first['state']} in {first['seconds']:.1f} s ({first['summary']})")
-        chosen = first["candidates"][:wanted]
-        if len(chosen) < wanted:
-            raise SystemExit(f"only {len(chosen)} invoices can be made ready; ask for fewer")
-        # Service fait, set on the Chorus side for all of them, then retrieved.
-        for chorus_id in chosen:
-            simulator.admin.move(chorus_id, "SERVICE_FAIT", user="AGENT")
-        second = database.shell(SYNC)[-1]
-        log(f"Service fait retrieved: {second['state']} in {second['seconds']:.1f} s "
-            f"({second['service_fait']} invoices Service fait)")
-        matched = database.shell(MATCH.format(chorus_ids=json.dumps(chosen)))[-1]
-        log(f"suppliers matched and IBANs trusted (step 3): {json.dumps(matched)}")
-        if matched["ready"] != wanted:
-            raise SystemExit(f"{matched['ready']} of {wanted} invoices are ready to mandate")
-        result = database.shell(MANDATE.format(
-            chorus_ids=json.dumps(chosen), admin_url=simulator.info["admin_url"],
-            profile=os.path.abspath(args.profile) if args.profile else "",
-        ))[-1]
+        chosen, result = mandate_invoices(database, simulator, wanted, profile=args.profile)
         log(f"mandating screen: {result['selected']} selected, opened in {result['screen_s']:.1f} s")
         counters = result["counters"]
         calls = sum(v for k, v in counters.items() if not k.startswith("_") and k != TOKEN)

@@ -51,6 +51,8 @@
         "views/chorus_pro_run_mandate_views.xml",
         "wizards/chorus_pro_mandate_wizard_views.xml",
         "report/chorus_pro_bordereau_report.xml",
+        # PES V2: the bordereaux to the public accountant.
+        "views/chorus_pro_pes_views.xml",
         # Every menu, once every action exists.
         "views/chorus_pro_menus.xml",
     ],

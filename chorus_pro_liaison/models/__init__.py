@@ -22,3 +22,6 @@ from . import chorus_pro_invoice_mandate
 from . import account_move
 from . import chorus_pro_bordereau
 from . import chorus_pro_mandate_request
+from . import chorus_pro_budget_pes
+from . import chorus_pro_pes_piece
+from . import chorus_pro_bordereau_pes

@@ -324,7 +324,7 @@ class AccountMove(models.Model):
 
     def button_draft(self):
         for move in self.filtered("chorus_pro_invoice_id"):
-            if move.chorus_pro_bordereau_id.state == "validated":
+            if move.chorus_pro_bordereau_id.state not in (False, "draft"):
                 raise UserError(_(
                     "Mandate %(number)s is on validated bordereau %(bordereau)s: it cannot be "
                     "changed any more. Reduce or cancel it with a credit note.",

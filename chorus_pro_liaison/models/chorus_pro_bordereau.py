@@ -13,6 +13,8 @@ never typed; the running yearly total (PES MtCumulAnnuel) is stored at validatio
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import PES_STATES
+
 from chorus_pro.timeutil import paris_today
 
 
@@ -45,8 +47,10 @@ class ChorusProBordereau(models.Model):
                             help="Given at validation, in sequence per budget and exercice.")
     date = fields.Date(string="Issue date", readonly=True, copy=False)
     state = fields.Selection(
-        [("draft", "Open"), ("validated", "Validated")], default="draft", required=True,
-        readonly=True, tracking=True, index=True,
+        # After its validation, the bordereau goes to the accountant as a PES file
+        # (chorus_pro_bordereau_pes.py).
+        [("draft", "Open"), ("validated", "Validated")] + PES_STATES, default="draft",
+        required=True, readonly=True, tracking=True, index=True,
     )
     validated_by_id = fields.Many2one("res.users", string="Validated by", readonly=True, copy=False)
     mandate_ids = fields.One2many("account.move", "chorus_pro_bordereau_id", string="Mandates",
@@ -88,10 +92,16 @@ class ChorusProBordereau(models.Model):
             bordereau.pes_type = PES_TYPES.get(bordereau.kind, "01")
 
     @api.depends("mandate_ids.amount_untaxed", "mandate_ids.amount_tax",
-                 "mandate_ids.amount_total", "mandate_ids.state")
+                 "mandate_ids.amount_total", "mandate_ids.state", "pes_piece_ids.move_id",
+                 "pes_resent_bordereau_id")
     def _compute_totals(self):
         for bordereau in self:
-            mandates = bordereau.mandate_ids.filtered(lambda m: m.state == "posted")
+            if bordereau.pes_resent_bordereau_id:
+                # Rejected by the accountant, its mandates sent again in a new bordereau: it
+                # keeps showing what it held.
+                mandates = bordereau.pes_piece_ids.move_id
+            else:
+                mandates = bordereau.mandate_ids.filtered(lambda m: m.state == "posted")
             bordereau.mandate_count = len(mandates)
             bordereau.amount_untaxed = sum(mandates.mapped("amount_untaxed"))
             bordereau.amount_tax = sum(mandates.mapped("amount_tax"))
@@ -149,7 +159,7 @@ class ChorusProBordereau(models.Model):
             number = bordereau.budget_id._next_number(bordereau.exercice, series)
             previous = self.search([
                 ("budget_id", "=", bordereau.budget_id.id), ("exercice", "=", bordereau.exercice),
-                ("kind", "=", bordereau.kind), ("state", "=", "validated"),
+                ("kind", "=", bordereau.kind), ("state", "!=", "draft"),
             ])
             bordereau.sudo().write({
                 "number": number,
@@ -177,7 +187,7 @@ class ChorusProBordereau(models.Model):
             if touched & VALIDATION_FIELDS:
                 raise AccessError(_("A bordereau's number, date and state are given by its "
                                     "validation only."))
-            if touched and self.filtered(lambda b: b.state == "validated"):
+            if touched and self.filtered(lambda b: b.state != "draft"):
                 raise UserError(_("A validated bordereau cannot be changed: its mandates are "
                                   "reduced or cancelled with credit notes."))
         return super().write(vals)
@@ -202,5 +212,5 @@ class ChorusProBordereau(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_validated(self):
-        if self.filtered(lambda b: b.state == "validated" or b.mandate_ids):
+        if self.filtered(lambda b: b.state != "draft" or b.mandate_ids):
             raise UserError(_("Only an empty bordereau being prepared can be deleted."))

@@ -39,6 +39,13 @@ INSTRUCTIONS = [
     ("M49", "M49 (water and sanitation)"),
     ("M21", "M21 (public hospitals)"),
     ("M22", "M22 (social and medico-social)"),
+    # Other nomenclatures Hélios knows (PES NomFic, chorus_pro.pes.codes.NOMENCLATURES).
+    ("M42", "M42 (abattoirs)"),
+    ("M44", "M44 (transports)"),
+    ("M71", "M71 (regions)"),
+    ("M31", "M31 (public housing offices)"),
+    ("M61", "M61 (fire and rescue services)"),
+    ("M832", "M832 (management centres of the territorial civil service)"),
     ("other", "Other"),
 ]
 

@@ -14,3 +14,5 @@ from . import test_mandate_dgp
 from . import test_mandate_bordereau
 from . import test_tour_mandate
 from . import test_security_guards
+from . import test_pes
+from . import test_tour_pes

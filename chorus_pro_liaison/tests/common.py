@@ -22,6 +22,7 @@ GROUPS = {
     "processor": "chorus_pro_liaison.group_chorus_pro_processor",
     "validator": "chorus_pro_liaison.group_chorus_pro_validator",
     "mandating": "chorus_pro_liaison.group_chorus_pro_mandating",
+    "signatory": "chorus_pro_liaison.group_chorus_pro_signatory",
     "manager": "chorus_pro_liaison.group_chorus_pro_manager",
 }
 

@@ -147,6 +147,20 @@ class MandateCommon(ChorusCase):
         invoice.invalidate_recordset(["mandate_ready", "mandate_blocking_reason"])
         return partner, bank
 
+    def ready_invoices(self, count):
+        """``count`` invoices certified Service fait and not mandated yet, their suppliers
+        matched and bank accounts trusted (step 3)."""
+        invoices = self.Invoice.search([
+            ("chorus_status", "=", "SERVICE_FAIT"), ("invoice_type", "=", "invoice"),
+            ("frame", "!=", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), ("files_state", "=", "done"),
+            ("bank_account_valid", "=", True), ("mandate_move_id", "=", False),
+        ], order="id")
+        for invoice in invoices:
+            self.trust_supplier(invoice)
+        ready = invoices.filtered("mandate_ready")
+        self.assertGreaterEqual(len(ready), count, "the data set has enough invoices")
+        return ready[:count]
+
     def open_screen(self, invoices=None, user=None, **values):
         Wizard = self.env["chorus.pro.mandate.wizard"].with_user(user or self.mandating_user)
         action = Wizard._open(invoices.with_user(user or self.mandating_user) if invoices else None)
