@@ -136,33 +136,21 @@ BANKS = [
     ("30066", "CMCIFRPPXXX", "CIC"),
 ]
 
-# name, activity, street, zip, city, contact (last, first), number prefix, number format
-SUPPLIER_TABLE = [
-    ("BATIROC CONSTRUCTION SAS", "works", "145 avenue des Follaz", "74000", "Annecy",
-     ("GIRAUD", "Olivier"), "SIT", "{prefix}-{year}-{seq:03d}"),
-    ("ELEC ALPES SERVICES SARL", "electricity", "12 rue des Artisans", "73100", "Aix-les-Bains",
-     ("DUPONT", "Marc"), "FA", "{prefix}{year}-{seq:05d}"),
-    ("PAPETERIE DU LAC SAS", "stationery", "3 quai Jules Ferry", "73100", "Aix-les-Bains",
-     ("LEMOINE", "Claire"), "F", "{prefix}{year}{seq:06d}"),
-    ("RESTAURATION COLLECTIVE DES ALPES SAS", "catering", "880 rue Pierre et Marie Curie",
-     "73000", "Chambéry", ("BERNARD", "Nadia"), "RCA", "{prefix}-{year}-{seq:05d}"),
-    ("VERTS ESPACES PAYSAGE SARL", "landscaping", "27 chemin de la Plaine", "73200",
-     "Albertville", ("ROUX", "Thomas"), "VEP", "{prefix}{year}/{seq:04d}"),
-    ("INFORMATIQUE ET RESEAUX SAVOIE SAS", "it", "17 avenue du Lac Léman", "73370",
-     "Le Bourget-du-Lac", ("MOREL", "Julien"), "IRS", "{prefix}-{seq:06d}"),
-    ("TRANSPORTS BERTHIER SARL", "transport", "5 route de Lyon", "38500", "Voiron",
-     ("BERTHIER", "Paul"), "TB", "{prefix}{year}-{seq:04d}"),
-    ("QUINCAILLERIE MODERNE SARL", "hardware", "41 rue de la République", "73000", "Chambéry",
-     ("FAURE", "Isabelle"), "QM", "{prefix}{year}{seq:05d}"),
-    ("NETTOYAGE PRO DAUPHINE SAS", "cleaning", "9 rue Paul Helbronner", "38100", "Grenoble",
-     ("PERRIN", "Sandrine"), "NPD", "{prefix}-{year}-{seq:04d}"),
-    ("LIBRAIRIE DES ECOLES SARL", "books", "8 place Saint-Léger", "73000", "Chambéry",
-     ("MERCIER", "Hélène"), "LE", "{prefix}{year}-{seq:05d}"),
-]
-FACTOR_TABLE = [
-    ("AFFACTURAGE ALPIN SA", "factoring", "60 cours Lafayette", "69003", "Lyon",
-     ("CHEVALIER", "Anne"), "", ""),
-]
+def _data_rows(name: str) -> list:
+    """The rows of one CSV shipped in ``chorus_pro/data`` (the simulator's data, not code)."""
+    text = resources.files("chorus_pro").joinpath(f"data/{name}").read_text("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _supplier_row(row: dict) -> tuple:
+    # name, activity, street, zip, city, contact (last, first), number prefix, number format
+    return (row["name"], row["activity"], row["street"], row["zip"], row["city"],
+            (row["contact_last"], row["contact_first"]), row["number_prefix"], row["number_format"])
+
+
+_SUPPLIER_ROWS = [_supplier_row(row) for row in _data_rows("simulator_suppliers.csv")]
+SUPPLIER_TABLE = [row for row in _SUPPLIER_ROWS if row[1] != "factoring"]
+FACTOR_TABLE = [row for row in _SUPPLIER_ROWS if row[1] == "factoring"]
 
 SERVICE_OF_ACTIVITY = {
     "works": "SERV_TECH", "electricity": "SERV_TECH", "landscaping": "SERV_TECH",
@@ -175,8 +163,7 @@ def _load_catalogue() -> dict:
     unit label, min price, max price, VAT rate)`` per activity, read from the CSV shipped with the
     package (data, not code)."""
     catalogue: dict = {}
-    text = resources.files("chorus_pro").joinpath("data/simulator_catalogue.csv").read_text("utf-8")
-    for row in csv.DictReader(io.StringIO(text)):
+    for row in _data_rows("simulator_catalogue.csv"):
         catalogue.setdefault(row["activity"], []).append((
             row["reference"], row["designation"], row["unit_code"], row["unit_label"],
             int(row["min_price"]), int(row["max_price"]), Decimal(row["vat_rate"]),
