@@ -55,4 +55,4 @@ class TestFrenchCatalogue(TransactionCase):
                 unserved.append(f"{name}: {source!r} (JavaScript)")
         self.assertGreater(len(python), 100)
         self.assertFalse(unserved, "French Odoo would not serve:\n" + "\n".join(sorted(unserved)[:40]))
-        self.assertEqual(python["Service done"], "Service fait")
+        self.assertEqual(python[" Chorus Pro said: %(said)s"], " Réponse de Chorus Pro : %(said)s")
