@@ -38,13 +38,7 @@ def export_template(info: dict) -> None:
     work = Path(tempfile.mkdtemp(prefix="chorus-i18n-"))
     base = [
         *odoo_env.odoo_command(info),
-        "--addons-path", odoo_env.addons_path(info),
-        *odoo_env.db_args(),
-        "-d", database,
-        "--data-dir", str(work / "data"),
-        "--without-demo", "all",
-        "--log-level", "warn",
-        "--max-cron-threads", "0",
+        *odoo_env.server_options(info, database, work / "data"),
         "--http-port", str(odoo_env.free_port()),
         "--stop-after-init",
     ]
