@@ -18,3 +18,4 @@ from . import test_pes
 from . import test_tour_pes
 from . import test_tour_screens
 from . import test_tour_french
+from . import test_tour_matching_picker
