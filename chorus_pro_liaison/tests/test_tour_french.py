@@ -46,7 +46,7 @@ class TestFrenchUserTour(FrenchUserCase):
         super().setUpClass()
         cls.chorus_id = cls.sim.admin.deposit(number="FR-2026-0007", attachments=0)["idFacture"]
         # A scheduled retrieval, run by the server in English: its summary is stored as facts.
-        cls.run = cls.sync(trigger="cron")
+        cls.scheduled_run = cls.sync(trigger="cron")
         cls.invoice = cls.env["chorus.pro.invoice"].search([("chorus_id", "=", cls.chorus_id)])
         # Marie certifies the service: the chatter says what Chorus Pro accepted, in French.
         cls.invoice.with_user(cls.marie).with_context(lang="fr_FR")._chorus_push_status(
@@ -55,10 +55,10 @@ class TestFrenchUserTour(FrenchUserCase):
 
     def test_french_user_reads_french(self):
         self.assertEqual(self.invoice.chorus_status, "SERVICE_FAIT")
-        self.assertIn(" new, ", self.run.with_context(lang="en_US").summary)
-        self.assertIn(" nouvelle(s), ", self.run.with_context(lang="fr_FR").summary)
+        self.assertIn(" new, ", self.scheduled_run.with_context(lang="en_US").summary)
+        self.assertIn(" nouvelle(s), ", self.scheduled_run.with_context(lang="fr_FR").summary)
         self.start_tour(
-            f"/odoo/action-chorus_pro_liaison.chorus_pro_run_action/{self.run.id}",
+            f"/odoo/action-chorus_pro_liaison.chorus_pro_run_action/{self.scheduled_run.id}",
             "chorus_pro_french_run_tour", login="marie", timeout=120,
         )
         self.start_tour(
