@@ -51,6 +51,12 @@ from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
+PAGE_SIZE = 500
+# A listing that moved while it was paged is listed again, at most this many times in all.
+MAX_LISTINGS = 3
+# An invoice made available (again) more than this long after its deposit may have been
+# suspended and completed before: its history is read even when it is new.
+ROUTING_DAYS = 2
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
 UNAVAILABLE_RETRY_HOURS = 24
 
@@ -84,10 +90,12 @@ class InvoiceSynchronizer:
             )
         )
         # Invoices per committed batch: a crash loses at most one batch.
+        params = self.env["ir.config_parameter"].sudo()
         self.batch_size = max(1, int(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "chorus_pro_liaison.sync_batch_size", BATCH_SIZE
-            )
+            params.get_param("chorus_pro_liaison.sync_batch_size", BATCH_SIZE)
+        ))
+        self.page_size = max(1, int(
+            params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
         ))
         self.seen = set()
         self.failed_ids = set()
@@ -111,6 +119,14 @@ class InvoiceSynchronizer:
         if not first_sync:
             window_from = account.last_sync_at - timedelta(hours=account.sync_overlap_hours or 0)
         run.write({"window_from": window_from, "window_to": now})
+        if not account.structure_chorus_id:
+            # Without a structure, Chorus lists the invoices of every structure the technical
+            # account is attached to: another company's among them.
+            message = _("Choose the recipient structure on the Chorus Pro account first (Load "
+                        "my structures): the retrieval brings the invoices of that structure.")
+            run.write({"state": "failed", "summary": message})
+            run._log(message, level="error")
+            return
         self._after_sync_leftovers()
         try:
             with account._chorus_client(
@@ -184,43 +200,79 @@ class InvoiceSynchronizer:
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
-        """(label, kwargs, works?) of each search to run."""
+        """(label, kwargs, works?) of each search to run. Every search is made for ordinary
+        invoices and for works invoices alike (their own API): a works invoice waiting for a
+        decision has its payment delay running just the same."""
         account = self.account
-        structure = account.structure_chorus_id or None
+        structure = account.structure_chorus_id
         to = now.replace(tzinfo=timezone.utc)
-        specs = []
+        searches = []
         if first_sync:
             # Invoices still waiting for our decision come in whatever their date: their
-            # payment delay is already running.
+            # payment delay is already running. Later runs see them change in their window.
             for status in sorted(chorus_statuses.AWAITING_DECISION):
-                specs.append(("pending", {"recipient_id": structure, "statuses": [status]}, False))
+                searches.append(("pending", {"recipient_id": structure, "statuses": [status]}))
             cutoff = account.sync_cutoff_date
             since = None
             if cutoff and account.sync_cutoff_mode == "skip":
                 # The cutoff is a Paris date (like the status dates compared with it).
                 since = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=PARIS)
-            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
-                                     "status_changed_to": to}, False))
-            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
-                                    "status_changed_to": to}, True))
         else:
             since = window_from.replace(tzinfo=timezone.utc)
-            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
-                                     "status_changed_to": to}, False))
-            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
-                                    "status_changed_to": to}, True))
-        return specs
+        searches.append(("window", {"recipient_id": structure, "status_changed_from": since,
+                                    "status_changed_to": to}))
+        return [(label, kwargs, works) for label, kwargs in searches for works in (False, True)]
 
     def _examine_everything(self, first_sync, window_from, now):
-        for _label, kwargs, works in self._search_specs(first_sync, window_from, now):
-            search = (
-                self.client.search_works_invoices(**kwargs)
-                if works
-                else self.client.search_received_invoices(**kwargs)
-            )
-            for chunk in chunked(self._with_total(search), self.batch_size):
+        for label, kwargs, works in self._search_specs(first_sync, window_from, now):
+            self._examine_search(label, kwargs, works, first_sync)
+
+    def _examine_search(self, label, kwargs, works, first_sync):
+        """Page through one search. Chorus keeps receiving invoices meanwhile: one arriving or
+        leaving before the page being read shifts the others, and one may be skipped at a page
+        boundary. The ids collected are checked against the totals announced, and the search is
+        listed again when they differ (what was already examined is not examined twice)."""
+        search_for = (self.client.search_works_invoices if works
+                      else self.client.search_received_invoices)
+        for listing in range(MAX_LISTINGS):
+            search = search_for(page_size=self.page_size, **kwargs)
+            collected = set()
+            items = self._listed(search, collected, count_total=listing == 0)
+            for chunk in chunked(items, self.batch_size):
                 self._process_chunk(chunk, first_sync=first_sync)
                 self._end_batch()
+            announced = search.totals[0] if search.totals else None
+            if not search.total_moved and (
+                    announced is None or len(collected) + search.skipped >= announced):
+                return
+            _logger.info("Chorus Pro retrieval, run %s: the %s search moved while it was "
+                         "paged (%s listed, totals %s); listed again", self.run.id, label,
+                         len(collected), search.totals)
+        # Still moving: this run cannot vouch for the listing; the next one looks again.
+        self.hold_watermark = False
+        self.run._log(
+            _("Chorus Pro's list of invoices kept changing while it was read: the next "
+              "retrieval reads it again, so that no invoice is left behind."),
+            level="warning",
+        )
+
+    def _listed(self, search, collected, count_total=True):
+        """The items of a search not examined yet by this run, the ids collected; the total is
+        added to the run's "to examine" counter (the first listing only)."""
+        structure = self.account.structure_chorus_id
+        items = self._with_total(search) if count_total else search
+        for summary in items:
+            collected.add(summary.chorus_id)
+            if summary.recipient_id and summary.recipient_id != structure:
+                # Another structure's invoice (a portal ignoring the filter): not ours.
+                if count_total and self.run.total:
+                    self.run.total -= 1
+                continue
+            if not count_total and summary.chorus_id in self.seen:
+                continue
+            if not count_total:
+                self.run.total += 1
+            yield summary
 
     def _with_total(self, search):
         """Iterate a search, adding its total to the run's "to examine" counter once known."""
@@ -289,6 +341,7 @@ class InvoiceSynchronizer:
                 invoice.chorus_status_code != summary.status
                 or (status_at and invoice.status_datetime != status_at)
                 or invoice.id in awaiting_history
+                or invoice.history_pending
             )
             needs_files = invoice.files_state in ("pending", "error") or (
                 changed and invoice.files_state == "unavailable"
@@ -308,7 +361,7 @@ class InvoiceSynchronizer:
         self.run._commit()
         histories = self._http_histories(
             [summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
-             if not is_new or summary.status != chorus_statuses.MISE_A_DISPOSITION]
+             if not is_new or self._history_needed(summary)]
         )
         file_items = [summary for summary, _invoice, _new, _history, files in todo if files]
         downloads = self._http_downloads(file_items)
@@ -320,6 +373,13 @@ class InvoiceSynchronizer:
         finally:
             self._cleanup(downloads)
         self._download_singly(retry_singly, items)
+        # A new invoice whose PIVOT says it was completed (or recycled) went through a
+        # suspension before this first look: its history tells the payment delay's interruption.
+        self._read_histories(self.Invoice.browse([
+            invoice.id for chorus_id, (_s, invoice, is_new) in records.items()
+            if is_new and chorus_id not in histories and invoice.redelivery
+            and invoice.redelivery.strip().lower() not in ("non", "no")
+        ]))
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
@@ -346,10 +406,9 @@ class InvoiceSynchronizer:
                 continue
             invoice = records[chorus_id][1]
             if error is not None:
-                self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                      reason=chorus_error_message(error, self.env)))
+                self._history_unavailable(invoice, error)
                 continue
-            invoice._apply_history(history)
+            self._apply_history(invoice, history)
         return records
 
     def _write_batch_one_by_one(self, todo, histories):
@@ -367,13 +426,63 @@ class InvoiceSynchronizer:
                 continue
             summary, invoice = records[chorus_id][:2]
             if error is not None:
-                self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                      reason=chorus_error_message(error, self.env)))
+                self._isolated(self._history_unavailable, invoice, error)
                 continue
-            _done, error = self._isolated(invoice._apply_history, history)
+            _done, error = self._isolated(self._apply_history, invoice, history)
             if error is not None:
                 self._record_failure(summary, invoice, error)
         return records
+
+    # ------------------------------------------------------------------ histories
+    @staticmethod
+    def _history_needed(summary):
+        """Whether a new invoice's history must be read: its first mise à disposition is not
+        its current status, or it was made available (again) long after its deposit (a
+        suspension completed before this first look)."""
+        if summary.status != chorus_statuses.MISE_A_DISPOSITION:
+            return True
+        available = paris_date(summary.status_datetime)
+        return bool(available and summary.deposit_date
+                    and (available - summary.deposit_date).days > ROUTING_DAYS)
+
+    @staticmethod
+    def _apply_history(invoice, history):
+        invoice._apply_history(history)
+        if invoice.history_pending:
+            invoice.history_pending = False
+
+    def _history_unavailable(self, invoice, error):
+        """The history could not be read: the invoice is kept, flagged, and its history read
+        again by the next retrieval (see _retry_unfinished)."""
+        invoice.history_pending = True
+        self.run._log(
+            _("Status history unavailable: %(reason)s It is read again at the next retrieval.",
+              reason=chorus_error_message(error, self.env)),
+            level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+            invoice=invoice,
+        )
+
+    def _read_histories(self, invoices):
+        """Read and store the history of ``invoices`` (flagged first: a run interrupted on the
+        way leaves them to the next one)."""
+        if not invoices:
+            return
+        invoices.write({"history_pending": True})
+        self.run._commit()
+        histories = self._http_histories(invoices.mapped("chorus_id"))
+        for invoice in invoices:
+            history, error = histories[invoice.chorus_id]
+            if error is not None:
+                self._isolated(self._history_unavailable, invoice, error)
+                continue
+            _done, error = self._isolated(self._apply_history, invoice, history)
+            if error is not None:
+                self.run._log(
+                    _("Status history unavailable: %(reason)s It is read again at the next "
+                      "retrieval.", reason=self._error_text(error)),
+                    level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+                    invoice=invoice,
+                )
 
     # ------------------------------------------------------------------ checks on arrival
     def _after_sync(self, invoices):
@@ -484,6 +593,9 @@ class InvoiceSynchronizer:
             vals.update(
                 company_id=self.company.id,
                 account_id=self.account.id,
+                # Keyed by its structure too: one Chorus invoice is one record, whatever the
+                # company (chorus.pro.invoice's unique index).
+                recipient_chorus_id=vals.get("recipient_chorus_id") or self.account.structure_chorus_id,
                 chorus_id=summary.chorus_id,
                 imported_as_history=as_history,
                 files_state="pending",
@@ -773,6 +885,13 @@ class InvoiceSynchronizer:
              "|", ("files_attempted_at", "=", False),
              ("files_attempted_at", "<", retry_unavailable_before)]
         )
+        pending_histories = self.Invoice.search(
+            [("account_id", "=", self.account.id), ("history_pending", "=", True),
+             ("chorus_id", "not in", list(self.seen))]
+        )
+        for ids in split_every(self.batch_size, pending_histories.ids):
+            self._read_histories(self.Invoice.browse(ids))
+            self._end_batch()
         for chunk in chunked(leftovers, self.batch_size):
             items = {}
             for invoice in chunk:
