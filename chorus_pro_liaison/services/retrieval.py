@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg2
 
-from odoo import _, fields
+from odoo import Command, _, fields
 from odoo.tools import split_every
 
 from odoo.addons.chorus_pro_liaison.services.errors import (
@@ -98,6 +98,8 @@ class InvoiceSynchronizer:
             params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
         ))
         self.seen = set()
+        # Invoices this run created: no VAT lines nor lines to replace yet (see _store_pivot).
+        self.fresh_ids = set()
         self.failed_ids = set()
         # Invoices that could not be recorded keep the watermark back (see _record_failure):
         # None, or the earliest status change (UTC naive) to examine again; False when unknown.
@@ -397,10 +399,23 @@ class InvoiceSynchronizer:
         )
 
     def _write_batch_together(self, todo, histories):
-        records = {}
+        written = {}
+        new_vals, new_summaries = [], []
         for summary, invoice, is_new, as_history, _files in todo:
-            written = self._write_invoice(summary, invoice, is_new, as_history)
-            records[summary.chorus_id] = (summary, written, is_new)
+            if is_new:
+                # Created together below: one INSERT for the batch.
+                new_vals.append(self._new_invoice_values(summary, as_history))
+                new_summaries.append(summary)
+                continue
+            written[summary.chorus_id] = self._write_invoice(summary, invoice, False, False)
+        if new_vals:
+            created = self.Invoice.create(new_vals)
+            written.update(zip([summary.chorus_id for summary in new_summaries], created))
+            self.fresh_ids.update(created.ids)
+        records = {
+            summary.chorus_id: (summary, written[summary.chorus_id], is_new)
+            for summary, _invoice, is_new, _history, _files in todo
+        }
         for chorus_id, (history, error) in histories.items():
             if chorus_id not in records:
                 continue
@@ -588,33 +603,40 @@ class InvoiceSynchronizer:
     def _write_invoice(self, summary, invoice, is_new, as_history):
         """Create or update one invoice from its search summary (metadata)."""
         run = self.run
-        vals = self._values_from_summary(summary)
         if is_new:
-            vals.update(
-                company_id=self.company.id,
-                account_id=self.account.id,
-                # Keyed by its structure too: one Chorus invoice is one record, whatever the
-                # company (chorus.pro.invoice's unique index).
-                recipient_chorus_id=vals.get("recipient_chorus_id") or self.account.structure_chorus_id,
-                chorus_id=summary.chorus_id,
-                imported_as_history=as_history,
-                files_state="pending",
-                duplicate_check_pending=True,
-            )
-            if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
-                # Its first mise à disposition is its current status: no history call needed.
-                vals.update(
-                    mise_a_disposition_at=to_utc_naive(summary.status_datetime),
-                    mise_a_disposition_date=paris_date(summary.status_datetime),
-                )
-            run.count_new += 1
-            return self.Invoice.create(vals)
+            created = self.Invoice.create(self._new_invoice_values(summary, as_history))
+            self.fresh_ids.add(created.id)
+            return created
+        vals = self._values_from_summary(summary)
         previous = invoice.chorus_status_code
         invoice.write(vals)
         if previous != summary.status:
             invoice._post_status_change(previous, summary.status, summary.status_comment)
         run.count_updated += 1
         return invoice
+
+    def _new_invoice_values(self, summary, as_history):
+        """The values of an invoice seen for the first time (counted as new)."""
+        vals = self._values_from_summary(summary)
+        vals.update(
+            company_id=self.company.id,
+            account_id=self.account.id,
+            # Keyed by its structure too: one Chorus invoice is one record, whatever the
+            # company (chorus.pro.invoice's unique index).
+            recipient_chorus_id=vals.get("recipient_chorus_id") or self.account.structure_chorus_id,
+            chorus_id=summary.chorus_id,
+            imported_as_history=as_history,
+            files_state="pending",
+            duplicate_check_pending=True,
+        )
+        if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
+            # Its first mise à disposition is its current status: no history call needed.
+            vals.update(
+                mise_a_disposition_at=to_utc_naive(summary.status_datetime),
+                mise_a_disposition_date=paris_date(summary.status_datetime),
+            )
+        self.run.count_new += 1
+        return vals
 
     def _service_for(self, chorus_id, code, name):
         """The account's service ``chorus_id``; a service Chorus names that we do not know yet
@@ -770,6 +792,8 @@ class InvoiceSynchronizer:
         by_number = {}
         for chorus_id in remaining:
             by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
+        # Together, the VAT lines and lines of the bundle's new invoices are created at once.
+        children = None if isolate else {}
         try:
             for position, pivot in enumerate(iter_pivot_invoices(downloaded.path)):
                 chorus_id = pivot.chorus_id
@@ -784,7 +808,7 @@ class InvoiceSynchronizer:
                 remaining.remove(chorus_id)
                 summary, invoice = items[chorus_id]
                 if not isolate:
-                    self._store_invoice_files(invoice, summary, pivot)
+                    self._store_invoice_files(invoice, summary, pivot, children)
                     continue
                 _done, error = self._isolated(self._store_invoice_files, invoice, summary, pivot)
                 if error is not None:
@@ -797,13 +821,28 @@ class InvoiceSynchronizer:
                 self._fail(items[chorus_id][1], _(
                     "The PIVOT file sent by Chorus Pro is malformed: %(error)s", error=str(error)))
             return []
+        for model, values in (children or {}).items():
+            self.env[model].sudo().create(values)
         for chorus_id in remaining:
             self._fail(items[chorus_id][1], _(
                 "Chorus Pro did not include this invoice in the downloaded file."))
         return []
 
-    def _store_invoice_files(self, invoice, summary, pivot):
+    CHILDREN = {"tax_ids": "chorus.pro.invoice.tax", "line_ids": "chorus.pro.invoice.line"}
+
+    def _store_invoice_files(self, invoice, summary, pivot, children=None):
         vals = invoice._chorus_record_values(pivot)
+        if children is not None and invoice.id in self.fresh_ids:
+            # A new invoice has no VAT lines nor lines to replace: theirs are created with the
+            # bundle's (one INSERT per model instead of one per invoice and a search each).
+            for field, model in self.CHILDREN.items():
+                commands = vals.get(field) or []
+                if all(command[0] in (Command.CLEAR, Command.CREATE) for command in commands):
+                    vals.pop(field, None)
+                    children.setdefault(model, []).extend(
+                        dict(command[2], invoice_id=invoice.id)
+                        for command in commands if command[0] == Command.CREATE
+                    )
         vals.update(
             files_state="done",
             files_size=summary.size or 0,
