@@ -97,6 +97,9 @@ class InvoiceSynchronizer:
         self.page_size = max(1, int(
             params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
         ))
+        # Read once: the HTTP phase runs in worker threads, which never touch the ORM.
+        self.workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        self.bundle_cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
         self.seen = set()
         # Invoices this run created: no VAT lines nor lines to replace yet (see _store_pivot).
         self.fresh_ids = set()
@@ -240,9 +243,7 @@ class InvoiceSynchronizer:
             search = search_for(page_size=self.page_size, **kwargs)
             collected = set()
             items = self._listed(search, collected, count_total=listing == 0)
-            for chunk in chunked(items, self.batch_size):
-                self._process_chunk(chunk, first_sync=first_sync)
-                self._end_batch()
+            self._process_chunks(chunked(items, self.batch_size), first_sync)
             announced = search.totals[0] if search.totals else None
             if not search.total_moved and (
                     announced is None or len(collected) + search.skipped >= announced):
@@ -297,7 +298,51 @@ class InvoiceSynchronizer:
         run._notify()
 
     # ------------------------------------------------------------------ one chunk
+    def _process_chunks(self, chunks, first_sync):
+        """Each chunk: planned (what is new or changed), its Chorus calls made (histories, PIVOT
+        downloads), then written and committed. The calls of the next chunk run in a worker
+        thread while this one is written: Odoo's work and Chorus's latency overlap, with the
+        same calls in flight (one chunk's calls at a time)."""
+        ahead = None  # (todo, future of its calls)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chorus-fetch") as fetcher:
+            try:
+                for chunk in chunks:
+                    todo = self._plan_chunk(chunk, first_sync)
+                    previous = ahead
+                    ahead = (todo, fetcher.submit(self._fetch, todo) if todo else None)
+                    if previous is not None:
+                        self._write_fetched(*previous)
+                        self._end_batch()
+                if ahead is not None:
+                    current, ahead = ahead, None
+                    self._write_fetched(*current)
+                    self._end_batch()
+            finally:
+                if ahead is not None and ahead[1] is not None:
+                    # Interrupted: the files fetched ahead are not kept.
+                    try:
+                        self._cleanup(ahead[1].result()[1])
+                    except Exception:  # noqa: BLE001 - already failing
+                        pass
+
     def _process_chunk(self, summaries, first_sync=False):
+        """One chunk, its calls made here (no overlap)."""
+        todo = self._plan_chunk(summaries, first_sync)
+        if todo:
+            self._write_fetched(todo, None)
+
+    def _fetch(self, todo):
+        """The Chorus calls of a planned chunk: HTTP only (a worker thread, no ORM)."""
+        histories = self._fetch_histories([
+            summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
+            if not is_new or self._history_needed(summary)])
+        downloads = self._fetch_downloads(
+            [summary for summary, _invoice, _new, _history, files in todo if files])
+        return histories, downloads
+
+    def _plan_chunk(self, summaries, first_sync=False):
+        """What is new or changed in ``summaries``: the todo list ``(summary, invoice or None,
+        is_new, as_history, needs_files)``, empty when nothing is to be done."""
         run = self.run
         fresh = []
         for summary in summaries:
@@ -308,7 +353,7 @@ class InvoiceSynchronizer:
             self.seen.add(summary.chorus_id)
             fresh.append(summary)
         if not fresh:
-            return
+            return []
         existing = {
             invoice.chorus_id: invoice
             for invoice in self.Invoice.search(
@@ -356,17 +401,24 @@ class InvoiceSynchronizer:
                 todo.append((summary, invoice, False, False, bool(needs_files)))
             else:
                 run.count_unchanged += 1
+        return todo
+
+    def _write_fetched(self, todo, future):
+        """Write a planned chunk once its calls are made (``future``: made ahead in a worker
+        thread; None: made now)."""
         if not todo:
             return
-        # HTTP first, with nothing pending in this transaction (no row is locked while Chorus
-        # is waited for), then all the writes of the batch, committed together.
+        # Nothing pending in this transaction while Chorus is waited for (no row is locked),
+        # then all the writes of the batch, committed together.
         self.run._commit()
-        histories = self._http_histories(
-            [summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
-             if not is_new or self._history_needed(summary)]
-        )
+        raw_histories, raw_downloads = future.result() if future else self._fetch(todo)
+        try:
+            histories = self._histories_outcome(raw_histories)
+        except BaseException:
+            self._cleanup(raw_downloads)
+            raise
+        downloads = self._downloads_outcome(raw_downloads)
         file_items = [summary for summary, _invoice, _new, _history, files in todo if files]
-        downloads = self._http_downloads(file_items)
         try:
             records = self._write_batch(todo, histories)
             items = {summary.chorus_id: (summary, records[summary.chorus_id][1])
@@ -661,10 +713,16 @@ class InvoiceSynchronizer:
     # ------------------------------------------------------------------ HTTP phase
     def _http_histories(self, chorus_ids):
         """{chorus_id: (StatusHistory, None) or (None, error)}; Chorus unreachable interrupts."""
-        results = self._parallel(
+        return self._histories_outcome(self._fetch_histories(chorus_ids))
+
+    def _fetch_histories(self, chorus_ids):
+        """HTTP only (may run in a worker thread): [(chorus_id, history, error)]."""
+        return self._parallel(
             [(chorus_id, chorus_id) for chorus_id in chorus_ids],
             lambda chorus_id: self.client.get_history(chorus_id),
         )
+
+    def _histories_outcome(self, results):
         outcome = {}
         for chorus_id, history, error in results:
             if isinstance(error, chorus_errors.ChorusTransportError):
@@ -676,12 +734,16 @@ class InvoiceSynchronizer:
         """Download PIVOT bundles under the size cap, a few in flight; returns a list of
         (chorus ids, DownloadedFile or error). A bundle refused as a whole is split in halves
         until the bad invoice is isolated. The files are temporary: see :meth:`_cleanup`."""
+        return self._downloads_outcome(self._fetch_downloads(summaries, single=single))
+
+    def _fetch_downloads(self, summaries, single=False):
+        """HTTP only (may run in a worker thread): [(chorus ids, DownloadedFile or error)]."""
         if not summaries:
             return []
         if single:
             bundles = [[summary.chorus_id] for summary in summaries]
         else:
-            cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
+            cap = self.bundle_cap
             bundles, current, current_size = [], [], 0
             for summary in summaries:
                 size = summary.size or DEFAULT_SIZE
@@ -693,7 +755,7 @@ class InvoiceSynchronizer:
             if current:
                 bundles.append(current)
         outcomes = []
-        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        workers = self.workers
         try:
             if workers == 1 or len(bundles) == 1:
                 for bundle in bundles:
@@ -705,6 +767,10 @@ class InvoiceSynchronizer:
         except BaseException:
             self._cleanup(outcomes)
             raise
+        return outcomes
+
+    def _downloads_outcome(self, outcomes):
+        """Chorus unreachable interrupts (the files are removed); the downloads are counted."""
         interrupted = next(
             (error for _ids, error in outcomes if isinstance(error, chorus_errors.ChorusTransportError)),
             None,
@@ -950,7 +1016,7 @@ class InvoiceSynchronizer:
     def _parallel(self, items, call):
         """Run ``call(key)`` for each (key, payload) with a few calls in flight; results in the
         input order as (payload, result, error)."""
-        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        workers = self.workers
 
         def guarded(key):
             try:
