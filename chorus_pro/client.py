@@ -406,6 +406,12 @@ class SearchResult(Iterator[T]):
     served by the iteration (not fetched twice). :attr:`page` holds the paging figures of the
     last page fetched, :attr:`pages_fetched` counts the calls. Iterating a second time yields
     nothing: run the search again for fresh data.
+
+    A listing is paged while Chorus keeps receiving invoices: an invoice arriving (or leaving)
+    before the page being read shifts the following ones, and one may be skipped at a page
+    boundary. :attr:`consistent` tells, once iterated, whether the listing can be trusted: every
+    page announced the same total and that many items were served (or skipped as unreadable);
+    when it is False, run the search again.
     """
 
     def __init__(self, fetch_page: Callable[[int], tuple[list, Optional[Page]]]):
@@ -418,6 +424,10 @@ class SearchResult(Iterator[T]):
         self._total: Optional[int] = None
         self.page: Optional[Page] = None
         self.pages_fetched = 0
+        # Totals announced by each page, items served, items skipped (no identifier).
+        self.totals: list[int] = []
+        self.served = 0
+        self.skipped = 0
 
     @property
     def total(self) -> Optional[int]:
@@ -425,6 +435,21 @@ class SearchResult(Iterator[T]):
         if not self._started:
             self._fetch_next()
         return self._total
+
+    @property
+    def total_moved(self) -> bool:
+        """Whether the pages fetched announced different totals (the listing changed)."""
+        return len(set(self.totals)) > 1
+
+    @property
+    def consistent(self) -> bool:
+        """Once iterated: the total never moved and every announced item was served (or
+        skipped as unreadable). ``True`` when Chorus announces no total."""
+        if self.total_moved:
+            return False
+        if not self.totals:
+            return True
+        return self.served + self.skipped == self.totals[0]
 
     def __iter__(self) -> "SearchResult[T]":
         return self
@@ -434,6 +459,7 @@ class SearchResult(Iterator[T]):
             if self._exhausted:
                 raise StopIteration
             self._fetch_next()
+        self.served += 1
         return self._buffer.popleft()
 
     def _fetch_next(self) -> None:
@@ -442,6 +468,8 @@ class SearchResult(Iterator[T]):
         self.pages_fetched += 1
         self.page = page
         self._buffer.extend(items)
+        if page is not None and page.total:
+            self.totals.append(page.total)
         if not self._started:
             self._started = True
             if page is None:
@@ -1145,6 +1173,7 @@ class ChorusProClient:
                     code=code,
                 )
             items, skipped = parsing.parse_items(raw, parse_item)
+            result.skipped += skipped
             if skipped:
                 _logger.warning(
                     "Chorus Pro %s page %d: %d item(s) without identifier skipped.",
@@ -1152,7 +1181,8 @@ class ChorusProClient:
                 )
             return items, page
 
-        return SearchResult(fetch_page)
+        result: SearchResult[T] = SearchResult(fetch_page)
+        return result
 
     @staticmethod
     def _page_size(page_size: int) -> int:
@@ -1228,6 +1258,7 @@ class ChorusProClient:
         service_id: Optional[int] = None,
         status_changed_from: Union[datetime, date, None] = None,
         status_changed_to: Union[datetime, date, None] = None,
+        statuses: Union[str, Iterable[str], None] = None,
         downloaded: Optional[bool] = None,
         page_size: int = 500,
         role: str = "MOA",
@@ -1238,6 +1269,9 @@ class ChorusProClient:
         ``role`` is ``roleUtilisateur`` (Pastell requires one; a public buyer is ``MOA``).
         Paging lives in ``parametresRetour``; ``20007`` (and ``20000``) mean "no result".
         Items become :class:`InvoiceSummary` with ``payment_request_type="FACTURE_TRAVAUX"``.
+        ``statuses`` is sent as ``statutFactureTravaux`` (the name the answer gives the status;
+        the filter's name is [unconfirmed]: a portal ignoring it returns more invoices, never
+        fewer, so callers must not rely on it to leave invoices out).
         """
         size = self._page_size(page_size)
         base: dict = {}
@@ -1251,6 +1285,9 @@ class ChorusProClient:
             base["periodeDateHeureEtatCourantDu"] = _period_bound(status_changed_from, end=False)
         if status_changed_to is not None:
             base["periodeDateHeureEtatCourantAu"] = _period_bound(status_changed_to, end=True)
+        if statuses:
+            status_list = [statuses] if isinstance(statuses, str) else list(statuses)
+            base["statutFactureTravaux"] = status_list[0] if len(status_list) == 1 else status_list
         if downloaded is not None:
             base["flagTelecharge"] = bool(downloaded)
 

@@ -1209,3 +1209,46 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert 25 <= _retry_after_seconds(format_datetime(later, usegmt=True)) <= 30
     assert _retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert _retry_after_seconds("bientôt") is None and _retry_after_seconds(None) is None
+
+
+def test_search_tells_when_its_listing_moved_between_pages(rsps, client):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 1, "pages": 2, "total": 3,
+        "listeFactures": [invoice_item(1), invoice_item(2)]})
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 2, "pages": 2, "total": 4,
+        "listeFactures": [invoice_item(2), invoice_item(3)]})
+    moved = client.search_received_invoices(page_size=2)
+    assert [s.chorus_id for s in moved] == [1, 2, 2, 3]
+    assert moved.total_moved and not moved.consistent
+
+
+def test_search_is_consistent_when_every_announced_item_came(rsps, client):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 1, "pages": 2, "total": 3,
+        "listeFactures": [invoice_item(1), {"numeroFacture": "no id"}]})
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 2, "pages": 2, "total": 3,
+        "listeFactures": [invoice_item(3)]})
+    steady = client.search_received_invoices(page_size=2)
+    assert [s.chorus_id for s in steady] == [1, 3]
+    assert steady.consistent
+    # One item fewer than announced (it left the listing before its page was read).
+    rsps.replace(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 1, "pages": 1, "total": 3,
+        "listeFactures": [invoice_item(1), invoice_item(2)]})
+    short = client.search_received_invoices()
+    list(short)
+    assert not short.total_moved and not short.consistent
+
+
+def test_works_search_filters_on_statuses(rsps, client):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_WORKS), json={"codeRetour": 20007, "libelle": "x"})
+    list(client.search_works_invoices(statuses=["MISE_A_DISPOSITION"]))
+    list(client.search_works_invoices(statuses=["MISE_A_DISPOSITION", "COMPLETEE"]))
+    bodies = [json.loads(c.request.body) for c in api_calls(rsps, OP_WORKS)]
+    assert bodies[0]["statutFactureTravaux"] == "MISE_A_DISPOSITION"
+    assert bodies[1]["statutFactureTravaux"] == ["MISE_A_DISPOSITION", "COMPLETEE"]

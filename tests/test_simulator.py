@@ -1006,3 +1006,37 @@ def test_default_tags_are_exposed_by_the_admin_api(api):
     tags = Counter(tag for row in api.admin.invoices() for tag in row["tags"])
     assert REQUIRED_TAGS <= set(tags)
     assert len(api.admin.invoices(tag="duplicate")) == 2
+
+
+def test_works_invoices_on_both_sides_of_a_recent_cutoff(api):
+    old = api.world.tagged("old_works")
+    assert {i.status for i in old} == {"MISE_A_DISPOSITION", "MANDATEE"}
+    assert all(i.payment_request_type == "FACTURE_TRAVAUX" for i in old)
+    recent = [i for i in api.world.tagged("works") if i not in old]
+    assert min(i.status_at for i in recent) > max(i.status_at for i in old)
+    waiting = api.ok("facturesTravaux/v1/rechercher", {
+        "roleUtilisateur": "MOA", "statutFactureTravaux": "MISE_A_DISPOSITION",
+        "rechercheFactureTravaux": {"pageResultatDemandee": 1, "nbResultatsParPage": 100}})
+    assert {i["statutFactureTravaux"] for i in waiting["listeFacturesTravaux"]} == {
+        "MISE_A_DISPOSITION"}
+    assert {i.id for i in old if i.status == "MISE_A_DISPOSITION"} <= {
+        i["idFactureTravaux"] for i in waiting["listeFacturesTravaux"]}
+
+
+def test_invoices_arrive_between_two_pages_of_a_search(api):
+    def page(number):
+        return api.ok(SEARCH, {"statutCourant": "MISE_A_DISPOSITION", "paramRecherche": {
+            "pageResultatDemandee": number, "nbResultatsParPage": 5,
+            "triColonne": "DateDepot", "triSens": "Ascendant"}})
+
+    api.admin.arrive_between_pages(SEARCH, [{"status_datetime": "2020-01-02T10:00:00+01:00"}] * 2)
+    first = page(1)
+    assert api.admin.invoices(tag="deposited") == []
+    second = page(2)
+    deposited = api.admin.invoices(tag="deposited")
+    assert len(deposited) == 2
+    assert second["total"] == first["total"] + 2
+    # Deposited with an old date, they sort before the page already read.
+    assert not {i["idFacture"] for i in deposited} & {
+        i["idFacture"] for i in first["listeFactures"] + second["listeFactures"]}
+    assert api.admin._call("GET", "arrivals")["arrivals"] == []

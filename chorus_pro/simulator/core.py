@@ -72,6 +72,8 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         self.world: World = loaded or generate_world(**self._generation_args)
         self.tokens: dict[str, float] = {}
         self.faults: list[Fault] = []
+        # Invoices deposited while a search is being paged (see AdminInterface.admin_arrivals).
+        self.arrivals: list[dict] = []
         self.counters: dict[str, int] = {}
         self.cache = documents.DocumentCache()
         self._fail_rng = random.Random(f"{self.world.seed}:failures")
@@ -261,12 +263,28 @@ class SimulatorCore(ChorusOperations, AdminInterface):
             if not isinstance(payload, dict):
                 return _functional(CODE_INVALID_REQUEST,
                                    "Requête invalide : le corps doit être un objet JSON", 400)
+        if payload and self.arrivals:
+            self._play_arrivals(key, payload)
         try:
             return getattr(self, handler_name)(payload)
         except BadRequest as exc:
             return _functional(CODE_INVALID_REQUEST, f"Requête invalide : {exc}", 400)
         except Forbidden:
             return Response(403, None)
+
+    def _play_arrivals(self, key: str, payload: dict) -> None:
+        """Deposit the invoices queued to arrive just before page N of a search on ``key`` is
+        served: the listing changes between two pages, as on the real portal during a long
+        first retrieval."""
+        page = next((value.get("pageResultatDemandee") for value in payload.values()
+                     if isinstance(value, dict) and "pageResultatDemandee" in value), None)
+        with self.lock:
+            due = [arrival for arrival in self.arrivals
+                   if arrival["path"] == key and str(arrival["page"]) == str(page)]
+            for arrival in due:
+                self.arrivals.remove(arrival)
+                for overrides in arrival["deposits"]:
+                    self.admin_deposit(dict(overrides))
 
     def _authenticate(self, headers, needs_account: bool) -> Optional[Response]:
         authorization = headers.get("Authorization") or ""

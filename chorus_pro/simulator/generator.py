@@ -34,7 +34,8 @@ from .world import (
     TAG_A2, TAG_CCAS, TAG_COMPLETED, TAG_CREDIT_NOTE, TAG_CREDIT_NOTE_ORIGIN, TAG_DEPOSITED,
     TAG_DOWNLOAD_REFUSED, TAG_DUPLICATE, TAG_DUPLICATE_AMOUNT, TAG_FACTORED, TAG_FILLER,
     TAG_MANDATED, TAG_MULTI_ATTACHMENTS, TAG_MULTI_VAT, TAG_OLD_PENDING, TAG_PAID, TAG_PDF_ONLY,
-    TAG_REJECTED, TAG_SERVICE_DONE, TAG_STRUCTURED, TAG_TO_RECYCLE, TAG_WORKS, WORKS_FRAMES,
+    TAG_OLD_WORKS, TAG_REJECTED, TAG_SERVICE_DONE, TAG_STRUCTURED, TAG_TO_RECYCLE, TAG_WORKS,
+    WORKS_FRAMES,
     SimAccount, SimAddress, SimAttachment, SimHistoryEntry, SimInvoice, SimLine, SimService,
     SimStructure, SimSupplier, SimVat, World,
 )
@@ -632,6 +633,18 @@ def _special_invoices(builder: _Builder) -> list[SimInvoice]:
             + ("décompte général et définitif" if frame.startswith("A8") else "état d'acompte")
         )
         works.download_refused = TAG_DOWNLOAD_REFUSED in extra_tags
+        made.append(works)
+    # Works invoices older than a first retrieval's cutoff: one still waiting for a decision
+    # (always retrieved), one long closed (left out or imported as history).
+    for days, steps in ((150, []), (120, [(st.SERVICE_FAIT, 5, "", AGENT_ACTOR),
+                                          (st.MANDATEE, 6, "", AGENT_ACTOR)])):
+        works = builder.new_invoice(
+            supplier=works_supplier, structure=commune, service_code="SERV_TECH",
+            available_at=at(days), structured=False, forced_rates=(RATE_20,),
+            frame="A5_ETAT_ACOMPTE_FOURNISSEUR", tags={TAG_WORKS, TAG_OLD_WORKS},
+        )
+        works.subject = "Réhabilitation de l'école Jules Ferry - état d'acompte"
+        builder.follow_up(works, steps)
         made.append(works)
     return made
 

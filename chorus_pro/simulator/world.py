@@ -43,6 +43,8 @@ TAG_REJECTED = "rejected"  # current status REJETEE
 TAG_CCAS = "ccas"  # addressed to the second structure (CCAS)
 TAG_FILLER = "filler"  # ordinary invoice generated to reach --invoices N
 TAG_DEPOSITED = "deposited"  # created at run time by /_admin/deposit
+# Works invoices months old (before a first retrieval's cutoff): one still waiting, one closed.
+TAG_OLD_WORKS = "old_works"
 
 TAGS = frozenset(
     {
@@ -50,7 +52,7 @@ TAGS = frozenset(
         TAG_STRUCTURED, TAG_MULTI_VAT, TAG_PDF_ONLY, TAG_A2, TAG_WORKS, TAG_COMPLETED,
         TAG_OLD_PENDING, TAG_DUPLICATE, TAG_DUPLICATE_AMOUNT, TAG_DOWNLOAD_REFUSED,
         TAG_MANDATED, TAG_PAID, TAG_SERVICE_DONE, TAG_TO_RECYCLE, TAG_REJECTED, TAG_CCAS,
-        TAG_FILLER, TAG_DEPOSITED,
+        TAG_FILLER, TAG_DEPOSITED, TAG_OLD_WORKS,
     }
 )
 

@@ -424,7 +424,7 @@ class AccountMove(models.Model):
     def action_chorus_pro_push_again(self):
         """"Send now" on a mandate whose MANDATEE is waiting to be sent (or was withdrawn)."""
         if not self.env.user.has_group(MANDATING_GROUP):
-            raise UserError(_("Only mandating officers can send the status Mandatée."))
+            raise AccessError(_("Only mandating officers can send the status Mandatée."))
         pushes = self._chorus_pro_push_mandated()
         outcomes = [(push.invoice_id, push, push.sudo().answer_message or "") for push in pushes]
         return self.env["chorus.pro.invoice"]._chorus_outcome_notification(outcomes)

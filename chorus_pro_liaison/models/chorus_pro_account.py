@@ -155,9 +155,9 @@ class ChorusProAccount(models.Model):
     sync_cutoff_date = fields.Date(
         string="Cutoff date",
         default=lambda self: first_day_of_month(paris_today()),
-        help="At the first retrieval, invoices whose last status change is older than this date "
-        "and that are already closed are left out (or imported as history). Invoices still "
-        "waiting for a decision always come in: their payment delay is running.",
+        help="The first retrieval treats closed invoices whose last status change is older than "
+        "this date as described in Older invoices; invoices still waiting for a decision always "
+        "come in, whatever their date.",
     )
     sync_cutoff_mode = fields.Selection(
         [
@@ -167,6 +167,9 @@ class ChorusProAccount(models.Model):
         string="Older invoices",
         default="skip",
         required=True,
+        help="What the first retrieval does with closed invoices older than the cutoff date: "
+        "leave them out of Odoo, or import them marked as already processed, with nothing left "
+        "to do on them.",
     )
     sync_overlap_hours = fields.Integer(
         string="Overlap (hours)",
@@ -436,6 +439,30 @@ class ChorusProAccount(models.Model):
                 raise ValidationError(self.env._("Delays cannot be negative."))
             if account.mandate_background_threshold < 0:
                 raise ValidationError(self.env._("The background threshold cannot be negative."))
+
+    def _same_structure_domain(self):
+        self.ensure_one()
+        domain = [("id", "!=", self.id), ("structure_chorus_id", "=", self.structure_chorus_id),
+                  ("environment", "=", self.environment)]
+        if self.environment == "custom":
+            domain.append(("custom_api_url", "=", self.custom_api_url or False))
+        return domain
+
+    @api.constrains("structure_chorus_id", "environment", "custom_api_url")
+    def _check_structure_unique(self):
+        """A recipient structure belongs to one account: each Chorus invoice is then imported
+        by one company only."""
+        for account in self.filtered("structure_chorus_id"):
+            other = self.sudo().with_context(active_test=False).search(
+                account._same_structure_domain(), limit=1)
+            if other:
+                raise ValidationError(_(
+                    "The recipient structure %(structure)s is already the one of %(company)s: "
+                    "a structure belongs to one company only, otherwise its invoices would be "
+                    "retrieved twice. Choose another structure.",
+                    structure=account.structure_name or account.structure_chorus_id,
+                    company=other.company_id.name,
+                ))
 
     @api.constrains("environment", "custom_api_url", "custom_token_url")
     def _check_custom_urls(self):

@@ -131,7 +131,7 @@ class ChorusProBordereau(models.Model):
     def action_validate(self):
         """Freeze the bordereau and give it its number; it can then be signed."""
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can validate a bordereau."))
+            raise AccessError(_("Only mandating officers can validate a bordereau."))
         for bordereau in self.sorted("id"):
             if bordereau.state != "draft":
                 continue

@@ -208,6 +208,11 @@ class ChorusProInvoice(models.Model):
     duplicate_check_pending = fields.Boolean(
         string="Arrival checks pending", readonly=True, copy=False
     )
+    # Set when Chorus's status history of the invoice is needed but could not be read (the
+    # payment delay's interruptions come from it): the next retrieval reads it again.
+    history_pending = fields.Boolean(
+        string="Status history to read", readonly=True, copy=False, index=True
+    )
 
     _sql_constraints = [
         (
@@ -216,6 +221,21 @@ class ChorusProInvoice(models.Model):
             "This Chorus Pro invoice already exists in this company.",
         )
     ]
+
+    def init(self):
+        super().init()
+        # One Chorus invoice of one recipient structure is one record, whatever the company
+        # (a structure belongs to one account: chorus.pro.account._check_structure_unique).
+        self.env.cr.execute(
+            """SELECT 1 FROM chorus_pro_invoice WHERE recipient_chorus_id > 0
+                GROUP BY recipient_chorus_id, chorus_id HAVING count(*) > 1 LIMIT 1"""
+        )
+        if not self.env.cr.fetchone():
+            self.env.cr.execute(
+                """CREATE UNIQUE INDEX IF NOT EXISTS chorus_pro_invoice_one_per_structure
+                       ON chorus_pro_invoice (recipient_chorus_id, chorus_id)
+                    WHERE recipient_chorus_id > 0"""
+            )
 
     # ------------------------------------------------------------------ compute
     @api.depends("payment_request_type")

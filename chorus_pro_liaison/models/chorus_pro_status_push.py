@@ -26,7 +26,7 @@ import psycopg2
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
 from odoo.addons.chorus_pro_liaison.services.errors import (
@@ -611,11 +611,11 @@ class ChorusProStatusPush(models.Model):
         if (self - mandatee or not self) and not user.has_group(
             "chorus_pro_liaison.group_chorus_pro_processor"
         ):
-            raise UserError(_("Only Chorus Pro processors can withdraw a decision.") if withdraw
-                            else _("Only Chorus Pro processors can send decisions to Chorus Pro."))
+            raise AccessError(_("Only Chorus Pro processors can withdraw a decision.") if withdraw
+                              else _("Only Chorus Pro processors can send decisions to Chorus Pro."))
         if mandatee and not user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can send or withdraw the status "
-                              "Mandatée."))
+            raise AccessError(_("Only mandating officers can send or withdraw the status "
+                                "Mandatée."))
 
     def action_retry(self):
         """"Send now": a pending push is sent at once. A push withdrawn or not sent is decided

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg2
 
-from odoo import _, fields
+from odoo import Command, _, fields
 from odoo.tools import split_every
 
 from odoo.addons.chorus_pro_liaison.services.errors import (
@@ -52,6 +52,12 @@ from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
+PAGE_SIZE = 500
+# A listing that moved while it was paged is listed again, at most this many times in all.
+MAX_LISTINGS = 3
+# An invoice made available (again) more than this long after its deposit may have been
+# suspended and completed before: its history is read even when it is new.
+ROUTING_DAYS = 2
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
 UNAVAILABLE_RETRY_HOURS = 24
 
@@ -85,12 +91,19 @@ class InvoiceSynchronizer:
             )
         )
         # Invoices per committed batch: a crash loses at most one batch.
+        params = self.env["ir.config_parameter"].sudo()
         self.batch_size = max(1, int(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "chorus_pro_liaison.sync_batch_size", BATCH_SIZE
-            )
+            params.get_param("chorus_pro_liaison.sync_batch_size", BATCH_SIZE)
         ))
+        self.page_size = max(1, int(
+            params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
+        ))
+        # Read once: the HTTP phase runs in worker threads, which never touch the ORM.
+        self.workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        self.bundle_cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
         self.seen = set()
+        # Invoices this run created: no VAT lines nor lines to replace yet (see _store_pivot).
+        self.fresh_ids = set()
         self.failed_ids = set()
         # Invoices that could not be recorded keep the watermark back (see _record_failure):
         # None, or the earliest status change (UTC naive) to examine again; False when unknown.
@@ -112,6 +125,14 @@ class InvoiceSynchronizer:
         if not first_sync:
             window_from = account.last_sync_at - timedelta(hours=account.sync_overlap_hours or 0)
         run.write({"window_from": window_from, "window_to": now})
+        if not account.structure_chorus_id:
+            # Without a structure, Chorus lists the invoices of every structure the technical
+            # account is attached to: another company's among them.
+            message = _("Choose the recipient structure on the Chorus Pro account first (Load "
+                        "my structures): the retrieval brings the invoices of that structure.")
+            run.write({"state": "failed", "summary": message})
+            run._log(message, level="error")
+            return
         self._after_sync_leftovers()
         try:
             with account._chorus_client(
@@ -170,43 +191,77 @@ class InvoiceSynchronizer:
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
-        """(label, kwargs, works?) of each search to run."""
+        """(label, kwargs, works?) of each search to run. Every search is made for ordinary
+        invoices and for works invoices alike (their own API): a works invoice waiting for a
+        decision has its payment delay running just the same."""
         account = self.account
-        structure = account.structure_chorus_id or None
+        structure = account.structure_chorus_id
         to = now.replace(tzinfo=timezone.utc)
-        specs = []
+        searches = []
         if first_sync:
             # Invoices still waiting for our decision come in whatever their date: their
-            # payment delay is already running.
+            # payment delay is already running. Later runs see them change in their window.
             for status in sorted(chorus_statuses.AWAITING_DECISION):
-                specs.append(("pending", {"recipient_id": structure, "statuses": [status]}, False))
+                searches.append(("pending", {"recipient_id": structure, "statuses": [status]}))
             cutoff = account.sync_cutoff_date
             since = None
             if cutoff and account.sync_cutoff_mode == "skip":
                 # The cutoff is a Paris date (like the status dates compared with it).
                 since = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=PARIS)
-            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
-                                     "status_changed_to": to}, False))
-            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
-                                    "status_changed_to": to}, True))
         else:
             since = window_from.replace(tzinfo=timezone.utc)
-            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
-                                     "status_changed_to": to}, False))
-            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
-                                    "status_changed_to": to}, True))
-        return specs
+        searches.append(("window", {"recipient_id": structure, "status_changed_from": since,
+                                    "status_changed_to": to}))
+        return [(label, kwargs, works) for label, kwargs in searches for works in (False, True)]
 
     def _examine_everything(self, first_sync, window_from, now):
-        for _label, kwargs, works in self._search_specs(first_sync, window_from, now):
-            search = (
-                self.client.search_works_invoices(**kwargs)
-                if works
-                else self.client.search_received_invoices(**kwargs)
-            )
-            for chunk in chunked(self._with_total(search), self.batch_size):
-                self._process_chunk(chunk, first_sync=first_sync)
-                self._end_batch()
+        for label, kwargs, works in self._search_specs(first_sync, window_from, now):
+            self._examine_search(label, kwargs, works, first_sync)
+
+    def _examine_search(self, label, kwargs, works, first_sync):
+        """Page through one search. Chorus keeps receiving invoices meanwhile: one arriving or
+        leaving before the page being read shifts the others, and one may be skipped at a page
+        boundary. The ids collected are checked against the totals announced, and the search is
+        listed again when they differ (what was already examined is not examined twice)."""
+        search_for = (self.client.search_works_invoices if works
+                      else self.client.search_received_invoices)
+        for listing in range(MAX_LISTINGS):
+            search = search_for(page_size=self.page_size, **kwargs)
+            collected = set()
+            items = self._listed(search, collected, count_total=listing == 0)
+            self._process_chunks(chunked(items, self.batch_size), first_sync)
+            announced = search.totals[0] if search.totals else None
+            if not search.total_moved and (
+                    announced is None or len(collected) + search.skipped >= announced):
+                return
+            _logger.info("Chorus Pro retrieval, run %s: the %s search moved while it was "
+                         "paged (%s listed, totals %s); listed again", self.run.id, label,
+                         len(collected), search.totals)
+        # Still moving: this run cannot vouch for the listing; the next one looks again.
+        self.hold_watermark = False
+        self.run._log(
+            _("Chorus Pro's list of invoices kept changing while it was read: the next "
+              "retrieval reads it again, so that no invoice is left behind."),
+            level="warning",
+        )
+
+    def _listed(self, search, collected, count_total=True):
+        """The items of a search not examined yet by this run, the ids collected; the total is
+        added to the run's "to examine" counter (the first listing only)."""
+        structure = self.account.structure_chorus_id
+        items = self._with_total(search) if count_total else search
+        for summary in items:
+            collected.add(summary.chorus_id)
+            if summary.recipient_id and summary.recipient_id != structure:
+                # Another structure's invoice (a portal ignoring the filter): not ours.
+                if count_total and self.run.total:
+                    self.run.total -= 1
+                continue
+            if not count_total and summary.chorus_id in self.seen:
+                continue
+            if not count_total:
+                self.run.total += 1
+            yield summary
 
     def _with_total(self, search):
         """Iterate a search, adding its total to the run's "to examine" counter once known."""
@@ -229,7 +284,51 @@ class InvoiceSynchronizer:
         run._notify()
 
     # ------------------------------------------------------------------ one chunk
+    def _process_chunks(self, chunks, first_sync):
+        """Each chunk: planned (what is new or changed), its Chorus calls made (histories, PIVOT
+        downloads), then written and committed. The calls of the next chunk run in a worker
+        thread while this one is written: Odoo's work and Chorus's latency overlap, with the
+        same calls in flight (one chunk's calls at a time)."""
+        ahead = None  # (todo, future of its calls)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chorus-fetch") as fetcher:
+            try:
+                for chunk in chunks:
+                    todo = self._plan_chunk(chunk, first_sync)
+                    previous = ahead
+                    ahead = (todo, fetcher.submit(self._fetch, todo) if todo else None)
+                    if previous is not None:
+                        self._write_fetched(*previous)
+                        self._end_batch()
+                if ahead is not None:
+                    current, ahead = ahead, None
+                    self._write_fetched(*current)
+                    self._end_batch()
+            finally:
+                if ahead is not None and ahead[1] is not None:
+                    # Interrupted: the files fetched ahead are not kept.
+                    try:
+                        self._cleanup(ahead[1].result()[1])
+                    except Exception:  # noqa: BLE001 - already failing
+                        pass
+
     def _process_chunk(self, summaries, first_sync=False):
+        """One chunk, its calls made here (no overlap)."""
+        todo = self._plan_chunk(summaries, first_sync)
+        if todo:
+            self._write_fetched(todo, None)
+
+    def _fetch(self, todo):
+        """The Chorus calls of a planned chunk: HTTP only (a worker thread, no ORM)."""
+        histories = self._fetch_histories([
+            summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
+            if not is_new or self._history_needed(summary)])
+        downloads = self._fetch_downloads(
+            [summary for summary, _invoice, _new, _history, files in todo if files])
+        return histories, downloads
+
+    def _plan_chunk(self, summaries, first_sync=False):
+        """What is new or changed in ``summaries``: the todo list ``(summary, invoice or None,
+        is_new, as_history, needs_files)``, empty when nothing is to be done."""
         run = self.run
         fresh = []
         for summary in summaries:
@@ -240,7 +339,7 @@ class InvoiceSynchronizer:
             self.seen.add(summary.chorus_id)
             fresh.append(summary)
         if not fresh:
-            return
+            return []
         existing = {
             invoice.chorus_id: invoice
             for invoice in self.Invoice.search(
@@ -275,6 +374,7 @@ class InvoiceSynchronizer:
                 invoice.chorus_status_code != summary.status
                 or (status_at and invoice.status_datetime != status_at)
                 or invoice.id in awaiting_history
+                or invoice.history_pending
             )
             needs_files = invoice.files_state in ("pending", "error") or (
                 changed and invoice.files_state == "unavailable"
@@ -287,17 +387,24 @@ class InvoiceSynchronizer:
                 todo.append((summary, invoice, False, False, bool(needs_files)))
             else:
                 run.count_unchanged += 1
+        return todo
+
+    def _write_fetched(self, todo, future):
+        """Write a planned chunk once its calls are made (``future``: made ahead in a worker
+        thread; None: made now)."""
         if not todo:
             return
-        # HTTP first, with nothing pending in this transaction (no row is locked while Chorus
-        # is waited for), then all the writes of the batch, committed together.
+        # Nothing pending in this transaction while Chorus is waited for (no row is locked),
+        # then all the writes of the batch, committed together.
         self.run._commit()
-        histories = self._http_histories(
-            [summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
-             if not is_new or summary.status != chorus_statuses.MISE_A_DISPOSITION]
-        )
+        raw_histories, raw_downloads = future.result() if future else self._fetch(todo)
+        try:
+            histories = self._histories_outcome(raw_histories)
+        except BaseException:
+            self._cleanup(raw_downloads)
+            raise
+        downloads = self._downloads_outcome(raw_downloads)
         file_items = [summary for summary, _invoice, _new, _history, files in todo if files]
-        downloads = self._http_downloads(file_items)
         try:
             records = self._write_batch(todo, histories)
             items = {summary.chorus_id: (summary, records[summary.chorus_id][1])
@@ -306,6 +413,13 @@ class InvoiceSynchronizer:
         finally:
             self._cleanup(downloads)
         self._download_singly(retry_singly, items)
+        # A new invoice whose PIVOT says it was completed (or recycled) went through a
+        # suspension before this first look: its history tells the payment delay's interruption.
+        self._read_histories(self.Invoice.browse([
+            invoice.id for chorus_id, (_s, invoice, is_new) in records.items()
+            if is_new and chorus_id not in histories and invoice.redelivery
+            and invoice.redelivery.strip().lower() not in ("non", "no")
+        ]))
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
@@ -323,19 +437,31 @@ class InvoiceSynchronizer:
         )
 
     def _write_batch_together(self, todo, histories):
-        records = {}
+        written = {}
+        new_vals, new_summaries = [], []
         for summary, invoice, is_new, as_history, _files in todo:
-            written = self._write_invoice(summary, invoice, is_new, as_history)
-            records[summary.chorus_id] = (summary, written, is_new)
+            if is_new:
+                # Created together below: one INSERT for the batch.
+                new_vals.append(self._new_invoice_values(summary, as_history))
+                new_summaries.append(summary)
+                continue
+            written[summary.chorus_id] = self._write_invoice(summary, invoice, False, False)
+        if new_vals:
+            created = self.Invoice.create(new_vals)
+            written.update(zip([summary.chorus_id for summary in new_summaries], created))
+            self.fresh_ids.update(created.ids)
+        records = {
+            summary.chorus_id: (summary, written[summary.chorus_id], is_new)
+            for summary, _invoice, is_new, _history, _files in todo
+        }
         for chorus_id, (history, error) in histories.items():
             if chorus_id not in records:
                 continue
             invoice = records[chorus_id][1]
             if error is not None:
-                self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                      reason=chorus_error_message(error, self.env)))
+                self._history_unavailable(invoice, error)
                 continue
-            invoice._apply_history(history)
+            self._apply_history(invoice, history)
         return records
 
     def _write_batch_one_by_one(self, todo, histories):
@@ -353,13 +479,63 @@ class InvoiceSynchronizer:
                 continue
             summary, invoice = records[chorus_id][:2]
             if error is not None:
-                self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                      reason=chorus_error_message(error, self.env)))
+                self._isolated(self._history_unavailable, invoice, error)
                 continue
-            _done, error = self._isolated(invoice._apply_history, history)
+            _done, error = self._isolated(self._apply_history, invoice, history)
             if error is not None:
                 self._record_failure(summary, invoice, error)
         return records
+
+    # ------------------------------------------------------------------ histories
+    @staticmethod
+    def _history_needed(summary):
+        """Whether a new invoice's history must be read: its first mise à disposition is not
+        its current status, or it was made available (again) long after its deposit (a
+        suspension completed before this first look)."""
+        if summary.status != chorus_statuses.MISE_A_DISPOSITION:
+            return True
+        available = paris_date(summary.status_datetime)
+        return bool(available and summary.deposit_date
+                    and (available - summary.deposit_date).days > ROUTING_DAYS)
+
+    @staticmethod
+    def _apply_history(invoice, history):
+        invoice._apply_history(history)
+        if invoice.history_pending:
+            invoice.history_pending = False
+
+    def _history_unavailable(self, invoice, error):
+        """The history could not be read: the invoice is kept, flagged, and its history read
+        again by the next retrieval (see _retry_unfinished)."""
+        invoice.history_pending = True
+        self.run._log(
+            _("Status history unavailable: %(reason)s It is read again at the next retrieval.",
+              reason=chorus_error_message(error, self.env)),
+            level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+            invoice=invoice,
+        )
+
+    def _read_histories(self, invoices):
+        """Read and store the history of ``invoices`` (flagged first: a run interrupted on the
+        way leaves them to the next one)."""
+        if not invoices:
+            return
+        invoices.write({"history_pending": True})
+        self.run._commit()
+        histories = self._http_histories(invoices.mapped("chorus_id"))
+        for invoice in invoices:
+            history, error = histories[invoice.chorus_id]
+            if error is not None:
+                self._isolated(self._history_unavailable, invoice, error)
+                continue
+            _done, error = self._isolated(self._apply_history, invoice, history)
+            if error is not None:
+                self.run._log(
+                    _("Status history unavailable: %(reason)s It is read again at the next "
+                      "retrieval.", reason=self._error_text(error)),
+                    level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+                    invoice=invoice,
+                )
 
     # ------------------------------------------------------------------ checks on arrival
     def _after_sync(self, invoices):
@@ -469,30 +645,40 @@ class InvoiceSynchronizer:
     def _write_invoice(self, summary, invoice, is_new, as_history):
         """Create or update one invoice from its search summary (metadata)."""
         run = self.run
-        vals = self._values_from_summary(summary)
         if is_new:
-            vals.update(
-                company_id=self.company.id,
-                account_id=self.account.id,
-                chorus_id=summary.chorus_id,
-                imported_as_history=as_history,
-                files_state="pending",
-                duplicate_check_pending=True,
-            )
-            if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
-                # Its first mise à disposition is its current status: no history call needed.
-                vals.update(
-                    mise_a_disposition_at=to_utc_naive(summary.status_datetime),
-                    mise_a_disposition_date=paris_date(summary.status_datetime),
-                )
-            run.count_new += 1
-            return self.Invoice.create(vals)
+            created = self.Invoice.create(self._new_invoice_values(summary, as_history))
+            self.fresh_ids.add(created.id)
+            return created
+        vals = self._values_from_summary(summary)
         previous = invoice.chorus_status_code
         invoice.write(vals)
         if previous != summary.status:
             invoice._post_status_change(previous, summary.status, summary.status_comment)
         run.count_updated += 1
         return invoice
+
+    def _new_invoice_values(self, summary, as_history):
+        """The values of an invoice seen for the first time (counted as new)."""
+        vals = self._values_from_summary(summary)
+        vals.update(
+            company_id=self.company.id,
+            account_id=self.account.id,
+            # Keyed by its structure too: one Chorus invoice is one record, whatever the
+            # company (chorus.pro.invoice's unique index).
+            recipient_chorus_id=vals.get("recipient_chorus_id") or self.account.structure_chorus_id,
+            chorus_id=summary.chorus_id,
+            imported_as_history=as_history,
+            files_state="pending",
+            duplicate_check_pending=True,
+        )
+        if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
+            # Its first mise à disposition is its current status: no history call needed.
+            vals.update(
+                mise_a_disposition_at=to_utc_naive(summary.status_datetime),
+                mise_a_disposition_date=paris_date(summary.status_datetime),
+            )
+        self.run.count_new += 1
+        return vals
 
     def _service_for(self, chorus_id, code, name):
         """The account's service ``chorus_id``; a service Chorus names that we do not know yet
@@ -517,10 +703,16 @@ class InvoiceSynchronizer:
     # ------------------------------------------------------------------ HTTP phase
     def _http_histories(self, chorus_ids):
         """{chorus_id: (StatusHistory, None) or (None, error)}; Chorus unreachable interrupts."""
-        results = self._parallel(
+        return self._histories_outcome(self._fetch_histories(chorus_ids))
+
+    def _fetch_histories(self, chorus_ids):
+        """HTTP only (may run in a worker thread): [(chorus_id, history, error)]."""
+        return self._parallel(
             [(chorus_id, chorus_id) for chorus_id in chorus_ids],
             lambda chorus_id: self.client.get_history(chorus_id),
         )
+
+    def _histories_outcome(self, results):
         outcome = {}
         for chorus_id, history, error in results:
             if isinstance(error, chorus_errors.ChorusTransportError):
@@ -532,12 +724,16 @@ class InvoiceSynchronizer:
         """Download PIVOT bundles under the size cap, a few in flight; returns a list of
         (chorus ids, DownloadedFile or error). A bundle refused as a whole is split in halves
         until the bad invoice is isolated. The files are temporary: see :meth:`_cleanup`."""
+        return self._downloads_outcome(self._fetch_downloads(summaries, single=single))
+
+    def _fetch_downloads(self, summaries, single=False):
+        """HTTP only (may run in a worker thread): [(chorus ids, DownloadedFile or error)]."""
         if not summaries:
             return []
         if single:
             bundles = [[summary.chorus_id] for summary in summaries]
         else:
-            cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
+            cap = self.bundle_cap
             bundles, current, current_size = [], [], 0
             for summary in summaries:
                 size = summary.size or DEFAULT_SIZE
@@ -549,7 +745,7 @@ class InvoiceSynchronizer:
             if current:
                 bundles.append(current)
         outcomes = []
-        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        workers = self.workers
         try:
             if workers == 1 or len(bundles) == 1:
                 for bundle in bundles:
@@ -561,6 +757,10 @@ class InvoiceSynchronizer:
         except BaseException:
             self._cleanup(outcomes)
             raise
+        return outcomes
+
+    def _downloads_outcome(self, outcomes):
+        """Chorus unreachable interrupts (the files are removed); the downloads are counted."""
         interrupted = next(
             (error for _ids, error in outcomes if isinstance(error, chorus_errors.ChorusTransportError)),
             None,
@@ -648,6 +848,8 @@ class InvoiceSynchronizer:
         by_number = {}
         for chorus_id in remaining:
             by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
+        # Together, the VAT lines and lines of the bundle's new invoices are created at once.
+        children = None if isolate else {}
         try:
             for position, pivot in enumerate(iter_pivot_invoices(downloaded.path)):
                 chorus_id = pivot.chorus_id
@@ -662,7 +864,7 @@ class InvoiceSynchronizer:
                 remaining.remove(chorus_id)
                 summary, invoice = items[chorus_id]
                 if not isolate:
-                    self._store_invoice_files(invoice, summary, pivot)
+                    self._store_invoice_files(invoice, summary, pivot, children)
                     continue
                 _done, error = self._isolated(self._store_invoice_files, invoice, summary, pivot)
                 if error is not None:
@@ -676,13 +878,28 @@ class InvoiceSynchronizer:
                     "The PIVOT file sent by Chorus Pro is malformed: %(error)s",
                     error=pivot_error_message(error, self.env)))
             return []
+        for model, values in (children or {}).items():
+            self.env[model].sudo().create(values)
         for chorus_id in remaining:
             self._fail(items[chorus_id][1], _(
                 "Chorus Pro did not include this invoice in the downloaded file."))
         return []
 
-    def _store_invoice_files(self, invoice, summary, pivot):
+    CHILDREN = {"tax_ids": "chorus.pro.invoice.tax", "line_ids": "chorus.pro.invoice.line"}
+
+    def _store_invoice_files(self, invoice, summary, pivot, children=None):
         vals = invoice._chorus_record_values(pivot)
+        if children is not None and invoice.id in self.fresh_ids:
+            # A new invoice has no VAT lines nor lines to replace: theirs are created with the
+            # bundle's (one INSERT per model instead of one per invoice and a search each).
+            for field, model in self.CHILDREN.items():
+                commands = vals.get(field) or []
+                if all(command[0] in (Command.CLEAR, Command.CREATE) for command in commands):
+                    vals.pop(field, None)
+                    children.setdefault(model, []).extend(
+                        dict(command[2], invoice_id=invoice.id)
+                        for command in commands if command[0] == Command.CREATE
+                    )
         vals.update(
             files_state="done",
             files_size=summary.size or 0,
@@ -764,6 +981,13 @@ class InvoiceSynchronizer:
              "|", ("files_attempted_at", "=", False),
              ("files_attempted_at", "<", retry_unavailable_before)]
         )
+        pending_histories = self.Invoice.search(
+            [("account_id", "=", self.account.id), ("history_pending", "=", True),
+             ("chorus_id", "not in", list(self.seen))]
+        )
+        for ids in split_every(self.batch_size, pending_histories.ids):
+            self._read_histories(self.Invoice.browse(ids))
+            self._end_batch()
         for chunk in chunked(leftovers, self.batch_size):
             items = {}
             for invoice in chunk:
@@ -783,7 +1007,7 @@ class InvoiceSynchronizer:
     def _parallel(self, items, call):
         """Run ``call(key)`` for each (key, payload) with a few calls in flight; results in the
         input order as (payload, result, error)."""
-        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        workers = self.workers
 
         def guarded(key):
             try:

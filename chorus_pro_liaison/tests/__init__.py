@@ -20,3 +20,4 @@ from . import test_translations
 from . import test_tour_screens
 from . import test_tour_french
 from . import test_tour_matching_picker
+from . import test_sync_completeness

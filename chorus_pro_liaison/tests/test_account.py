@@ -86,7 +86,9 @@ class TestChorusProAccount(ChorusCase, TransactionCase):
         self.assertFalse(managed.read(["technical_password"])[0]["technical_password"])
 
     def test_other_company_account_invisible(self):
-        other = self.create_chorus_account(self.sim, company=self.company_b)
+        other = self.create_chorus_account(
+            self.sim, company=self.company_b,
+            structure_chorus_id=self.sim.info["second_structure_id"])
         accounts = self.env["chorus.pro.account"].with_user(self.manager).search([])
         self.assertIn(self.account, accounts)
         self.assertNotIn(other, accounts)

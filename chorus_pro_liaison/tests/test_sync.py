@@ -275,7 +275,9 @@ class TestSyncFaults(SyncCase):
 
     def test_cron_skips_disabled_and_records_expired_credentials(self):
         company_b = self.env["res.company"].create({"name": "Syndicat des eaux"})
-        disabled = self.create_chorus_account(self.sim, company=company_b, enabled=False)
+        disabled = self.create_chorus_account(
+            self.sim, company=company_b, enabled=False,
+            structure_chorus_id=self.sim.info["second_structure_id"])
         self.account.password_expiry_date = date.today() - timedelta(days=2)
         Run = self.env["chorus.pro.run"]
         before = Run.search([])

@@ -5,7 +5,7 @@
 from datetime import date
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from chorus_pro.timeutil import paris_today
 
@@ -108,7 +108,7 @@ class ChorusProMandateWizard(models.TransientModel):
     def _open(self, invoices=None):
         """The mandating screen for ``invoices`` (default: every open invoice of the company)."""
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can mandate invoices."))
+            raise AccessError(_("Only mandating officers can mandate invoices."))
         Invoice = self.env["chorus.pro.invoice"]
         if invoices is None:
             invoices = Invoice.search(
@@ -200,7 +200,7 @@ class ChorusProMandateWizard(models.TransientModel):
         """"Mandater": the selected invoices become mandates (in the background when many)."""
         self.ensure_one()
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can mandate invoices."))
+            raise AccessError(_("Only mandating officers can mandate invoices."))
         selected = self.line_ids.filtered(lambda l: l.selected and not l.blocked)
         if not selected:
             raise UserError(_("Select at least one invoice that can be mandated."))
