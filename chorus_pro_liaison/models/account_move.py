@@ -26,6 +26,7 @@ from odoo.addons.chorus_pro_liaison.services.mandating import (
 
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.timeutil import paris_today
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ class AccountMove(models.Model):
                 move._chorus_pro_store(vals)
 
     def action_post(self):
+        check_action_access(self.filtered("chorus_pro_invoice_id"), "write")
         result = super().action_post()
         if not self.env.context.get("chorus_pro_no_push"):
             pending = self.filtered(
@@ -323,6 +325,7 @@ class AccountMove(models.Model):
         return result
 
     def button_draft(self):
+        check_action_access(self.filtered("chorus_pro_invoice_id"), "write")
         for move in self.filtered("chorus_pro_invoice_id"):
             if move.chorus_pro_bordereau_id.state not in (False, "draft"):
                 raise UserError(_(
@@ -341,6 +344,7 @@ class AccountMove(models.Model):
         return super().button_draft()
 
     def button_cancel(self):
+        check_action_access(self.filtered("chorus_pro_invoice_id"), "write")
         numbered = self.filtered("chorus_pro_mandate_number")
         if numbered:
             raise UserError(_(
@@ -395,6 +399,7 @@ class AccountMove(models.Model):
 
     # ------------------------------------------------------------------ actions
     def action_open_chorus_pro_invoice(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -406,6 +411,7 @@ class AccountMove(models.Model):
 
     def action_chorus_pro_push_again(self):
         """"Send now" on a mandate whose MANDATEE is waiting to be sent (or was withdrawn)."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(MANDATING_GROUP):
             raise UserError(_("Only mandating officers can send the status Mandatée."))
         pushes = self._chorus_pro_push_mandated()
@@ -413,6 +419,7 @@ class AccountMove(models.Model):
         return self.env["chorus.pro.invoice"]._chorus_outcome_notification(outcomes)
 
     def action_open_chorus_pro_push(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

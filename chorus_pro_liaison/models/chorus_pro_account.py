@@ -20,6 +20,7 @@ from chorus_pro.account import password_expiry
 from chorus_pro.client import ChorusProClient
 from chorus_pro.evidence import unsigned_evidence
 from chorus_pro.timeutil import from_utc_naive, paris_today
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 
@@ -579,6 +580,7 @@ class ChorusProAccount(models.Model):
     # ------------------------------------------------------------------ actions
     def action_test_connection(self):
         """"Tester la connexion": token, technical account, structure access, in plain words."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         lines = []
@@ -698,6 +700,7 @@ class ChorusProAccount(models.Model):
 
     def action_load_structures(self):
         """Load the structures the technical account can receive for, to pick one."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         try:
@@ -709,6 +712,7 @@ class ChorusProAccount(models.Model):
 
     def action_find_structure_by_siret(self):
         """Find the structure of the company's SIRET."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         siret = (self.company_id.siret or "").replace(" ", "")
@@ -729,6 +733,7 @@ class ChorusProAccount(models.Model):
         return self.env["chorus.pro.structure.choice"]._open_for(self, structures)
 
     def action_load_services(self):
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         if not self.structure_chorus_id:
@@ -763,6 +768,7 @@ class ChorusProAccount(models.Model):
 
     def action_launch_sync(self):
         """"Lancer la vérification": checks at once, then retrieves in the background."""
+        check_action_access(self, "read")
         self.ensure_one()
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
             raise UserError(_("Only Chorus Pro processors can launch the retrieval."))

@@ -23,6 +23,7 @@ from chorus_pro.evidence import (
     VerificationResult,
     verify_evidence,
 )
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 class ChorusProEvidenceMixin(models.AbstractModel):
@@ -76,6 +77,7 @@ class ChorusProEvidenceMixin(models.AbstractModel):
 
     def action_verify_evidence(self):
         """"Vérifier": says whether the stored evidence is intact."""
+        check_action_access(self, "read")
         self.ensure_one()
         return self._chorus_evidence_notification(self._chorus_verify_evidence(), self.evidence)
 

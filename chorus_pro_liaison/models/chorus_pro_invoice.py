@@ -13,6 +13,7 @@ from chorus_pro import statuses as chorus_statuses
 from chorus_pro.mapping import KNOWN_FIELDS, invoice_values
 from chorus_pro.records import IDENTIFIER_TYPES
 from chorus_pro.timeutil import paris_date, to_utc_naive
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 # Every status Chorus may report, in lifecycle order; unknown codes are kept in
 # chorus_status_code and shown as "Other".
@@ -255,6 +256,7 @@ class ChorusProInvoice(models.Model):
         return code if code in KNOWN_STATUSES else "OTHER"
 
     def action_open_files(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -36,6 +36,7 @@ from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
 
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 
@@ -627,9 +628,11 @@ class ChorusProInvoice(models.Model):
     # ------------------------------------------------------------------ actions
     def action_mandate_selection(self):
         """"Mandater" on selected invoices: the mandating screen with just them."""
+        check_action_access(self, "read")
         return self.env["chorus.pro.mandate.wizard"]._open(self)
 
     def action_open_mandate(self):
+        check_action_access(self, "read")
         self.ensure_one()
         move = self.mandate_move_id or self.credit_note_mandate_id
         return {

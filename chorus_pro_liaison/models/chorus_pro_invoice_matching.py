@@ -35,6 +35,7 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
 from chorus_pro import errors as chorus_errors
 from chorus_pro import identifiers
 from chorus_pro import statuses as chorus_statuses
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 
@@ -879,6 +880,7 @@ class ChorusProInvoice(models.Model):
     # ------------------------------------------------------------------ actions
     def action_open_supplier_match(self):
         """"Valider les tiers": the matching screen for this invoice."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._chorus_check_can_match()
         return self.env["chorus.pro.supplier.match"]._open_for(self)
@@ -886,6 +888,7 @@ class ChorusProInvoice(models.Model):
     def action_refresh_proposals(self):
         """"Refresh the proposals" of the list of suppliers to match (the selected invoices, or
         all of them): remembered matches applied, best candidates found again."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can match suppliers to partners."))
         invoices = self or self.search(self._to_match_domain())
@@ -904,10 +907,12 @@ class ChorusProInvoice(models.Model):
         }
 
     def action_confirm_bank_account(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.env["chorus.pro.bank.confirm"]._open_for(self)
 
     def action_open_partner(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.partner_id._get_records_action() if self.partner_id else False
 

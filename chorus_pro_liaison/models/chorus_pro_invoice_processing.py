@@ -20,6 +20,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_ST
 
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.timeutil import paris_today
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 PROCESSOR_GROUP = "chorus_pro_liaison.group_chorus_pro_processor"
 VALIDATOR_GROUP = "chorus_pro_liaison.group_chorus_pro_validator"
@@ -625,6 +626,7 @@ class ChorusProInvoice(models.Model):
 
     def action_confirm_decision(self):
         """Row button: confirm this invoice's decision now."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can send decisions to Chorus Pro."))
         if len(self) == 1:
@@ -642,6 +644,7 @@ class ChorusProInvoice(models.Model):
 
     def action_confirm_selected(self):
         """List header button: review the selected decisions (consequences), then confirm."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can send decisions to Chorus Pro."))
         with_decision = self.filtered("decision_status")
@@ -694,6 +697,7 @@ class ChorusProInvoice(models.Model):
 
     def action_send_pending(self):
         """"Send now" on a line whose decision is waiting to be sent."""
+        check_action_access(self, "write")
         pending = self.sudo().push_ids.filtered(lambda push: push.state == "pending")
         if not pending:
             raise UserError(_("No decision is waiting to be sent for this invoice."))
@@ -702,6 +706,7 @@ class ChorusProInvoice(models.Model):
         return self._chorus_outcome_notification(outcomes)
 
     def action_open_pushes(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -715,6 +720,7 @@ class ChorusProInvoice(models.Model):
     def action_preview_files(self):
         """Eye icon: the invoice PDF first, then the complementary attachments, in Odoo's
         file viewer."""
+        check_action_access(self, "read")
         self.ensure_one()
         attachments = self.env["ir.attachment"].search(
             [("res_model", "=", self._name), ("res_id", "=", self.id)]
@@ -831,6 +837,7 @@ class ChorusProInvoice(models.Model):
 
     def action_not_duplicate(self):
         """"Not a duplicate": clear the flag (and the proposed rejection)."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can clear a duplicate suspicion."))
         for invoice in self.filtered("is_duplicate_suspect"):
@@ -848,6 +855,7 @@ class ChorusProInvoice(models.Model):
         return True
 
     def action_open_duplicate(self):
+        check_action_access(self, "read")
         self.ensure_one()
         if not self.duplicate_of_id:
             return False

@@ -22,6 +22,7 @@ from odoo import api, fields, models
 from chorus_pro import identifiers
 from chorus_pro.pes import Address, BankAccount, DgpBlock, Line, OriginRef, PesFile, Piece, Tiers
 from chorus_pro.pes import codes as pes_codes
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 CHORUS_USER_GROUP = "chorus_pro_liaison.group_chorus_pro_user"
 # The states a bordereau reaches after its validation; a pièce follows its bordereau's, until
@@ -78,6 +79,7 @@ class ChorusProPesPiece(models.Model):
                 piece.state = state if state in dict(PES_STATES) else "generated"
 
     def action_open_bordereau(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.bordereau_id._get_records_action(name=self.bordereau_id.display_name)
 

@@ -35,6 +35,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_pro_account_token import CONTE
 from odoo.addons.chorus_pro_liaison.services.mandating import MandateRunner
 from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer
 from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, commit, rollback
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 
@@ -403,6 +404,7 @@ class ChorusProRun(models.Model):
         }
 
     def action_open_invoices(self):
+        check_action_access(self, "read")
         self.ensure_one()
         invoices = self.invoice_ids | self.line_ids.invoice_id
         return {
@@ -414,6 +416,7 @@ class ChorusProRun(models.Model):
         }
 
     def action_open_mandates(self):
+        check_action_access(self, "read")
         self.ensure_one()
         moves = self.mandate_request_ids.move_id
         action = {

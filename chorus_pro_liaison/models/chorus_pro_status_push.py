@@ -40,6 +40,7 @@ from chorus_pro import statuses as chorus_statuses
 from chorus_pro.client import OP_PROCESS
 from chorus_pro.evidence import unsigned_evidence
 from chorus_pro.timeutil import PARIS, from_utc_naive, paris_date, to_utc_naive
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 
@@ -621,6 +622,7 @@ class ChorusProStatusPush(models.Model):
         """"Send now": a pending push is sent at once. A push withdrawn or not sent is decided
         again by the current user: a new push, every rule checked anew (and, for Mandatée, only
         for a validated mandate)."""
+        check_action_access(self, "read")
         self._check_send_rights()
         for push in self.sorted("id"):
             if push.state == "failed":
@@ -642,6 +644,7 @@ class ChorusProStatusPush(models.Model):
 
     def action_cancel(self):
         """Withdraw a decision still waiting to be sent (e.g. to take another one)."""
+        check_action_access(self, "read")
         self._check_send_rights(withdraw=True)
         for push in self.sudo():
             if push.state != "pending" or not push._lock():

@@ -12,6 +12,7 @@ from odoo.exceptions import ValidationError
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import IDENTIFIER_TYPE_SELECTION
 
 from chorus_pro.identifiers import compact_identifier
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 class ChorusProSupplier(models.Model):
@@ -133,6 +134,7 @@ class ChorusProSupplier(models.Model):
         })
 
     def action_open_invoices(self):
+        check_action_access(self, "read")
         self.ensure_one()
         field = "factor_identifier_key" if self.role == "factor" else "supplier_identifier_key"
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -1,6 +1,7 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 class ResConfigSettings(models.TransientModel):
@@ -32,5 +33,6 @@ class ResConfigSettings(models.TransientModel):
                 account.enabled = settings.chorus_pro_enabled
 
     def action_open_chorus_pro_account(self):
+        check_action_access(self, "read")
         account = self.env["chorus.pro.account"]._for_company(self.company_id, create=True)
         return account._action_open_form()

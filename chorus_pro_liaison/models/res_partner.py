@@ -10,6 +10,7 @@ import psycopg2
 from odoo import _, api, fields, models
 
 from chorus_pro import identifiers
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 
@@ -97,11 +98,13 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------ actions
     def action_chorus_pro_history(self):
         """Past Chorus invoices, vendor bills and payments of this partner."""
+        check_action_access(self, "read")
         self.ensure_one()
         return self.env["chorus.pro.partner.history"]._open_for(self.commercial_partner_id)
 
     def action_chorus_pro_pick_for_match(self):
         """The "…" list of the matching screen: this partner becomes the selected one."""
+        check_action_access(self, "read")
         self.ensure_one()
         match = self.env["chorus.pro.supplier.match"].browse(
             self.env.context.get("chorus_pro_match_id")

@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from chorus_pro import identifiers
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 class ChorusProBankConfirm(models.TransientModel):
@@ -61,6 +62,7 @@ class ChorusProBankConfirm(models.TransientModel):
         }
 
     def action_confirm(self):
+        check_action_access(self, "write")
         self.ensure_one()
         if not self.confirmed_by_trusted_channel:
             raise UserError(_(

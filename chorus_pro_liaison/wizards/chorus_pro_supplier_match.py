@@ -7,6 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_matching import REASONS
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 def partner_identifier(partner):
@@ -164,6 +165,7 @@ class ChorusProSupplierMatch(models.TransientModel):
 
     # ------------------------------------------------------------------ actions
     def action_confirm(self):
+        check_action_access(self, "write")
         self.ensure_one()
         if not self.partner_id:
             raise UserError(_("Select the partner of this supplier first."))
@@ -176,6 +178,7 @@ class ChorusProSupplierMatch(models.TransientModel):
 
     def action_create_partner(self):
         """One click: the partner from the Chorus Pro data, matched at once."""
+        check_action_access(self, "write")
         self.ensure_one()
         partner = self.invoice_id._chorus_create_partner("supplier")
         self.partner_id = partner
@@ -185,6 +188,7 @@ class ChorusProSupplierMatch(models.TransientModel):
         return {"type": "ir.actions.act_window_close"}
 
     def action_create_factor(self):
+        check_action_access(self, "write")
         self.ensure_one()
         self.factor_partner_id = self.invoice_id._chorus_create_partner("factor")
         return self._reopen()
@@ -212,18 +216,22 @@ class ChorusProSupplierMatch(models.TransientModel):
 
     def action_open_partner_list(self):
         """The "…" button: the full partner list, to pick any partner."""
+        check_action_access(self, "read")
         return self._partner_list_action("partner_id")
 
     def action_open_factor_list(self):
+        check_action_access(self, "read")
         return self._partner_list_action("factor_partner_id")
 
     def action_open_history(self):
+        check_action_access(self, "read")
         self.ensure_one()
         if not self.partner_id:
             raise UserError(_("Select a partner to see its history."))
         return self.env["chorus.pro.partner.history"]._open_for(self.partner_id, match=self)
 
     def action_open_invoice(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -235,10 +243,12 @@ class ChorusProSupplierMatch(models.TransientModel):
         }
 
     def action_open_files(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.invoice_id.action_open_files()
 
     def action_open_pdf(self):
+        check_action_access(self, "read")
         self.ensure_one()
         attachment = self.main_attachment_pdf_id
         if not attachment:
@@ -296,6 +306,7 @@ class ChorusProSupplierMatchLine(models.TransientModel):
 
     def action_select(self):
         """Clicking a candidate fills the partner fields of the screen."""
+        check_action_access(self, "write")
         self.ensure_one()
         self.match_id.partner_id = self.partner_id
         return self.match_id._reopen()
