@@ -788,6 +788,8 @@ class ChorusProInvoice(models.Model):
                     "%(partner)s already has the SIRET %(siret)s: select it rather than create a "
                     "duplicate.", partner=same.display_name, siret=vals["siret"],
                 ))
+        if not self.company_id.chorus_pro_share_partners:
+            vals["company_id"] = self.company_id.id
         # Processors may lack Odoo's contact-creation right: this controlled creation from Chorus
         # data is theirs (checked above), hence sudo.
         partner = Partner.sudo().create(vals).sudo(False)

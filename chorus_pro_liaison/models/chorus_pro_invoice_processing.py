@@ -243,6 +243,19 @@ class ChorusProInvoice(models.Model):
     def _chorus_check_write_rights(self, vals):
         user = self.env.user
         touched = set(vals)
+        # The company and Chorus account of a received invoice are those it arrived for:
+        # moving it would hand its bank details to another company and send its decisions
+        # through another company's Chorus Pro account.
+        moved = sorted(name for name in ("company_id", "account_id") if name in touched and any(
+            invoice[name].id != (vals[name] or False) for invoice in self))
+        if moved:
+            raise AccessError(_(
+                "A Chorus Pro invoice stays in the company and on the Chorus Pro account it was "
+                "received for: %(fields)s cannot be changed.",
+                fields=", ".join(self._fields[name].string for name in moved),
+            ))
+        if vals.get("message_main_attachment_id"):
+            self._chorus_check_main_attachment(vals["message_main_attachment_id"])
         # What Chorus says and what the application records (status, amounts, bank details,
         # validator, mandate...) is read-only for people: only server code (sudo) writes it.
         read_only = sorted(
@@ -270,6 +283,17 @@ class ChorusProInvoice(models.Model):
                 and touched - VALIDATION_FIELDS):
             raise AccessError(_("You can only give or withdraw the internal validation of "
                                 "Chorus Pro invoices."))
+
+    def _chorus_check_main_attachment(self, attachment_id):
+        """The main file of an invoice is one of its own files, never another record's."""
+        attachment = self.env["ir.attachment"].sudo().browse(attachment_id).exists()
+        for invoice in self:
+            if not (attachment and attachment.res_model == invoice._name
+                    and attachment.res_id == invoice.id):
+                raise AccessError(_(
+                    "The main file of a Chorus Pro invoice can only be one of that invoice's "
+                    "own files."
+                ))
 
     def _chorus_write_validation(self, vals):
         validated = bool(vals["chorus_pro_validated"])

@@ -13,6 +13,9 @@ class ResConfigSettings(models.TransientModel):
         inverse="_inverse_chorus_pro_enabled",
         help="Liaison automatique Chorus Portail Pro for this company.",
     )
+    chorus_pro_share_partners = fields.Boolean(
+        related="company_id.chorus_pro_share_partners", readonly=False,
+    )
     chorus_pro_account_id = fields.Many2one(
         "chorus.pro.account", compute="_compute_chorus_pro_enabled"
     )
