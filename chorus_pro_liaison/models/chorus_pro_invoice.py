@@ -10,6 +10,7 @@ from odoo import Command, _, api, fields, models, tools
 
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro import text as chorus_text
 from chorus_pro.mapping import KNOWN_FIELDS, invoice_values
 from chorus_pro.records import IDENTIFIER_TYPES
 from chorus_pro.timeutil import paris_date, to_utc_naive
@@ -420,7 +421,9 @@ class ChorusProInvoice(models.Model):
                 continue
             checksum = hashlib.sha1(document.content).hexdigest()
             attachment = existing.get(checksum)
-            name = document.original_name or document.name or _("attachment")
+            # A name from outside: no folders, no invisible or control characters.
+            name = chorus_text.clean_file_name(
+                document.original_name or document.name, default=_("attachment"))
             if not attachment:
                 attachment = Attachment.create({
                     "name": name,

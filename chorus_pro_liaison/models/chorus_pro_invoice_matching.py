@@ -605,6 +605,22 @@ class ChorusProInvoice(models.Model):
                     "one.", partner=commercial.display_name, company=commercial.company_id.name,
                     own=invoice.company_id.name,
                 ))
+        commercial = partner.commercial_partner_id
+        if commercial.siret and not identifiers.is_valid_siret(commercial.siret):
+            raise UserError(_(
+                "The SIRET of %(partner)s (%(siret)s) is not valid: a SIRET is 14 digits with a "
+                "valid check digit. Correct it on the partner before matching it.",
+                partner=commercial.display_name, siret=commercial.siret,
+            ))
+        wrong = commercial.sudo().bank_ids.filtered(
+            lambda bank: identifiers.looks_like_iban(bank.acc_number)
+            and not identifiers.is_valid_iban(bank.acc_number))
+        if wrong:
+            raise UserError(_(
+                "%(partner)s has a bank account whose IBAN is not valid (%(iban)s): correct or "
+                "archive it before matching this partner.", partner=commercial.display_name,
+                iban=identifiers.mask_iban(wrong[0].acc_number) or "?",
+            ))
 
     def _chorus_confirm_match(self, partner, factor_partner=None, origin="manual"):
         """Link this invoice's supplier (and factor) to partners, remember it, and apply it at

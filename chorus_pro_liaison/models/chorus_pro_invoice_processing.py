@@ -21,6 +21,8 @@ from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_ST
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.timeutil import paris_today
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+from chorus_pro import text as chorus_text
 
 PROCESSOR_GROUP = "chorus_pro_liaison.group_chorus_pro_processor"
 VALIDATOR_GROUP = "chorus_pro_liaison.group_chorus_pro_validator"
@@ -256,6 +258,11 @@ class ChorusProInvoice(models.Model):
             ))
         if vals.get("message_main_attachment_id"):
             self._chorus_check_main_attachment(vals["message_main_attachment_id"])
+        if vals.get("decision_motif"):
+            # Checked before the field's size would cut it: refused in words, never cut.
+            problem = self._chorus_motif_problem(vals["decision_motif"])
+            if problem:
+                raise UserError(problem)
         # What Chorus says and what the application records (status, amounts, bank details,
         # validator, mandate...) is read-only for people: only server code (sudo) writes it.
         read_only = sorted(
@@ -412,6 +419,16 @@ class ChorusProInvoice(models.Model):
             ))
         return reasons
 
+    @api.model
+    def _chorus_motif_problem(self, motif):
+        """Why this motif cannot reach Chorus Pro as typed (empty when it can): an invisible or
+        control character, or over Chorus's limit (never cut silently)."""
+        try:
+            chorus_text.check_motif(motif)
+        except chorus_text.TextRefused as refused:
+            return text_refusal_message(refused, self.env)
+        return ""
+
     def _chorus_push_blockers(self, target, *, motif="", service_date=None, mandate_number="",
                               user=None):
         """Every reason why this decision cannot be taken now (empty list when it can).
@@ -469,11 +486,9 @@ class ChorusProInvoice(models.Model):
                 current=invoice._status_label(current) or "?",
             ))
         # Motif
-        if len(motif) > chorus_statuses.MOTIF_MAX_LENGTH:
-            reasons.append(_(
-                "The motif has %(length)s characters; Chorus Pro accepts at most %(max)s.",
-                length=len(motif), max=chorus_statuses.MOTIF_MAX_LENGTH,
-            ))
+        problem = self._chorus_motif_problem(motif)
+        if problem:
+            reasons.append(problem)
         if not motif:
             if chorus_statuses.motif_required(target):
                 reasons.append(_(
@@ -545,6 +560,9 @@ class ChorusProInvoice(models.Model):
         user = user or self.env.user
         self.check_access("read")
         invoice = self.sudo()
+        problem = self._chorus_motif_problem(motif)
+        if problem:
+            raise UserError(problem)
         motif = " ".join(str(motif or "").split())
         mandate_number = (mandate_number or "").strip()
         if target == chorus_statuses.SERVICE_FAIT:

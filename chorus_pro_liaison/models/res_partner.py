@@ -8,6 +8,7 @@ import logging
 import psycopg2
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from chorus_pro import identifiers
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
@@ -116,3 +117,21 @@ class ResPartner(models.Model):
             field = "partner_id"
         match.write({field: self.commercial_partner_id.id})
         return match._reopen(_("Valider les tiers"))
+
+
+class ResPartnerBank(models.Model):
+    _inherit = "res.partner.bank"
+
+    @api.constrains("acc_number")
+    def _check_chorus_pro_iban(self):
+        """A number written as an IBAN must be one: a typo would send a mandate's payment to
+        nobody (rejected) or to someone else."""
+        for bank in self:
+            if identifiers.looks_like_iban(bank.acc_number) and not identifiers.is_valid_iban(
+                bank.acc_number
+            ):
+                raise ValidationError(_(
+                    "%(number)s is not a valid IBAN: its check digits or its length for the "
+                    "country do not match. Copy it again from the supplier's RIB.",
+                    number=identifiers.mask_iban(bank.acc_number) or bank.acc_number[:4],
+                ))

@@ -7,6 +7,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_matching import REASONS
+
+from chorus_pro import identifiers
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
@@ -107,6 +109,9 @@ class ChorusProSupplierMatch(models.TransientModel):
                         warning = _(
                             "Another establishment of the same company (same SIREN, other SIRET)."
                         )
+            if commercial.siret and not identifiers.is_valid_siret(commercial.siret):
+                warning = _("The partner's SIRET (%(siret)s) is not valid: correct it before "
+                            "matching.", siret=commercial.siret)
             match.partner_identifier_warning = warning
 
     @api.depends("line_ids")
