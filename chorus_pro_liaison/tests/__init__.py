@@ -16,3 +16,6 @@ from . import test_tour_mandate
 from . import test_security_guards
 from . import test_pes
 from . import test_tour_pes
+from . import test_company_isolation
+from . import test_bad_input
+from . import test_every_button
