@@ -18,7 +18,7 @@ class TestBadInput(TwoCompaniesCase):
     def test_invisible_or_control_characters_in_a_motif_are_refused_by_name(self):
         invoice = self.commune_awaiting_invoice()
         as_processor = invoice.with_user(self.processor)
-        for motif, named in (("Doublon\x00", "U+0000"), ("Dou\x07blon", "U+0007"),
+        for motif, named in (("Doublon\x00", r"U\+0000"), ("Dou\x07blon", r"U\+0007"),
                              ("Dou\u200bblon", "ZERO WIDTH SPACE"),
                              ("\u202eDoublon", "RIGHT-TO-LEFT OVERRIDE")):
             with self.assertRaisesRegex(UserError, named):

@@ -209,7 +209,8 @@ class TestCompanyIsolation(TwoCompaniesCase):
 
     # ------------------------------------------------------------------ 6. partners created
     def test_partner_created_from_chorus_data_belongs_to_its_company(self):
-        invoice = self.ccas_invoice(partner_id=False, supplier_identifier_type="SIRET")
+        invoice = self.ccas_invoice(partner_id=False, supplier_identifier_type="SIRET",
+                                    chorus_status="MISE_A_DISPOSITION")
         Match = self.env["chorus.pro.supplier.match"].with_user(self.ccas_processor)
         match = Match.browse(
             invoice.with_user(self.ccas_processor).action_open_supplier_match()["res_id"])
@@ -224,7 +225,8 @@ class TestCompanyIsolation(TwoCompaniesCase):
 
     def test_partners_shared_when_the_company_chooses_so(self):
         self.ccas.chorus_pro_share_partners = True
-        invoice = self.ccas_invoice(partner_id=False, supplier_identifier_type="SIRET")
+        invoice = self.ccas_invoice(partner_id=False, supplier_identifier_type="SIRET",
+                                    chorus_status="MISE_A_DISPOSITION")
         partner = invoice.with_user(self.ccas_processor)._chorus_create_partner("supplier")
         self.assertFalse(partner.company_id)
 

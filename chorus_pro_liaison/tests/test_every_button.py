@@ -59,16 +59,17 @@ class TestEveryButton(TwoCompaniesCase):
         env = self.env
         invoice = self.ready_invoices(1)
         self.mandate(invoice)
+        awaiting = self.commune_awaiting_invoice()
         move = invoice.mandate_move_id
         bordereau = move.chorus_pro_bordereau_id
-        awaiting = self.commune_awaiting_invoice()
-        self.pending_decision(awaiting, self.processor)
+
         partner = env["res.partner"].create({
             "name": "Fournisseur de la commune", "is_company": True,
             "company_id": self.commune.id,
         })
         match = env["chorus.pro.supplier.match"].with_user(self.processor).browse(
-            invoice.with_user(self.processor).action_open_supplier_match()["res_id"])
+            awaiting.with_user(self.processor).action_open_supplier_match()["res_id"])
+        self.pending_decision(awaiting, self.processor)
         if not match.line_ids:
             match.sudo().write({"line_ids": [(0, 0, {"partner_id": partner.id, "sequence": 1})]})
         wizard = self.open_screen(invoice)
