@@ -18,6 +18,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.mandating import (
     bookkeeping_allowed,
     checked_mandate_ids,
@@ -26,7 +27,6 @@ from odoo.addons.chorus_pro_liaison.services.mandating import (
 
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.timeutil import paris_today
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from datetime import date
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -20,7 +21,6 @@ from chorus_pro.account import password_expiry
 from chorus_pro.client import ChorusProClient
 from chorus_pro.evidence import unsigned_evidence
 from chorus_pro.timeutil import from_utc_naive, paris_today
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

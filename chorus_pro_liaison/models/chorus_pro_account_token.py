@@ -22,6 +22,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.services.key_messages import (
     token_problem_message,
@@ -40,7 +41,6 @@ from chorus_pro.token import (
     TokenStatus,
     pin_from_environment,
 )
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import PES_STATES
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro.timeutil import paris_today
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 # Set at validation only, by the application.

@@ -32,6 +32,7 @@ from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.account_move import MANDATING_GROUP
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import pes_amount
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.pes_files import (
     HashingWriter,
     attach_file,
@@ -46,7 +47,6 @@ from odoo.addons.chorus_pro_liaison.services.pes_messages import (
 from chorus_pro.pes import Bordereau, PesFlow, PesHeader, sign_pes, validate, write_pes
 from chorus_pro.pes.problems import ERROR, WARNING
 from chorus_pro.timeutil import paris_today
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

@@ -20,8 +20,10 @@ from datetime import date
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from chorus_pro import text as chorus_text
+
 from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+
+from chorus_pro import text as chorus_text
 
 MAX_MANDATE_NUMBER = 99_999_999  # 8 digits: PES IdPce (Num8) and Chorus numeroDPMandat
 MAX_BORDEREAU_NUMBER = 9_999_999  # PES IdBord (Num7)

@@ -10,6 +10,7 @@ the evidence alone (no key needed) and says whether it is intact.
 
 from odoo import _, api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.key_messages import (
     evidence_problem_messages,
     token_problem_message,
@@ -23,7 +24,6 @@ from chorus_pro.evidence import (
     VerificationResult,
     verify_evidence,
 )
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 class ChorusProEvidenceMixin(models.AbstractModel):

@@ -8,13 +8,14 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models, tools
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro import text as chorus_text
 from chorus_pro.mapping import KNOWN_FIELDS, invoice_values
 from chorus_pro.records import IDENTIFIER_TYPES
 from chorus_pro.timeutil import paris_date, to_utc_naive
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 # Every status Chorus may report, in lifecycle order; unknown codes are kept in
 # chorus_status_code and shown as "Other".

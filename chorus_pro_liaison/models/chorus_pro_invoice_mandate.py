@@ -32,11 +32,11 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
 
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

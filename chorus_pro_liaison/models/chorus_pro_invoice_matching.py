@@ -27,6 +27,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -35,7 +36,6 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
 from chorus_pro import errors as chorus_errors
 from chorus_pro import identifiers
 from chorus_pro import statuses as chorus_statuses
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from odoo.osv import expression
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_motif import PROCESSING_TARGET_SELECTION
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_STATES
-
-from chorus_pro import statuses as chorus_statuses
-from chorus_pro.timeutil import paris_today
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+
+from chorus_pro import statuses as chorus_statuses
 from chorus_pro import text as chorus_text
+from chorus_pro.timeutil import paris_today
 
 PROCESSOR_GROUP = "chorus_pro_liaison.group_chorus_pro_processor"
 VALIDATOR_GROUP = "chorus_pro_liaison.group_chorus_pro_validator"

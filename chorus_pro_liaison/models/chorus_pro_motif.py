@@ -5,9 +5,10 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro import text as chorus_text
-from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
 
 # The decisions of the processing screen (the library's list), with the names users know.
 PROCESSING_TARGET_LABELS = {

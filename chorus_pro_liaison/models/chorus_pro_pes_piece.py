@@ -19,10 +19,11 @@ from types import SimpleNamespace
 
 from odoo import api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro import identifiers
 from chorus_pro.pes import Address, BankAccount, DgpBlock, Line, OriginRef, PesFile, Piece, Tiers
 from chorus_pro.pes import codes as pes_codes
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 CHORUS_USER_GROUP = "chorus_pro_liaison.group_chorus_pro_user"
 # The states a bordereau reaches after its validation; a pièce follows its bordereau's, until

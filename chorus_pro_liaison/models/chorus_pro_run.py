@@ -32,10 +32,10 @@ from contextlib import contextmanager
 from odoo import _, api, fields, models
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account_token import CONTEXT_RUN_KEY
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.mandating import MandateRunner
 from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer
 from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, commit, rollback
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -40,7 +41,6 @@ from chorus_pro import statuses as chorus_statuses
 from chorus_pro.client import OP_PROCESS
 from chorus_pro.evidence import unsigned_evidence
 from chorus_pro.timeutil import PARIS, from_utc_naive, paris_date, to_utc_naive
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 _logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import IDENTIFIER_TYPE_SELECTION
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro.identifiers import compact_identifier
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 class ChorusProSupplier(models.Model):

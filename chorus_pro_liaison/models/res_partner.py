@@ -10,8 +10,9 @@ import psycopg2
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from chorus_pro import identifiers
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
+from chorus_pro import identifiers
 
 _logger = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from chorus_pro import identifiers
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
+from chorus_pro import identifiers
 
 
 class ChorusProBankConfirm(models.TransientModel):

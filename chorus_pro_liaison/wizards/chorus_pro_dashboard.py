@@ -4,8 +4,9 @@
 
 from odoo import _, api, fields, models
 
-from chorus_pro import statuses as chorus_statuses
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
+from chorus_pro import statuses as chorus_statuses
 
 AWAITING_DECISION = sorted(chorus_statuses.AWAITING_DECISION)
 

@@ -7,8 +7,9 @@ from datetime import date
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from chorus_pro.timeutil import paris_today
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
+from chorus_pro.timeutil import paris_today
 
 
 # Until the end of January, the previous exercice can still be mandated (journée

@@ -4,6 +4,7 @@
 payments, to check that the partner chosen really is this supplier."""
 
 from odoo import _, api, fields, models
+
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 HISTORY_LIMIT = 80

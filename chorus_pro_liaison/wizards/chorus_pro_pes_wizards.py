@@ -16,11 +16,11 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_bordereau_pes import SIGNATORY_GROUP
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.key_messages import token_problem_message
 
 from chorus_pro.pes import PesAnswerError, SignatureOptions, TokenSigner, parse_acquittement
 from chorus_pro.token import TokenError
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 PIN_CONTEXT_KEY = "chorus_pro_pes_pin"
 CLAIMED_ROLE = "Ordonnateur"  # the XAdES ClaimedRole Hélios reads (a French word on purpose)

@@ -7,8 +7,9 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from chorus_pro import statuses as chorus_statuses
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
+from chorus_pro import statuses as chorus_statuses
 
 
 

@@ -1,6 +1,7 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import _, fields, models
+
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 

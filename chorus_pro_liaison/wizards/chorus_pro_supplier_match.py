@@ -7,9 +7,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_matching import REASONS
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro import identifiers
-from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 
 def partner_identifier(partner):
