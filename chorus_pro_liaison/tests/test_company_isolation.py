@@ -121,6 +121,18 @@ class TestCompanyIsolation(TwoCompaniesCase):
         with self.assertRaises(AccessError):
             wizard.write({"company_id": self.ccas.id})
 
+    def test_a_screen_on_another_company_invoice_shows_nothing_of_it(self):
+        # A screen left over from before the checks (made by server code, say), owned by a
+        # reader of the commune, about the CCAS's invoice: its fields are read with the
+        # reader's rights, so the CCAS's IBAN stays hidden.
+        foreign = self.ccas_invoice()
+        screen = self.env["chorus.pro.bank.confirm"].create({"invoice_id": foreign.id})
+        self.env.cr.execute("UPDATE chorus_pro_bank_confirm SET create_uid = %s WHERE id = %s",
+                            [self.commune_reader.id, screen.id])
+        self.env.invalidate_all()
+        with self.assertRaises(AccessError):
+            screen.with_user(self.commune_reader).read(["payment_iban_display", "bank_holder"])
+
     def test_screens_read_their_related_fields_with_the_users_rights(self):
         for model in ("chorus.pro.supplier.match", "chorus.pro.bank.confirm",
                       "chorus.pro.mandate.wizard.line", "chorus.pro.dashboard"):
