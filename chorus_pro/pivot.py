@@ -68,9 +68,14 @@ class PivotError(ValueError):
         invoice_number: str = "",
         chorus_id: Optional[int] = None,
         line: Optional[int] = None,
+        code: str = "",
+        params: Optional[dict] = None,
     ):
         super().__init__(reason)
         self.reason = reason
+        # What went wrong as a key and its values, for a caller writing it in its user's words.
+        self.code = code
+        self.params = dict(params or {})
         self.position = position
         self.invoice_number = invoice_number
         self.chorus_id = chorus_id
@@ -213,6 +218,8 @@ def _iterate(handle, on_error: str, errors: Optional[list]) -> Iterator[PivotInv
             f"malformed XML ({exc.msg}); {read}",
             position=position + 1 if root_seen else None,
             line=exc.lineno,
+            code="malformed_xml",
+            params={"detail": exc.msg, "read": position, "last": last_number or ""},
         ) from exc
 
 
@@ -220,9 +227,10 @@ def _check_root(root, name: str) -> None:
     doctype = root.getroottree().docinfo.doctype
     if doctype:
         # A PIVOT file never carries a DTD; one in a file from outside is an attack or a mistake.
-        raise PivotError("DOCTYPE declarations are not allowed in a PIVOT file")
+        raise PivotError("DOCTYPE declarations are not allowed in a PIVOT file", code="doctype")
     if name != ROOT_TAG:
-        raise PivotError(f"not a PIVOT invoice file: root element is <{name}>, not <{ROOT_TAG}>")
+        raise PivotError(f"not a PIVOT invoice file: root element is <{name}>, not <{ROOT_TAG}>",
+                         code="not_pivot", params={"root": name})
 
 
 def _release(element) -> None:
@@ -278,14 +286,15 @@ def _decimal(element, path: str, *, required: bool = False) -> Optional[Decimal]
     text = _text(element, path)
     if not text:
         if required:
-            raise PivotError(f"missing amount {path}")
+            raise PivotError(f"missing amount {path}", code="missing_amount", params={"path": path})
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        raise PivotError(f"invalid decimal in {path}: {text[:40]!r}")
+        raise PivotError(f"invalid decimal in {path}: {text[:40]!r}", code="invalid_decimal",
+                         params={"path": path, "value": text[:40]})
     return value
 
 
@@ -305,7 +314,8 @@ def _date(element, path: str) -> Optional[date]:
     else:
         parsed = parse_date(text)
     if parsed is None:
-        raise PivotError(f"invalid date in {path}: {text[:40]!r}")
+        raise PivotError(f"invalid date in {path}: {text[:40]!r}", code="invalid_date",
+                         params={"path": path, "value": text[:40]})
     return parsed
 
 
@@ -316,7 +326,8 @@ def _integer(element, path: str) -> Optional[int]:
     try:
         return int(text)
     except ValueError:
-        raise PivotError(f"invalid integer in {path}: {text[:40]!r}") from None
+        raise PivotError(f"invalid integer in {path}: {text[:40]!r}", code="invalid_integer",
+                         params={"path": path, "value": text[:40]}) from None
 
 
 # --------------------------------------------------------------------------- record building
@@ -325,10 +336,10 @@ def _integer(element, path: str) -> Optional[int]:
 def _build_invoice(unit, version: str) -> PivotInvoice:
     data = _child(unit, "DonneesFacture")
     if data is None:
-        raise PivotError("missing DonneesFacture")
+        raise PivotError("missing DonneesFacture", code="missing_data")
     number = _text(data, "Id")
     if not number:
-        raise PivotError("missing invoice number (DonneesFacture/Id)")
+        raise PivotError("missing invoice number (DonneesFacture/Id)", code="missing_number")
     chorus_id = None
     try:
         chorus_id = _integer(data, "IdCPRO")
@@ -372,7 +383,8 @@ def _build_invoice(unit, version: str) -> PivotInvoice:
 def _fill_supplier(invoice: PivotInvoice, supplier_element) -> None:
     identifier = _text(supplier_element, "Identifiant")
     if not identifier:
-        raise PivotError("missing supplier identifier (Fournisseur/Identifiant)")
+        raise PivotError("missing supplier identifier (Fournisseur/Identifiant)",
+                         code="missing_supplier_identifier")
     invoice.supplier = Supplier(
         identifier=identifier,
         identifier_type=_identifier_type(_text(supplier_element, "TypeIdentifiant")),
@@ -432,7 +444,8 @@ def _invoice_line(line, rank: int) -> InvoiceLine:
     try:
         sequence = int(order) if order else rank
     except ValueError:
-        raise PivotError(f"invalid Ligne/@NumOrdre: {order[:20]!r}") from None
+        raise PivotError(f"invalid Ligne/@NumOrdre: {order[:20]!r}", code="invalid_line_order",
+                         params={"value": order[:20]}) from None
     reference = _text(line, "ReferenceProduit")
     quantity = _decimal(line, "Quantite")
     return InvoiceLine(
@@ -465,10 +478,12 @@ def _decode_content(element, label: str) -> bytes:
     try:
         data = element.text.encode("ascii")
     except UnicodeEncodeError:
-        raise PivotError(f"attachment {label}: content is not base64") from None
+        raise PivotError(f"attachment {label}: content is not base64", code="not_base64",
+                         params={"label": label}) from None
     # Base64 in XML is often wrapped at 76 columns; only whitespace is tolerated in between.
     data = data.translate(None, _BASE64_WHITESPACE)
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise PivotError(f"attachment {label}: content is not valid base64") from None
+        raise PivotError(f"attachment {label}: content is not valid base64", code="not_base64",
+                         params={"label": label}) from None

@@ -41,6 +41,7 @@ from odoo.tools import split_every
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
+    pivot_error_message,
 )
 
 from chorus_pro import errors as chorus_errors
@@ -159,28 +160,13 @@ class InvoiceSynchronizer:
         state = "warning" if run.count_failed or run.line_ids.filtered(
             lambda line: line.level != "info"
         ) else "done"
-        run.write({"state": state, "summary": self._summary()})
+        run.write({"state": state, "summary_facts": self._summary_facts(),
+                   "summary_message": False})
 
-    def _summary(self):
-        run = self.run
-        text = _(
-            "%(new)s new, %(updated)s updated, %(unchanged)s unchanged, %(failed)s failed.",
-            new=run.count_new,
-            updated=run.count_updated,
-            unchanged=run.count_unchanged,
-            failed=run.count_failed,
-        )
-        notices = len(run.line_ids.filtered(lambda line: line.level == "warning"))
-        if notices:
-            text += " " + _(
-                "%(count)s notice(s): see the messages below.", count=notices
-            )
-        if run.count_failed:
-            text += " " + _(
-                "The failed invoices are listed below with the reason; they are tried again at "
-                "the next retrieval."
-            )
-        return text
+    def _summary_facts(self):
+        """The facts the run's summary is written from, in each reader's language."""
+        notices = len(self.run.line_ids.filtered(lambda line: line.level == "warning"))
+        return {"kind": "sync", "notices": notices}
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
@@ -447,8 +433,12 @@ class InvoiceSynchronizer:
             self.services = services
             return None, error
 
-    @staticmethod
-    def _error_text(error):
+    def _error_text(self, error):
+        # The library's errors are written out in the user's words, never quoted in English.
+        if isinstance(error, chorus_errors.ChorusProError):
+            return chorus_error_message(error, self.env)
+        if isinstance(error, PivotError):
+            return pivot_error_message(error, self.env)
         if isinstance(error, psycopg2.Error):
             return (error.pgerror or str(error)).strip()
         return str(error.args[0]) if getattr(error, "args", None) else str(error)
@@ -683,7 +673,8 @@ class InvoiceSynchronizer:
                 return remaining
             for chorus_id in remaining:
                 self._fail(items[chorus_id][1], _(
-                    "The PIVOT file sent by Chorus Pro is malformed: %(error)s", error=str(error)))
+                    "The PIVOT file sent by Chorus Pro is malformed: %(error)s",
+                    error=pivot_error_message(error, self.env)))
             return []
         for chorus_id in remaining:
             self._fail(items[chorus_id][1], _(
