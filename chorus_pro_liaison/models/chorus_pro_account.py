@@ -9,6 +9,7 @@ from datetime import date
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -607,10 +608,12 @@ class ChorusProAccount(models.Model):
     def action_update(self):
         """"Mettre à jour": the form saves the account (as before any button), then the
         connection is tested with what was just saved."""
+        check_action_access(self, "write")
         return self.action_test_connection()
 
     def action_test_connection(self):
         """"Tester la connexion": token, technical account, structure access, in plain words."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         lines = []
@@ -741,6 +744,7 @@ class ChorusProAccount(models.Model):
 
     def action_load_structures(self):
         """Load the structures the technical account can receive for, to pick one."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         try:
@@ -752,6 +756,7 @@ class ChorusProAccount(models.Model):
 
     def action_find_structure_by_siret(self):
         """Find the structure of the company's SIRET."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         siret = (self.company_id.siret or "").replace(" ", "")
@@ -772,6 +777,7 @@ class ChorusProAccount(models.Model):
         return self.env["chorus.pro.structure.choice"]._open_for(self, structures)
 
     def action_load_services(self):
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         if not self.structure_chorus_id:
@@ -806,6 +812,7 @@ class ChorusProAccount(models.Model):
 
     def action_launch_sync(self):
         """"Lancer la vérification": checks at once, then retrieves in the background."""
+        check_action_access(self, "read")
         self.ensure_one()
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
             raise UserError(_("Only Chorus Pro processors can launch the retrieval."))

@@ -8,8 +8,11 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models, tools
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro import text as chorus_text
 from chorus_pro.mapping import KNOWN_FIELDS, invoice_values
 from chorus_pro.records import IDENTIFIER_TYPES
 from chorus_pro.timeutil import paris_date, to_utc_naive
@@ -275,6 +278,7 @@ class ChorusProInvoice(models.Model):
         return code if code in KNOWN_STATUSES else "OTHER"
 
     def action_open_files(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -438,7 +442,9 @@ class ChorusProInvoice(models.Model):
                 continue
             checksum = hashlib.sha1(document.content).hexdigest()
             attachment = existing.get(checksum)
-            name = document.original_name or document.name or _("attachment")
+            # A name from outside: no folders, no invisible or control characters.
+            name = chorus_text.clean_file_name(
+                document.original_name or document.name, default=_("attachment"))
             if not attachment:
                 attachment = Attachment.create({
                     "name": name,

@@ -33,6 +33,7 @@ from markupsafe import Markup
 from odoo import Command, _, api, fields, models
 from odoo.tools.misc import formatLang
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
 
 from chorus_pro import billing
@@ -633,9 +634,11 @@ class ChorusProInvoice(models.Model):
     # ------------------------------------------------------------------ actions
     def action_mandate_selection(self):
         """"Mandater" on selected invoices: the mandating screen with just them."""
+        check_action_access(self, "read")
         return self.env["chorus.pro.mandate.wizard"]._open(self)
 
     def action_open_mandate(self):
+        check_action_access(self, "read")
         self.ensure_one()
         move = self.mandate_move_id or self.credit_note_mandate_id
         return {

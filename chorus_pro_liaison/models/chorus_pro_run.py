@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from odoo import _, api, fields, models
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account_token import CONTEXT_RUN_KEY
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.mandating import MandateRunner
 from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer
 from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, commit, rollback
@@ -496,6 +497,7 @@ class ChorusProRun(models.Model):
         }
 
     def action_open_invoices(self):
+        check_action_access(self, "read")
         self.ensure_one()
         invoices = self.invoice_ids | self.line_ids.invoice_id
         return {
@@ -507,6 +509,7 @@ class ChorusProRun(models.Model):
         }
 
     def action_open_mandates(self):
+        check_action_access(self, "read")
         self.ensure_one()
         moves = self.mandate_request_ids.move_id
         action = {

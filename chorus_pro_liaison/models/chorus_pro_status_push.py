@@ -29,6 +29,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -621,6 +622,7 @@ class ChorusProStatusPush(models.Model):
         """"Send now": a pending push is sent at once. A push withdrawn or not sent is decided
         again by the current user: a new push, every rule checked anew (and, for Mandatée, only
         for a validated mandate)."""
+        check_action_access(self, "read")
         self._check_send_rights()
         for push in self.sorted("id"):
             if push.state == "failed":
@@ -642,6 +644,7 @@ class ChorusProStatusPush(models.Model):
 
     def action_cancel(self):
         """Withdraw a decision still waiting to be sent (e.g. to take another one)."""
+        check_action_access(self, "read")
         self._check_send_rights(withdraw=True)
         for push in self.sudo():
             if push.state != "pending" or not push._lock():

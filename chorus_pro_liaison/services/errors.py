@@ -111,3 +111,30 @@ def pivot_error_message(error, env):
     if where:
         return _("%(where)s: %(reason)s", where=", ".join(where), reason=reason)
     return reason
+
+
+def text_refusal_message(refused, env, what=None):
+    """A :class:`chorus_pro.text.TextRefused` in words: the character and where it is, the limit,
+    the expected shape. ``what`` names the text (default: the motif)."""
+    _ = env._
+    what = what or _("The motif")
+    params = refused.params
+    if refused.code == "character":
+        return _(
+            "%(what)s contains an invisible or control character (%(char)s, at position "
+            "%(position)s): retype it without that character (it often comes from a copy and "
+            "paste).", what=what, char=params["char"], position=params["position"],
+        )
+    if refused.code == "too_long":
+        return _(
+            "%(what)s has %(length)s characters; Chorus Pro accepts at most %(limit)s. Shorten "
+            "it (nothing is cut for you: the supplier would read half a sentence).",
+            what=what, length=params["length"], limit=params["limit"],
+        )
+    if refused.code == "nature_shape":
+        return _(
+            "The budget article \"%(value)s\" is not a nature of the chart of accounts: "
+            "%(min)s to %(max)s digits, the first not 0, nothing else (for example 6042).",
+            value=params["value"], min=params["min"], max=params["max"],
+        )
+    return str(refused)

@@ -21,3 +21,6 @@ from . import test_tour_screens
 from . import test_tour_french
 from . import test_tour_matching_picker
 from . import test_sync_completeness
+from . import test_company_isolation
+from . import test_bad_input
+from . import test_every_button

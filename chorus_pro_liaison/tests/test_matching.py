@@ -280,7 +280,8 @@ class TestPartnerCreation(MatchingCase):
         self.assertTrue(partner.is_company)
         self.assertEqual(partner.siret, invoice.supplier_identifier_key)
         self.assertEqual(partner.chorus_pro_siren, invoice.supplier_identifier_key[:9])
-        self.assertFalse(partner.company_id)
+        # The company that matched it (its chatter tells that company's bank details).
+        self.assertEqual(partner.company_id, invoice.company_id)
         # Address and BIC came from consulting the invoice in Chorus Pro, on demand.
         self.assertTrue(partner.street)
         self.assertTrue(partner.city)

@@ -7,6 +7,8 @@ from datetime import date
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro.timeutil import paris_today
 
 
@@ -24,6 +26,7 @@ def exercice_choices(today):
 
 class ChorusProMandateWizard(models.TransientModel):
     _name = "chorus.pro.mandate.wizard"
+    _inherit = ["chorus.pro.screen.mixin"]
     _description = "Mandate Chorus Pro invoices"
 
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company,
@@ -174,15 +177,18 @@ class ChorusProMandateWizard(models.TransientModel):
 
     # ------------------------------------------------------------------ actions
     def action_refresh(self):
+        check_action_access(self, "write")
         self.ensure_one()
         self._fill(self.line_ids.invoice_id)
         return self._reopen()
 
     def action_select_all(self):
+        check_action_access(self, "write")
         self.ready_line_ids.selected = True
         return self._reopen()
 
     def action_select_none(self):
+        check_action_access(self, "write")
         self.ready_line_ids.selected = False
         return self._reopen()
 
@@ -198,6 +204,7 @@ class ChorusProMandateWizard(models.TransientModel):
 
     def action_mandate(self):
         """"Mandater": the selected invoices become mandates (in the background when many)."""
+        check_action_access(self, "write")
         self.ensure_one()
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
             raise AccessError(_("Only mandating officers can mandate invoices."))
@@ -234,6 +241,7 @@ class ChorusProMandateWizardLine(models.TransientModel):
     _name = "chorus.pro.mandate.wizard.line"
     _inherit = ["chorus.pro.invoice.screen"]
     _description = "Invoice on the mandating screen"
+    _screen_subject_fields = ("invoice_id", "wizard_id")
     _order = "blocked, dgp_ordonnateur_target, id"
 
     wizard_id = fields.Many2one("chorus.pro.mandate.wizard", required=True, ondelete="cascade")
