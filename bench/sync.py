@@ -23,12 +23,17 @@ from _common import CONFIGURE_ACCOUNT, RUN_SYNC, OdooDatabase, SimulatorProcess,
 
 from chorus_pro import statuses
 from chorus_pro.client import ChorusProClient
-from chorus_pro.timeutil import paris_date
+from chorus_pro.retrieval import (
+    BATCH_SIZE,
+    PAGE_SIZE,
+    chunked,
+    download_bundles,
+    history_needed,
+)
 
 DOWNLOAD = "factures/v1/telecharger/groupe"
-# The addon's defaults (chorus.pro.account, services/retrieval.py).
-BATCH_SIZE, PAGE_SIZE, PARALLEL_CALLS, BUNDLE_MB, DEFAULT_SIZE, ROUTING_DAYS = (
-    100, 500, 3, 15, 1024 * 1024, 2)
+# The account's defaults (chorus.pro.account: sync_parallel_calls, sync_bundle_mb).
+PARALLEL_CALLS, BUNDLE_MB = 3, 15
 
 FACTORED = r"""
 import json
@@ -36,27 +41,9 @@ print("RESULT " + json.dumps(env["chorus.pro.invoice"].search([("is_factored", "
 """
 
 
-def chunked(iterable, size):
-    chunk = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def library_floor(info: dict, factored: list) -> float:
     """The Chorus calls of a first retrieval (the whole world: no cutoff), made with the library
     alone: searches, histories, PIVOT bundles and consults, batch by batch, a few in flight."""
-    def needs_history(summary):
-        if summary.status != statuses.MISE_A_DISPOSITION:
-            return True
-        available = paris_date(summary.status_datetime)
-        return bool(available and summary.deposit_date
-                    and (available - summary.deposit_date).days > ROUTING_DAYS)
-
     started = time.monotonic()
     now = datetime.now(timezone.utc)
     with ChorusProClient.for_environment(
@@ -79,17 +66,8 @@ def library_floor(info: dict, factored: list) -> float:
                     if not fresh:
                         continue
                     list(pool.map(client.get_history,
-                                  [s.chorus_id for s in fresh if needs_history(s)]))
-                    bundles, current, size = [], [], 0
-                    for summary in fresh:
-                        weight = summary.size or DEFAULT_SIZE
-                        if current and size + weight > BUNDLE_MB * 1024 * 1024:
-                            bundles.append(current)
-                            current, size = [], 0
-                        current.append(summary.chorus_id)
-                        size += weight
-                    if current:
-                        bundles.append(current)
+                                  [s.chorus_id for s in fresh if history_needed(s)]))
+                    bundles = download_bundles(fresh, BUNDLE_MB * 1024 * 1024)
 
                     def download(ids):
                         try:

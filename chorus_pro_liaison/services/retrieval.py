@@ -47,30 +47,20 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
 from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.pivot import PivotError, iter_pivot_invoices
+from chorus_pro.retrieval import (
+    BATCH_SIZE,
+    PAGE_SIZE,
+    chunked,
+    download_bundles,
+    history_needed,
+)
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
 _logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 100
-PAGE_SIZE = 500
 # A listing that moved while it was paged is listed again, at most this many times in all.
 MAX_LISTINGS = 3
-# An invoice made available (again) more than this long after its deposit may have been
-# suspended and completed before: its history is read even when it is new.
-ROUTING_DAYS = 2
-DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
 UNAVAILABLE_RETRY_HOURS = 24
-
-
-def chunked(iterable, size):
-    chunk = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class SyncInterrupted(Exception):
@@ -321,7 +311,7 @@ class InvoiceSynchronizer:
         """The Chorus calls of a planned chunk: HTTP only (a worker thread, no ORM)."""
         histories = self._fetch_histories([
             summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
-            if not is_new or self._history_needed(summary)])
+            if not is_new or history_needed(summary)])
         downloads = self._fetch_downloads(
             [summary for summary, _invoice, _new, _history, files in todo if files])
         return histories, downloads
@@ -487,17 +477,6 @@ class InvoiceSynchronizer:
         return records
 
     # ------------------------------------------------------------------ histories
-    @staticmethod
-    def _history_needed(summary):
-        """Whether a new invoice's history must be read: its first mise à disposition is not
-        its current status, or it was made available (again) long after its deposit (a
-        suspension completed before this first look)."""
-        if summary.status != chorus_statuses.MISE_A_DISPOSITION:
-            return True
-        available = paris_date(summary.status_datetime)
-        return bool(available and summary.deposit_date
-                    and (available - summary.deposit_date).days > ROUTING_DAYS)
-
     @staticmethod
     def _apply_history(invoice, history):
         invoice._apply_history(history)
@@ -733,17 +712,7 @@ class InvoiceSynchronizer:
         if single:
             bundles = [[summary.chorus_id] for summary in summaries]
         else:
-            cap = self.bundle_cap
-            bundles, current, current_size = [], [], 0
-            for summary in summaries:
-                size = summary.size or DEFAULT_SIZE
-                if current and current_size + size > cap:
-                    bundles.append(current)
-                    current, current_size = [], 0
-                current.append(summary.chorus_id)
-                current_size += size
-            if current:
-                bundles.append(current)
+            bundles = download_bundles(summaries, self.bundle_cap)
         outcomes = []
         workers = self.workers
         try:
