@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import TransactionCase
 
+from chorus_pro import statuses as chorus_statuses
 from chorus_pro.identifiers import mask_iban
 from chorus_pro.simulator.generator import make_fr_iban, make_siret
 
@@ -216,7 +217,11 @@ class TestRememberedMatches(MatchingCase):
         match.action_confirm()
         self.assertEqual(memory.partner_id, corrected)
         self.assertEqual(new.partner_id, corrected)
-        self.assertEqual(siblings.partner_id, corrected)
+        # Mandated invoices keep the partner of their mandate (the world holds one for works).
+        mandated = siblings.filtered(lambda i: i.chorus_status in chorus_statuses.MANDATED)
+        self.assertEqual((siblings - mandated).partner_id, corrected)
+        if mandated:
+            self.assertEqual(mandated.partner_id, partner)
         self.assertEqual(invoice.partner_id, partner, "a match confirmed by a person is kept")
 
     def test_archived_memory_or_partner_not_applied(self):
