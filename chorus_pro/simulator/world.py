@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Optional
 
+from chorus_pro.records import Address
 from chorus_pro.timeutil import PARIS
 
 # Stable tags the generator puts on notable invoices (also exposed by ``/_admin/invoices?tag=``).
@@ -89,11 +90,9 @@ def _money(value) -> Decimal:
 
 
 @dataclass
-class SimAddress:
-    street: str = ""
-    street2: str = ""
-    zip: str = ""
-    city: str = ""
+class SimAddress(Address):
+    """An address the simulator stores (French unless said otherwise)."""
+
     country_code: str = "FR"
     country_name: str = "France"
 
