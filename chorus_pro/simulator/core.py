@@ -18,7 +18,7 @@ import random
 import secrets
 import threading
 import time
-from datetime import date, datetime
+from datetime import datetime
 from typing import Optional
 from urllib.parse import parse_qs
 
@@ -27,9 +27,7 @@ from chorus_pro.timeutil import PARIS, paris_today
 from . import documents
 from .admin import AdminInterface
 from .checks import BadRequest, Forbidden
-from .generator import (
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGIN, DEFAULT_PASSWORD, generate_world,
-)
+from .generator import generate_world
 from .operations import ROUTES, ChorusOperations
 from .protocol import (
     API_PREFIX, CODE_INVALID_REQUEST, TOKEN_KEY, Response, _functional, _json,
@@ -46,22 +44,16 @@ class SimulatorCore(ChorusOperations, AdminInterface):
     def __init__(
         self,
         *,
-        seed: Optional[int] = None,
-        invoices: Optional[int] = None,
-        anchor_date: Optional[date] = None,
         config: Optional[SimulatorConfig] = None,
         state_path: Optional[str] = None,
-        client_id: str = DEFAULT_CLIENT_ID,
-        client_secret: str = DEFAULT_CLIENT_SECRET,
-        login: str = DEFAULT_LOGIN,
-        password: str = DEFAULT_PASSWORD,
+        **world_options,
     ):
+        """``world_options`` are :func:`generate_world`'s (seed, invoices, anchor_date, the
+        account's credentials); the anchor date defaults to today in Paris."""
         self.lock = threading.RLock()
         self.config = config or SimulatorConfig()
-        self._generation_args = dict(
-            seed=seed, invoices=invoices, anchor_date=anchor_date or paris_today(),
-            client_id=client_id, client_secret=client_secret, login=login, password=password,
-        )
+        self._generation_args = dict(world_options)
+        self._generation_args["anchor_date"] = world_options.get("anchor_date") or paris_today()
         self._initial_config = dict(self.config.to_dict())
         self.state_path = state_path
         loaded = self._load_state()
