@@ -254,7 +254,11 @@ class Structure:
     identifier: str = ""
     identifier_type: str = "SIRET"
     name: str = ""
-    status: str = ""
+    status: str = ""  # ACTIF | INACTIF ("ACTIVE" / "INACTIVE" answers are read as these)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("", "ACTIF")
 
 
 @dataclass

@@ -43,6 +43,7 @@ TAG_REJECTED = "rejected"  # current status REJETEE
 TAG_CCAS = "ccas"  # addressed to the second structure (CCAS)
 TAG_FILLER = "filler"  # ordinary invoice generated to reach --invoices N
 TAG_DEPOSITED = "deposited"  # created at run time by /_admin/deposit
+TAG_XML_MAIN = "xml_main"  # deposited as a UBL flow: its type 01 attachment is XML, not a PDF
 
 TAGS = frozenset(
     {
@@ -50,7 +51,7 @@ TAGS = frozenset(
         TAG_STRUCTURED, TAG_MULTI_VAT, TAG_PDF_ONLY, TAG_A2, TAG_WORKS, TAG_COMPLETED,
         TAG_OLD_PENDING, TAG_DUPLICATE, TAG_DUPLICATE_AMOUNT, TAG_DOWNLOAD_REFUSED,
         TAG_MANDATED, TAG_PAID, TAG_SERVICE_DONE, TAG_TO_RECYCLE, TAG_REJECTED, TAG_CCAS,
-        TAG_FILLER, TAG_DEPOSITED,
+        TAG_FILLER, TAG_DEPOSITED, TAG_XML_MAIN,
     }
 )
 
@@ -255,8 +256,12 @@ class SimAttachment:
     name: str  # file name, at most 50 characters (PIVOT NomPJ)
     type_code: str  # "01" | "02"
     category: str  # "Facture", "Bon de livraison", "Devis signé", ...
-    kind: str  # renderer key in documents.py: invoice, delivery_note, quote, ...
+    kind: str  # renderer key in documents.py: invoice, invoice_xml, delivery_note, quote, ...
     size_estimate: int  # bytes, what ``taille`` adds up
+
+    @property
+    def is_xml(self) -> bool:
+        return self.kind == "invoice_xml"
 
     @property
     def type_label(self) -> str:
