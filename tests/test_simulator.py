@@ -643,7 +643,7 @@ def test_consult_gives_supplier_bank_and_factor(api):
     assert facture["lignesDePoste"]["totalLignesPoste"] == 4
     assert {row["ligneTvaTauxRefValeur"] for row in facture["recapitulatifDeTva"]["ligneTva"]} \
         == {"20", "10", "5.5"}
-    assert facture["destinataire"]["idDestinataire"] == api.info["structure_id"]
+    assert facture["destinataire"]["idDestinataire"] == str(api.info["structure_id"])
     pieces = facture["listeDesPiecesJointes"]["pieceJointe"]
     assert [p["pieceJointeTypeCode"] for p in pieces].count("01") == 1
     unknown = api.post(CONSULT, {"identifiantFactureCPP": 12}).json()
