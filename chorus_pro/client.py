@@ -61,6 +61,7 @@ from .errors import (
     ChorusFunctionalError,
     ChorusMalformedResponse,
     ChorusNotFoundError,
+    ChorusOutcomeUnknown,
     ChorusPayloadTooLarge,
     ChorusProError,
     ChorusServerError,
@@ -1378,6 +1379,23 @@ class ChorusProClient:
             )
         return downloaded
 
+    def download_invoice_pdf(self, chorus_id: int) -> bytes:
+        """Chorus's PDF rendering of one invoice (``telecharger/groupe``, format ``PDF``, no
+        complementary attachments): the readable copy of an invoice whose own main document is
+        the supplier's XML (UBL, CII, PIVOT). Raises :class:`ChorusMalformedResponse` when the
+        answer is not a PDF."""
+        downloaded = self.download_invoices([chorus_id], fmt="PDF", with_attachments=False)
+        try:
+            if downloaded.kind != "pdf":
+                raise ChorusMalformedResponse(
+                    f"Chorus Pro sent a {downloaded.kind} file where the PDF of the invoice was "
+                    "expected.",
+                    operation=OP_DOWNLOAD,
+                )
+            return downloaded.read()
+        finally:
+            downloaded.cleanup()
+
     def change_status(
         self,
         chorus_id: int,
@@ -1395,7 +1413,8 @@ class ChorusProClient:
         signed evidence. The request is not idempotent: it is re-sent only when it certainly
         never reached Chorus (connection refused / connect timeout) or when Chorus answered 429
         or 503; after an ambiguous failure the addon should re-read the history.
-        Raises :class:`ChorusTransitionRefused` on ``20002``.
+        Raises :class:`ChorusTransitionRefused` on ``20002``, and :class:`ChorusOutcomeUnknown`
+        (temporary, ambiguous) when Chorus answers HTTP 200 without ``codeRetour``.
         """
         payload = {
             "idFacture": int(chorus_id),
@@ -1406,8 +1425,19 @@ class ChorusProClient:
         body = _json_dumps(payload)
         try:
             answer = self._call(OP_PROCESS, body=body, idempotent=False)
+            if parsing.to_int(answer.data.get("codeRetour")) is None:
+                # Seen on the real portal: HTTP 200, no codeRetour. Applied or not is unknown.
+                raise ChorusOutcomeUnknown(
+                    "Chorus Pro answered the status change without a return code: whether it "
+                    "was applied is unknown until the invoice's history is read.",
+                    operation=OP_PROCESS,
+                    http_status=answer.status,
+                    label=parsing.to_text(answer.data.get("libelle")),
+                )
         except ChorusProError as error:
             error.request_body = body
+            if isinstance(error, ChorusOutcomeUnknown):
+                error.response_body = answer.content
             raise
         result = parsing.parse_status_change(
             answer.data, chorus_id=int(chorus_id), new_status=new_status

@@ -20,8 +20,8 @@ from typing import Callable, Iterable, Optional
 from lxml import etree
 
 from .world import (
-    CORRUPT_BROKEN_XML, CORRUPT_MALFORMED_PIVOT, SimAttachment, SimInvoice, World,
-    frame_short_code,
+    CORRUPT_BROKEN_XML, CORRUPT_MALFORMED_PIVOT, CORRUPT_PATH_MEMBER, CORRUPT_ZIP_BOMB,
+    PATH_MEMBER_NAME, ZIP_BOMB_SIZE, SimAttachment, SimInvoice, World, frame_short_code,
 )
 
 PIVOT_VERSION = "V2_02"
@@ -508,15 +508,24 @@ def attachment_pdf(world: World, invoice: SimInvoice, attachment: SimAttachment,
 def zipped_attachment(world: World, invoice: SimInvoice, attachment: SimAttachment,
                       cache: Optional[DocumentCache] = None) -> bytes:
     """A PIVOT ``PJ/Contenu`` as the portal writes it: a ZIP holding the file under its name."""
+    hostile = invoice.corruption in (CORRUPT_ZIP_BOMB, CORRUPT_PATH_MEMBER) \
+        and attachment.type_code == "01"
+
     def render() -> bytes:
         buffer = io.BytesIO()
         when = datetime.combine(invoice.deposit_date, datetime.min.time())
+        name, content = attachment.name, None
+        if hostile and invoice.corruption == CORRUPT_ZIP_BOMB:
+            content = bytes(ZIP_BOMB_SIZE)
+        elif hostile:
+            name = PATH_MEMBER_NAME
+        if content is None:
+            content = attachment_content(world, invoice, attachment, cache)
         with zipfile.ZipFile(buffer, "w") as archive:
-            _zip_entry(archive, attachment.name,
-                       attachment_content(world, invoice, attachment, cache), when)
+            _zip_entry(archive, name, content, when)
         return buffer.getvalue()
 
-    if cache is None:
+    if cache is None or hostile:
         return render()
     return cache.get_or_render((invoice.id, attachment.id, invoice.number, "zip"), render)
 

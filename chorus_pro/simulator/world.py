@@ -72,9 +72,14 @@ CORRUPT_MALFORMED_PIVOT = "malformed_pivot"  # well-formed XML that breaks the X
 CORRUPT_BROKEN_XML = "broken_xml"  # not well-formed XML at all
 CORRUPT_TOO_LARGE = "too_large"  # its size makes any bundle answer HTTP 413
 CORRUPT_DOWNLOAD_REFUSED = "download_refused"
+CORRUPT_ZIP_BOMB = "zip_bomb"  # its PIVOT main document: a ZIP inflating a thousandfold
+CORRUPT_PATH_MEMBER = "path_member"  # its PIVOT main document's ZIP member named ../../etc/passwd
 CORRUPTION_KINDS = frozenset(
-    {CORRUPT_MALFORMED_PIVOT, CORRUPT_BROKEN_XML, CORRUPT_TOO_LARGE, CORRUPT_DOWNLOAD_REFUSED}
+    {CORRUPT_MALFORMED_PIVOT, CORRUPT_BROKEN_XML, CORRUPT_TOO_LARGE, CORRUPT_DOWNLOAD_REFUSED,
+     CORRUPT_ZIP_BOMB, CORRUPT_PATH_MEMBER}
 )
+ZIP_BOMB_SIZE = 16 * 1024 * 1024  # bytes of zeros a "zip_bomb" member inflates to
+PATH_MEMBER_NAME = "../../etc/passwd"
 TOO_LARGE_SIZE = 200 * 1024 * 1024  # bytes announced for a "too_large" invoice
 
 
