@@ -68,6 +68,7 @@ from .errors import (
     ChorusTransitionRefused,
     ChorusTransportError,
 )
+from .pivot import PivotError, unpack_zip
 from .records import (
     DownloadedFile,
     InvoiceDetail,
@@ -1395,6 +1396,40 @@ class ChorusProClient:
             return downloaded.read()
         finally:
             downloaded.cleanup()
+
+    def download_invoice_pdfs(self, chorus_ids: Iterable[int]) -> dict:
+        """Chorus's PDF renderings of several invoices in one call: ``{chorus_id: bytes}``.
+
+        Several invoices come as a ZIP with one folder per invoice; a folder is matched to its
+        invoice by the Chorus id it starts with (``98765432_FA-1/``, the naming is
+        [unconfirmed]). An invoice the answer does not clearly hold is left out of the result:
+        ask it alone with :meth:`download_invoice_pdf`. The archive is read with the PIVOT
+        attachments' safety rules (no path used, unpacked size capped).
+        """
+        ids = [int(chorus_id) for chorus_id in chorus_ids]
+        if len(ids) == 1:
+            return {ids[0]: self.download_invoice_pdf(ids[0])}
+        downloaded = self.download_invoices(ids, fmt="PDF", with_attachments=False)
+        try:
+            if downloaded.kind != "zip":
+                return {}
+            members = unpack_zip(downloaded.read(), "PDF bundle", keep_folders=True)
+        except PivotError as exc:
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a bundle of invoice PDFs that cannot be read safely: {exc}",
+                operation=OP_DOWNLOAD,
+            ) from exc
+        finally:
+            downloaded.cleanup()
+        wanted = {str(chorus_id): chorus_id for chorus_id in ids}
+        found = {}
+        for name, content in members:
+            folder, _sep, _rest = name.partition("/")
+            match = re.match(r"\d+", folder) if _sep else None
+            chorus_id = wanted.get(match.group(0)) if match else None
+            if chorus_id is not None and chorus_id not in found and content.startswith(b"%PDF"):
+                found[chorus_id] = content
+        return found
 
     def change_status(
         self,

@@ -90,12 +90,20 @@ class UnpackLimits:
 DEFAULT_LIMITS = UnpackLimits()
 
 
+KIND_DATA = "data"  # unreadable invoice data or XML
+KIND_ZIP_BOMB = "zip_bomb"  # an attachment unpacking to far more than a real file
+KIND_UNSAFE_NAME = "unsafe_name"  # a ZIP member named like a path out of the archive
+KIND_DAMAGED_ARCHIVE = "damaged_archive"  # a damaged, empty or encrypted ZIP
+
+
 class PivotError(ValueError):
     """A PIVOT file, or one invoice in it, cannot be read.
 
     ``position`` is the 1-based rank of the invoice in the file, ``invoice_number`` its number
     (``DonneesFacture/Id``) and ``chorus_id`` its ``IdCPRO`` when they are known, ``line`` the XML
-    line of a syntax error. Messages never quote attachment contents.
+    line of a syntax error. ``kind`` tells what went wrong (``KIND_*``); for an attachment
+    refused, ``attachment`` is its name and ``member`` the offending name in its archive.
+    Messages never quote attachment contents.
     """
 
     def __init__(
@@ -106,9 +114,15 @@ class PivotError(ValueError):
         invoice_number: str = "",
         chorus_id: Optional[int] = None,
         line: Optional[int] = None,
+        kind: str = KIND_DATA,
+        attachment: str = "",
+        member: str = "",
     ):
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
+        self.attachment = attachment
+        self.member = member
         self.position = position
         self.invoice_number = invoice_number
         self.chorus_id = chorus_id
@@ -564,22 +578,32 @@ def unpack_attachment(content: bytes, label: str = "",
     forged archive can lie). Names are cleaned labels (the last path part, no control
     characters, no surrounding spaces), never used as paths.
     """
+    return unpack_zip(content, label, limits)
+
+
+def unpack_zip(content: bytes, label: str = "", limits: UnpackLimits = DEFAULT_LIMITS, *,
+               keep_folders: bool = False) -> list:
+    """:func:`unpack_attachment`; with ``keep_folders`` the names keep their (cleaned) folders,
+    ``"98765432_FA-1/FA-1.pdf"``, as labels still (a bundle of several invoices)."""
     label = label or "attachment"
     budget = limits.budget(len(content))
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         members = [info for info in archive.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise PivotError(f"attachment {label}: the ZIP archive is damaged") from None
+        raise PivotError(f"attachment {label}: the ZIP archive is damaged",
+                         kind=KIND_DAMAGED_ARCHIVE, attachment=label) from None
     if not members:
-        raise PivotError(f"attachment {label}: the ZIP archive is empty")
-    names = [_member_name(info.filename, label) for info in members]
+        raise PivotError(f"attachment {label}: the ZIP archive is empty",
+                         kind=KIND_DAMAGED_ARCHIVE, attachment=label)
+    names = [_member_name(info.filename, label, keep_folders) for info in members]
     if sum(info.file_size for info in members) > budget:
         raise _too_big(label, len(content), budget)
     files, total = [], 0
     for info, name in zip(members, names):
         if info.flag_bits & 0x1:
-            raise PivotError(f"attachment {label}: the ZIP archive is password-protected")
+            raise PivotError(f"attachment {label}: the ZIP archive is password-protected",
+                             kind=KIND_DAMAGED_ARCHIVE, attachment=label)
         chunks = []
         try:
             with archive.open(info) as handle:
@@ -595,7 +619,8 @@ def unpack_attachment(content: bytes, label: str = "",
             raise
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
                 zlib.error, ValueError):
-            raise PivotError(f"attachment {label}: the ZIP archive is damaged") from None
+            raise PivotError(f"attachment {label}: the ZIP archive is damaged",
+                             kind=KIND_DAMAGED_ARCHIVE, attachment=label) from None
         files.append((name or label, b"".join(chunks)))
     return files
 
@@ -603,22 +628,27 @@ def unpack_attachment(content: bytes, label: str = "",
 def _too_big(label: str, packed: int, budget: int) -> PivotError:
     return PivotError(
         f"attachment {label}: refused, its ZIP archive ({packed} bytes) unpacks to more than "
-        f"{budget} bytes (a zip bomb or a damaged file)"
+        f"{budget} bytes (a zip bomb or a damaged file)",
+        kind=KIND_ZIP_BOMB, attachment=label,
     )
 
 
-def _member_name(raw: str, label: str) -> str:
-    """The label of a ZIP member: its last path part, cleaned; a name trying to leave the
-    archive (``..``, an absolute path, a drive) is refused."""
+def _member_name(raw: str, label: str, keep_folders: bool = False) -> str:
+    """The label of a ZIP member: its last path part (its path with ``keep_folders``), cleaned;
+    a name trying to leave the archive (``..``, an absolute path, a drive) is refused."""
     text = raw.replace("\\", "/")
     parts = [part.strip() for part in text.split("/")]
     if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or ".." in parts:
         shown = _CONTROL_CHARS_RE.sub("?", raw)[:80]
         raise PivotError(
             f"attachment {label}: refused, its ZIP archive holds a file named {shown!r} that "
-            "points outside the archive"
+            "points outside the archive",
+            kind=KIND_UNSAFE_NAME, attachment=label, member=shown,
         )
-    return _CONTROL_CHARS_RE.sub("", parts[-1]).strip()
+    cleaned = [_CONTROL_CHARS_RE.sub("", part).strip() for part in parts]
+    if keep_folders:
+        return "/".join(part for part in cleaned if part and part != ".")
+    return cleaned[-1]
 
 
 _ZIP_BASED_TYPES = ("zip", "openxmlformats", "opendocument", "oasis", "epub")

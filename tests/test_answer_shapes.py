@@ -136,3 +136,16 @@ def test_status_change_answered_200_without_code_is_not_a_success(simulator, cli
     assert caught.value.temporary and caught.value.response_body
     # Here Chorus did apply it: only the history tells.
     assert client.get_history(invoice.id).current_status == st.SERVICE_FAIT
+
+
+def test_pdf_renderings_of_several_invoices_in_one_call(simulator, client):
+    invoices = simulator.world.tagged("xml_main")[:3]
+    simulator.admin.reset_counters()
+    renderings = client.download_invoice_pdfs([invoice.id for invoice in invoices])
+    assert set(renderings) == {invoice.id for invoice in invoices}
+    assert all(content.startswith(b"%PDF-") for content in renderings.values())
+    assert simulator.admin.counters()["factures/v1/telecharger/groupe"] == 1
+    # Each is the one of its invoice, not of its neighbour.
+    assert len(set(renderings.values())) == 3
+    single = client.download_invoice_pdfs([invoices[0].id])
+    assert single == {invoices[0].id: renderings[invoices[0].id]}
