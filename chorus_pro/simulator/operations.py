@@ -27,7 +27,9 @@ from .protocol import (
     LABEL_TRANSITION, LABEL_UNKNOWN_INVOICE, Response, _functional, _json, _ok,
 )
 from .runtime import SimulatorConfig
-from .world import HIDDEN_FROM_RECIPIENT, SimHistoryEntry, SimInvoice, World
+from .world import (
+    CORRUPT_NO_RENDERING, HIDDEN_FROM_RECIPIENT, SimHistoryEntry, SimInvoice, World,
+)
 
 
 def _iso(moment: datetime) -> str:
@@ -518,7 +520,8 @@ class ChorusOperations:
                 invoice = self.world.invoices.get(invoice_id)
                 if invoice is None or not self.world.structures[invoice.structure_id].attached:
                     return _functional(CODE_UNKNOWN, f"{LABEL_UNKNOWN_INVOICE} ({invoice_id})")
-                if invoice.download_refused:
+                if invoice.download_refused or (
+                        file_format == "PDF" and invoice.corruption == CORRUPT_NO_RENDERING):
                     return _functional(
                         CODE_DOWNLOAD_REFUSED,
                         f"GDP_MSG_11.017 Le fichier de la facture {invoice.number} "

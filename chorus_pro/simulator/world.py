@@ -74,9 +74,10 @@ CORRUPT_TOO_LARGE = "too_large"  # its size makes any bundle answer HTTP 413
 CORRUPT_DOWNLOAD_REFUSED = "download_refused"
 CORRUPT_ZIP_BOMB = "zip_bomb"  # its PIVOT main document: a ZIP inflating a thousandfold
 CORRUPT_PATH_MEMBER = "path_member"  # its PIVOT main document's ZIP member named ../../etc/passwd
+CORRUPT_NO_RENDERING = "no_rendering"  # format PDF refused for it (20003); PIVOT still served
 CORRUPTION_KINDS = frozenset(
     {CORRUPT_MALFORMED_PIVOT, CORRUPT_BROKEN_XML, CORRUPT_TOO_LARGE, CORRUPT_DOWNLOAD_REFUSED,
-     CORRUPT_ZIP_BOMB, CORRUPT_PATH_MEMBER}
+     CORRUPT_ZIP_BOMB, CORRUPT_PATH_MEMBER, CORRUPT_NO_RENDERING}
 )
 ZIP_BOMB_SIZE = 16 * 1024 * 1024  # bytes of zeros a "zip_bomb" member inflates to
 PATH_MEMBER_NAME = "../../etc/passwd"

@@ -16,3 +16,4 @@ from . import test_tour_mandate
 from . import test_security_guards
 from . import test_pes
 from . import test_tour_pes
+from . import test_real_shapes
