@@ -716,7 +716,7 @@ class InvoiceSynchronizer:
             if chorus_id is None:
                 continue
             remaining.remove(chorus_id)
-            self._fail(items[chorus_id][1], unreadable_pivot_message(error))
+            self._fail(items[chorus_id][1], unreadable_pivot_message(error, self.env))
 
     def _store_invoice_files(self, invoice, summary, pivot):
         vals = invoice._chorus_record_values(pivot)
@@ -886,8 +886,9 @@ class _Known:
         self.status = invoice.chorus_status_code
 
 
-def unreadable_pivot_message(error):
+def unreadable_pivot_message(error, env):
     """What the accountant reads for an invoice refused alone in a PIVOT file."""
+    _ = env._
     if error.kind == PIVOT_ZIP_BOMB:
         return _(
             "The file %(name)s of this invoice was refused: once unpacked it would be far larger "
