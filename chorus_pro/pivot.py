@@ -90,10 +90,11 @@ class UnpackLimits:
 DEFAULT_LIMITS = UnpackLimits()
 
 
-KIND_DATA = "data"  # unreadable invoice data or XML
-KIND_ZIP_BOMB = "zip_bomb"  # an attachment unpacking to far more than a real file
-KIND_UNSAFE_NAME = "unsafe_name"  # a ZIP member named like a path out of the archive
-KIND_DAMAGED_ARCHIVE = "damaged_archive"  # a damaged, empty or encrypted ZIP
+# PivotError codes of a zipped attachment refused (params: "label", the attachment's name, and
+# "member", the offending name in its archive, for CODE_UNSAFE_NAME).
+CODE_ZIP_BOMB = "zip_bomb"  # it would unpack to far more than a real file
+CODE_UNSAFE_NAME = "unsafe_name"  # a member named like a path out of the archive
+CODE_DAMAGED_ARCHIVE = "damaged_archive"  # a damaged, empty or encrypted archive
 
 
 class PivotError(ValueError):
@@ -101,9 +102,9 @@ class PivotError(ValueError):
 
     ``position`` is the 1-based rank of the invoice in the file, ``invoice_number`` its number
     (``DonneesFacture/Id``) and ``chorus_id`` its ``IdCPRO`` when they are known, ``line`` the XML
-    line of a syntax error. ``kind`` tells what went wrong (``KIND_*``); for an attachment
-    refused, ``attachment`` is its name and ``member`` the offending name in its archive.
-    Messages never quote attachment contents.
+    line of a syntax error. ``code`` and ``params`` say what went wrong for a caller writing it
+    in its user's words (``CODE_*`` for a zipped attachment refused). Messages never quote
+    attachment contents.
     """
 
     def __init__(
@@ -114,15 +115,14 @@ class PivotError(ValueError):
         invoice_number: str = "",
         chorus_id: Optional[int] = None,
         line: Optional[int] = None,
-        kind: str = KIND_DATA,
-        attachment: str = "",
-        member: str = "",
+        code: str = "",
+        params: Optional[dict] = None,
     ):
         super().__init__(reason)
         self.reason = reason
-        self.kind = kind
-        self.attachment = attachment
-        self.member = member
+        # What went wrong as a key and its values, for a caller writing it in its user's words.
+        self.code = code
+        self.params = dict(params or {})
         self.position = position
         self.invoice_number = invoice_number
         self.chorus_id = chorus_id
@@ -275,6 +275,8 @@ def _iterate(handle, on_error: str, errors: Optional[list],
             f"malformed XML ({exc.msg}); {read}",
             position=position + 1 if root_seen else None,
             line=exc.lineno,
+            code="malformed_xml",
+            params={"detail": exc.msg, "read": position, "last": last_number or ""},
         ) from exc
 
 
@@ -282,9 +284,10 @@ def _check_root(root, name: str) -> None:
     doctype = root.getroottree().docinfo.doctype
     if doctype:
         # A PIVOT file never carries a DTD; one in a file from outside is an attack or a mistake.
-        raise PivotError("DOCTYPE declarations are not allowed in a PIVOT file")
+        raise PivotError("DOCTYPE declarations are not allowed in a PIVOT file", code="doctype")
     if name != ROOT_TAG:
-        raise PivotError(f"not a PIVOT invoice file: root element is <{name}>, not <{ROOT_TAG}>")
+        raise PivotError(f"not a PIVOT invoice file: root element is <{name}>, not <{ROOT_TAG}>",
+                         code="not_pivot", params={"root": name})
 
 
 def root_version(root) -> str:
@@ -365,14 +368,15 @@ def _decimal(element, path: str, *, required: bool = False) -> Optional[Decimal]
     text = _text(element, path)
     if not text:
         if required:
-            raise PivotError(f"missing amount {path}")
+            raise PivotError(f"missing amount {path}", code="missing_amount", params={"path": path})
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        raise PivotError(f"invalid decimal in {path}: {text[:40]!r}")
+        raise PivotError(f"invalid decimal in {path}: {text[:40]!r}", code="invalid_decimal",
+                         params={"path": path, "value": text[:40]})
     return value
 
 
@@ -392,7 +396,8 @@ def _date(element, path: str) -> Optional[date]:
     else:
         parsed = parse_date(text)
     if parsed is None:
-        raise PivotError(f"invalid date in {path}: {text[:40]!r}")
+        raise PivotError(f"invalid date in {path}: {text[:40]!r}", code="invalid_date",
+                         params={"path": path, "value": text[:40]})
     return parsed
 
 
@@ -403,7 +408,8 @@ def _integer(element, path: str) -> Optional[int]:
     try:
         return int(text)
     except ValueError:
-        raise PivotError(f"invalid integer in {path}: {text[:40]!r}") from None
+        raise PivotError(f"invalid integer in {path}: {text[:40]!r}", code="invalid_integer",
+                         params={"path": path, "value": text[:40]}) from None
 
 
 # --------------------------------------------------------------------------- record building
@@ -412,10 +418,10 @@ def _integer(element, path: str) -> Optional[int]:
 def _build_invoice(unit, version: str, limits: UnpackLimits = DEFAULT_LIMITS) -> PivotInvoice:
     data = _child(unit, "DonneesFacture")
     if data is None:
-        raise PivotError("missing DonneesFacture")
+        raise PivotError("missing DonneesFacture", code="missing_data")
     number = _text(data, "Id")
     if not number:
-        raise PivotError("missing invoice number (DonneesFacture/Id)")
+        raise PivotError("missing invoice number (DonneesFacture/Id)", code="missing_number")
     chorus_id = None
     try:
         chorus_id = _integer(data, "IdCPRO")
@@ -461,7 +467,8 @@ def _build_invoice(unit, version: str, limits: UnpackLimits = DEFAULT_LIMITS) ->
 def _fill_supplier(invoice: PivotInvoice, supplier_element) -> None:
     identifier = _text(supplier_element, "Identifiant")
     if not identifier:
-        raise PivotError("missing supplier identifier (Fournisseur/Identifiant)")
+        raise PivotError("missing supplier identifier (Fournisseur/Identifiant)",
+                         code="missing_supplier_identifier")
     invoice.supplier = Supplier(
         identifier=identifier,
         identifier_type=_identifier_type(_text(supplier_element, "TypeIdentifiant")),
@@ -521,7 +528,8 @@ def _invoice_line(line, rank: int) -> InvoiceLine:
     try:
         sequence = int(order) if order else rank
     except ValueError:
-        raise PivotError(f"invalid Ligne/@NumOrdre: {order[:20]!r}") from None
+        raise PivotError(f"invalid Ligne/@NumOrdre: {order[:20]!r}", code="invalid_line_order",
+                         params={"value": order[:20]}) from None
     reference = _text(line, "ReferenceProduit")
     quantity = _decimal(line, "Quantite")
     return InvoiceLine(
@@ -592,10 +600,10 @@ def unpack_zip(content: bytes, label: str = "", limits: UnpackLimits = DEFAULT_L
         members = [info for info in archive.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
         raise PivotError(f"attachment {label}: the ZIP archive is damaged",
-                         kind=KIND_DAMAGED_ARCHIVE, attachment=label) from None
+                         code=CODE_DAMAGED_ARCHIVE, params={"label": label}) from None
     if not members:
         raise PivotError(f"attachment {label}: the ZIP archive is empty",
-                         kind=KIND_DAMAGED_ARCHIVE, attachment=label)
+                         code=CODE_DAMAGED_ARCHIVE, params={"label": label})
     names = [_member_name(info.filename, label, keep_folders) for info in members]
     if sum(info.file_size for info in members) > budget:
         raise _too_big(label, len(content), budget)
@@ -603,7 +611,7 @@ def unpack_zip(content: bytes, label: str = "", limits: UnpackLimits = DEFAULT_L
     for info, name in zip(members, names):
         if info.flag_bits & 0x1:
             raise PivotError(f"attachment {label}: the ZIP archive is password-protected",
-                             kind=KIND_DAMAGED_ARCHIVE, attachment=label)
+                             code=CODE_DAMAGED_ARCHIVE, params={"label": label})
         chunks = []
         try:
             with archive.open(info) as handle:
@@ -620,7 +628,7 @@ def unpack_zip(content: bytes, label: str = "", limits: UnpackLimits = DEFAULT_L
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
                 zlib.error, ValueError):
             raise PivotError(f"attachment {label}: the ZIP archive is damaged",
-                             kind=KIND_DAMAGED_ARCHIVE, attachment=label) from None
+                             code=CODE_DAMAGED_ARCHIVE, params={"label": label}) from None
         files.append((name or label, b"".join(chunks)))
     return files
 
@@ -629,7 +637,7 @@ def _too_big(label: str, packed: int, budget: int) -> PivotError:
     return PivotError(
         f"attachment {label}: refused, its ZIP archive ({packed} bytes) unpacks to more than "
         f"{budget} bytes (a zip bomb or a damaged file)",
-        kind=KIND_ZIP_BOMB, attachment=label,
+        code=CODE_ZIP_BOMB, params={"label": label},
     )
 
 
@@ -643,7 +651,7 @@ def _member_name(raw: str, label: str, keep_folders: bool = False) -> str:
         raise PivotError(
             f"attachment {label}: refused, its ZIP archive holds a file named {shown!r} that "
             "points outside the archive",
-            kind=KIND_UNSAFE_NAME, attachment=label, member=shown,
+            code=CODE_UNSAFE_NAME, params={"label": label, "member": shown},
         )
     cleaned = [_CONTROL_CHARS_RE.sub("", part).strip() for part in parts]
     if keep_folders:
@@ -690,10 +698,12 @@ def _decode_content(element, label: str) -> bytes:
     try:
         data = element.text.encode("ascii")
     except UnicodeEncodeError:
-        raise PivotError(f"attachment {label}: content is not base64") from None
+        raise PivotError(f"attachment {label}: content is not base64", code="not_base64",
+                         params={"label": label}) from None
     # Base64 in XML is often wrapped at 76 columns; only whitespace is tolerated in between.
     data = data.translate(None, _BASE64_WHITESPACE)
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise PivotError(f"attachment {label}: content is not valid base64") from None
+        raise PivotError(f"attachment {label}: content is not valid base64", code="not_base64",
+                         params={"label": label}) from None

@@ -139,10 +139,10 @@ def test_hostile_bundle_isolates_the_bomb_and_the_path_like_member():
     bomb, path = errors
     assert (bomb.chorus_id, bomb.invoice_number, bomb.position) == (98770601, "FA-2026-0601", 2)
     assert "zip bomb" in str(bomb) and "unpacks to more than" in str(bomb)
-    assert (bomb.kind, bomb.attachment) == ("zip_bomb", "FA-2026-0601.pdf")
+    assert (bomb.code, bomb.params["label"]) == ("zip_bomb", "FA-2026-0601.pdf")
     assert path.chorus_id == 98770602
     assert "../../etc/passwd" in str(path) and "outside the archive" in str(path)
-    assert (path.kind, path.member) == ("unsafe_name", "../../etc/passwd")
+    assert (path.code, path.params["member"]) == ("unsafe_name", "../../etc/passwd")
 
 
 def test_hostile_bundle_raises_on_the_bomb_by_default():

@@ -67,6 +67,16 @@ class AccountMove(models.Model):
         check_company=True,
     )
     chorus_pro_exercice = fields.Integer(string="Exercice", readonly=True, copy=False, index=True)
+    # A mandate orders a payment: its amounts read positive (a reduction mandate's negative),
+    # unlike Odoo's signed amounts of a vendor bill.
+    chorus_pro_mandate_untaxed = fields.Monetary(
+        string="Mandate amount excl. VAT", compute="_compute_chorus_pro_mandate_amounts",
+        store=True, currency_field="company_currency_id",
+    )
+    chorus_pro_mandate_total = fields.Monetary(
+        string="Mandate amount", compute="_compute_chorus_pro_mandate_amounts",
+        store=True, currency_field="company_currency_id",
+    )
     chorus_pro_bordereau_id = fields.Many2one(
         "chorus.pro.bordereau", string="Bordereau", readonly=True, copy=False, index=True,
         ondelete="restrict",
@@ -113,6 +123,13 @@ class AccountMove(models.Model):
     chorus_pro_credit_note_outcome = fields.Selection(
         related="chorus_pro_invoice_id.credit_note_outcome"
     )
+
+    @api.depends("amount_untaxed_signed", "amount_total_signed", "chorus_pro_invoice_id")
+    def _compute_chorus_pro_mandate_amounts(self):
+        for move in self:
+            sign = -1 if move.chorus_pro_invoice_id else 0
+            move.chorus_pro_mandate_untaxed = sign * move.amount_untaxed_signed
+            move.chorus_pro_mandate_total = sign * move.amount_total_signed
 
     def init(self):
         super().init()

@@ -577,18 +577,34 @@ class ChorusProAccount(models.Model):
             client.close()
 
     # ------------------------------------------------------------------ actions
+    def action_update(self):
+        """"Mettre à jour": the form saves the account (as before any button), then the
+        connection is tested with what was just saved."""
+        return self.action_test_connection()
+
     def action_test_connection(self):
         """"Tester la connexion": token, technical account, structure access, in plain words."""
         self.ensure_one()
         self._check_manager_access()
         lines = []
         ok = True
+        typed_expiry = (self.password_expiry_date
+                        if self.password_expiry_source == "manual" else False)
         try:
             with self._chorus_client("connection_test") as client:
                 ok = self._run_connection_checks(client, lines)
         except ChorusGuardError as error:
             ok = False
             lines.append("✗ " + error.args[0])
+        if (typed_expiry and self.password_expiry_source == "chorus"
+                and self.password_expiry_date != typed_expiry):
+            # Say it: the date the manager typed is not silently overwritten.
+            lines.append("ℹ " + _(
+                "The password expiry date you typed (%(typed)s) was replaced by the one Chorus "
+                "Pro gives (%(chorus)s).",
+                typed=typed_expiry.strftime("%d/%m/%Y"),
+                chorus=self.password_expiry_date.strftime("%d/%m/%Y"),
+            ))
         self.sudo().write(
             {
                 "last_test_date": fields.Datetime.now(),

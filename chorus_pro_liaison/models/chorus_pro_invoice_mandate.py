@@ -31,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
+from odoo.tools.misc import formatLang
 
 from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
 
@@ -322,7 +323,12 @@ class ChorusProInvoice(models.Model):
         if line.reference and line.name and line.reference not in line.name:
             label = f"[{line.reference}] {label}"
         if line.quantity and line.price_unit:
-            label += f" ({line.quantity:g}{(' ' + line.unit_code) if line.unit_code else ''} × {line.price_unit:.2f})"
+            # Numbers written the reader's way (a decimal comma in French).
+            integral = float(line.quantity).is_integer()
+            quantity = formatLang(self.env, line.quantity, digits=0 if integral else 3)
+            unit = (" " + line.unit_code) if line.unit_code else ""
+            price = formatLang(self.env, line.price_unit, digits=2)
+            label += f" ({quantity}{unit} × {price})"
         return label[:250]
 
     def _mandate_lines(self, budget, article):

@@ -27,6 +27,8 @@ MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 
 DECISION_FIELDS = frozenset({
     "decision_status", "decision_motif", "decision_motif_id", "service_done_date",
+    # Renaming the main document from the worklist (the file keeps its Chorus name).
+    "main_attachment_name",
 })
 VALIDATION_FIELDS = frozenset({"chorus_pro_validated", "validation_reset_reason"})
 DUPLICATE_MOTIF_CODE = "duplicate"
@@ -48,8 +50,11 @@ class ChorusProInvoice(models.Model):
         "chorus.pro.motif",
         string="Usual motif",
         copy=False,
-        domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
-        help="Pick a usual motif to fill the motif text, then edit it if needed.",
+        # Only the motifs of the chosen decision (or of none): a motif never changes it.
+        domain="[('suggested_status', 'in', [decision_status, False]), "
+        "'|', ('company_id', '=', False), ('company_id', '=', company_id)]",
+        help="Pick a usual motif of the chosen decision to fill the motif text, then edit it "
+        "if needed.",
     )
     decision_motif = fields.Char(
         string="Motif",
@@ -121,6 +126,15 @@ class ChorusProInvoice(models.Model):
     validated_at = fields.Datetime(string="Validated at", readonly=True, copy=False)
     validation_reset_reason = fields.Char(
         string="Reason for withdrawing the validation", copy=False, tracking=True,
+    )
+
+    # ------------------------------------------------------------------ main document
+    main_attachment_name = fields.Char(
+        string="Main document",
+        compute="_compute_main_attachment_name",
+        inverse="_inverse_main_attachment_name",
+        help="The name of the invoice's main document, editable in place; its name in Chorus "
+        "Pro stays recorded on the file.",
     )
 
     # ------------------------------------------------------------------ rights (for views)
@@ -204,21 +218,35 @@ class ChorusProInvoice(models.Model):
             )]
         return []
 
+    @api.depends("main_attachment_pdf_id.name")
+    def _compute_main_attachment_name(self):
+        for invoice in self:
+            invoice.main_attachment_name = invoice.main_attachment_pdf_id.name or False
+
+    def _inverse_main_attachment_name(self):
+        for invoice in self:
+            attachment = invoice.main_attachment_pdf_id
+            if attachment and invoice.main_attachment_name != attachment.name:
+                # The file's own rules apply: extension kept, rename traced, Chorus name kept.
+                attachment.write({"name": invoice.main_attachment_name})
+
     # ------------------------------------------------------------------ onchange / checks
     @api.onchange("decision_status")
     def _onchange_decision_status(self):
         if self.decision_status == chorus_statuses.SERVICE_FAIT and not self.service_done_date:
             self.service_done_date = paris_today()
+        motif = self.decision_motif_id
+        if motif.suggested_status and motif.suggested_status != self.decision_status:
+            # A usual motif of another decision does not follow the decision it was not for.
+            if " ".join((self.decision_motif or "").split()) == " ".join(motif.text.split()):
+                self.decision_motif = False
+            self.decision_motif_id = False
 
     @api.onchange("decision_motif_id")
     def _onchange_decision_motif_id(self):
-        motif = self.decision_motif_id
-        if not motif:
-            return
-        self.decision_motif = motif.text
-        if motif.suggested_status:
-            self.decision_status = motif.suggested_status
-            self._onchange_decision_status()
+        # The motif fills the text only: the decision stays the one the user chose.
+        if self.decision_motif_id:
+            self.decision_motif = self.decision_motif_id.text
 
     @api.constrains("service_done_date")
     def _check_service_done_date(self):

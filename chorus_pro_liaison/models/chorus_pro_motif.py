@@ -39,7 +39,9 @@ class ChorusProMotif(models.Model):
     )
     suggested_status = fields.Selection(
         PROCESSING_TARGET_SELECTION,
-        help="Decision this motif usually goes with; picking the motif selects it.",
+        string="Decision",
+        help="The decision this motif is offered for (empty: offered for every decision). "
+        "Picking a motif never changes the decision chosen.",
     )
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)

@@ -70,3 +70,48 @@ def chorus_error_message(error, env):
         if kind in explanations:
             return explanations[kind]()
     return _("Chorus Pro error: %(message)s", message=error.message or str(error))
+
+
+def pivot_error_message(error, env):
+    """A :class:`chorus_pro.pivot.PivotError` in the user's words: where in the file (invoice
+    rank, number, IdCPRO, XML line) and what is wrong, all translated (never the library's
+    English inside a French sentence)."""
+    _ = env._
+    params = error.params
+    reasons = {
+        "malformed_xml": lambda: _(
+            "the XML is malformed (%(detail)s); %(read)s invoice(s) read before it",
+            detail=params.get("detail", ""), read=params.get("read", 0)),
+        "doctype": lambda: _("a DOCTYPE declaration is not allowed in a PIVOT file"),
+        "not_pivot": lambda: _("this is not a PIVOT invoice file (root element <%(root)s>)",
+                               root=params.get("root", "")),
+        "missing_amount": lambda: _("the amount %(path)s is missing", path=params.get("path", "")),
+        "invalid_decimal": lambda: _("the amount %(path)s is not a number (%(value)s)",
+                                     path=params.get("path", ""), value=params.get("value", "")),
+        "invalid_date": lambda: _("the date %(path)s is not a date (%(value)s)",
+                                  path=params.get("path", ""), value=params.get("value", "")),
+        "invalid_integer": lambda: _("%(path)s is not a whole number (%(value)s)",
+                                     path=params.get("path", ""), value=params.get("value", "")),
+        "missing_data": lambda: _("the invoice data (DonneesFacture) is missing"),
+        "missing_number": lambda: _("the invoice number (DonneesFacture/Id) is missing"),
+        "missing_supplier_identifier": lambda: _(
+            "the supplier identifier (Fournisseur/Identifiant) is missing"),
+        "invalid_line_order": lambda: _("a line number (Ligne/@NumOrdre) is invalid (%(value)s)",
+                                        value=params.get("value", "")),
+        "not_base64": lambda: _("the content of attachment %(label)s cannot be decoded",
+                                label=params.get("label", "")),
+    }
+    explain = reasons.get(error.code)
+    reason = explain() if explain else error.reason
+    where = []
+    if error.position:
+        where.append(_("invoice no. %(position)s in the file", position=error.position))
+    if error.invoice_number:
+        where.append(_("number %(number)s", number=error.invoice_number))
+    if error.chorus_id:
+        where.append(_("IdCPRO %(id)s", id=error.chorus_id))
+    if error.line:
+        where.append(_("XML line %(line)s", line=error.line))
+    if where:
+        return _("%(where)s: %(reason)s", where=", ".join(where), reason=reason)
+    return reason

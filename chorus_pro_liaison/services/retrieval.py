@@ -42,14 +42,15 @@ from odoo.tools import split_every
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
+    pivot_error_message,
 )
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.pivot import (
-    KIND_DAMAGED_ARCHIVE as PIVOT_DAMAGED_ARCHIVE,
-    KIND_UNSAFE_NAME as PIVOT_UNSAFE_NAME,
-    KIND_ZIP_BOMB as PIVOT_ZIP_BOMB,
+    CODE_DAMAGED_ARCHIVE as PIVOT_DAMAGED_ARCHIVE,
+    CODE_UNSAFE_NAME as PIVOT_UNSAFE_NAME,
+    CODE_ZIP_BOMB as PIVOT_ZIP_BOMB,
     PivotError,
     iter_pivot_invoices,
 )
@@ -167,28 +168,13 @@ class InvoiceSynchronizer:
         state = "warning" if run.count_failed or run.line_ids.filtered(
             lambda line: line.level != "info"
         ) else "done"
-        run.write({"state": state, "summary": self._summary()})
+        run.write({"state": state, "summary_facts": self._summary_facts(),
+                   "summary_message": False})
 
-    def _summary(self):
-        run = self.run
-        text = _(
-            "%(new)s new, %(updated)s updated, %(unchanged)s unchanged, %(failed)s failed.",
-            new=run.count_new,
-            updated=run.count_updated,
-            unchanged=run.count_unchanged,
-            failed=run.count_failed,
-        )
-        notices = len(run.line_ids.filtered(lambda line: line.level == "warning"))
-        if notices:
-            text += " " + _(
-                "%(count)s notice(s): see the messages below.", count=notices
-            )
-        if run.count_failed:
-            text += " " + _(
-                "The failed invoices are listed below with the reason; they are tried again at "
-                "the next retrieval."
-            )
-        return text
+    def _summary_facts(self):
+        """The facts the run's summary is written from, in each reader's language."""
+        notices = len(self.run.line_ids.filtered(lambda line: line.level == "warning"))
+        return {"kind": "sync", "notices": notices}
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
@@ -456,8 +442,12 @@ class InvoiceSynchronizer:
             self.services = services
             return None, error
 
-    @staticmethod
-    def _error_text(error):
+    def _error_text(self, error):
+        # The library's errors are written out in the user's words, never quoted in English.
+        if isinstance(error, chorus_errors.ChorusProError):
+            return chorus_error_message(error, self.env)
+        if isinstance(error, PivotError):
+            return pivot_error_message(error, self.env)
         if isinstance(error, psycopg2.Error):
             return (error.pgerror or str(error)).strip()
         return str(error.args[0]) if getattr(error, "args", None) else str(error)
@@ -696,7 +686,8 @@ class InvoiceSynchronizer:
                 return remaining
             for chorus_id in remaining:
                 self._fail(items[chorus_id][1], _(
-                    "The PIVOT file sent by Chorus Pro is malformed: %(error)s", error=str(error)))
+                    "The PIVOT file sent by Chorus Pro is malformed: %(error)s",
+                    error=pivot_error_message(error, self.env)))
             return []
         self._fail_unreadable(unreadable, ids, remaining, by_number, items)
         for chorus_id in remaining:
@@ -889,25 +880,27 @@ class _Known:
 def unreadable_pivot_message(error, env):
     """What the accountant reads for an invoice refused alone in a PIVOT file."""
     _ = env._
-    if error.kind == PIVOT_ZIP_BOMB:
+    label = error.params.get("label") or "?"
+    if error.code == PIVOT_ZIP_BOMB:
         return _(
             "The file %(name)s of this invoice was refused: once unpacked it would be far larger "
             "than a real document (a \"zip bomb\" or a damaged file). The other invoices are not "
             "affected. It is tried again at the next retrieval; if it stays refused, ask the "
-            "supplier to deposit it again.", name=error.attachment or "?")
-    if error.kind == PIVOT_UNSAFE_NAME:
+            "supplier to deposit it again.", name=label)
+    if error.code == PIVOT_UNSAFE_NAME:
         return _(
             "The file %(name)s of this invoice was refused: its archive holds a file named "
             "%(member)s, a path pointing outside the archive (a malicious or broken file). The "
             "other invoices are not affected. It is tried again at the next retrieval; if it "
             "stays refused, ask the supplier to deposit it again.",
-            name=error.attachment or "?", member=error.member or "?")
-    if error.kind == PIVOT_DAMAGED_ARCHIVE:
+            name=label, member=error.params.get("member") or "?")
+    if error.code == PIVOT_DAMAGED_ARCHIVE:
         return _(
             "The file %(name)s of this invoice could not be unpacked: its archive is damaged, "
             "empty or password-protected. The other invoices are not affected. It is tried "
-            "again at the next retrieval.", name=error.attachment or "?")
-    return _("The PIVOT file sent by Chorus Pro is malformed: %(error)s", error=str(error))
+            "again at the next retrieval.", name=label)
+    return _("The PIVOT file sent by Chorus Pro is malformed: %(error)s",
+             error=pivot_error_message(error, env))
 
 
 def attachment_checksum(content):

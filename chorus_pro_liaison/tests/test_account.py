@@ -1,6 +1,6 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from datetime import timedelta
+from datetime import date, timedelta
 
 from psycopg2 import IntegrityError
 
@@ -107,6 +107,21 @@ class TestChorusProAccount(ChorusCase, TransactionCase):
         # The simulator reports the technical password's expiry: it is used.
         detail = self.sim.admin.state()
         self.assertEqual(self.account.password_expiry_source, "chorus", detail)
+
+    def test_update_says_when_chorus_replaces_the_typed_expiry_date(self):
+        account = self.account.with_user(self.manager)
+        typed = date(2031, 1, 15)
+        account.password_expiry_date = typed
+        self.assertEqual(account.password_expiry_source, "manual")
+        action = account.action_update()
+        self.assertTrue(account.last_test_ok, account.last_test_report)
+        self.assertEqual(account.password_expiry_source, "chorus")
+        self.assertNotEqual(account.password_expiry_date, typed)
+        self.assertIn("you typed (15/01/2031) was replaced", action["params"]["message"])
+        # Chorus's date typed again: nothing to say.
+        account.password_expiry_date = account.password_expiry_date
+        action = account.action_update()
+        self.assertNotIn("was replaced", action["params"]["message"])
 
     def test_connection_test_wrong_password(self):
         self.account.technical_password = "mauvais-mot-de-passe"

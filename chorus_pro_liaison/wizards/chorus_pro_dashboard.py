@@ -96,7 +96,10 @@ class ChorusProDashboard(models.TransientModel):
         Invoice = self.env["chorus.pro.invoice"]
         for dashboard in self:
             domain = [("company_id", "=", dashboard.company_id.id)]
-            dashboard.count_to_match = Invoice.search_count(domain + Invoice._to_match_domain())
+            # Suppliers, not invoices: one "Valider les tiers" matches all a supplier's invoices.
+            dashboard.count_to_match = len(Invoice._read_group(
+                domain + Invoice._to_match_domain(), ["supplier_identifier_key"],
+            ))
             dashboard.count_bank_to_confirm = Invoice.search_count(
                 domain + Invoice._bank_to_confirm_domain()
             )

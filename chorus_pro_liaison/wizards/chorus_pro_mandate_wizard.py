@@ -29,6 +29,11 @@ class ChorusProMandateWizard(models.TransientModel):
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company,
                                  required=True, readonly=True)
     account_id = fields.Many2one("chorus.pro.account", compute="_compute_account_id")
+
+    def _compute_display_name(self):
+        # The screen's breadcrumb (not "chorus.pro.mandate.wizard,1").
+        for wizard in self:
+            wizard.display_name = _("Mandater")
     exercice = fields.Selection(selection="_exercice_selection", required=True,
                                 default=lambda self: str(self._exercice_default()))
     budget_id = fields.Many2one(

@@ -172,7 +172,25 @@ class ChorusProSupplierMatch(models.TransientModel):
                 "This invoice is factored: select (or create) the factoring company as well."
             ))
         self.invoice_id._chorus_confirm_match(self.partner_id, self.factor_partner_id)
-        return {"type": "ir.actions.act_window_close"}
+        return self._done(_(
+            "%(supplier)s is matched with %(partner)s; this supplier's next invoices will be "
+            "matched automatically.",
+            supplier=self.invoice_id.supplier_name or self.invoice_id.supplier_identifier or "?",
+            partner=self.partner_id.display_name,
+        ))
+
+    def _done(self, message):
+        """Close the screen and say what was done."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Valider les tiers"),
+                "message": message,
+                "type": "success",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
 
     def action_create_partner(self):
         """One click: the partner from the Chorus Pro data, matched at once."""
@@ -182,7 +200,11 @@ class ChorusProSupplierMatch(models.TransientModel):
         if self.is_factored and not self.factor_partner_id:
             return self._reopen()
         self.invoice_id._chorus_confirm_match(partner, self.factor_partner_id, origin="created")
-        return {"type": "ir.actions.act_window_close"}
+        return self._done(_(
+            "The partner %(partner)s was created from the Chorus Pro data and matched; its bank "
+            "account is not trusted until someone confirms it.",
+            partner=partner.display_name,
+        ))
 
     def action_create_factor(self):
         self.ensure_one()
@@ -235,19 +257,15 @@ class ChorusProSupplierMatch(models.TransientModel):
         }
 
     def action_open_files(self):
+        # Odoo's file viewer, over the screen: nothing is left, no new tab.
         self.ensure_one()
-        return self.invoice_id.action_open_files()
+        return self.invoice_id.action_preview_files()
 
     def action_open_pdf(self):
         self.ensure_one()
-        attachment = self.main_attachment_pdf_id
-        if not attachment:
+        if not self.main_attachment_pdf_id:
             raise UserError(_("Chorus Pro sent no PDF for this invoice (yet)."))
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=false",
-            "target": "new",
-        }
+        return self.invoice_id.action_preview_files()
 
 
 class ChorusProSupplierMatchLine(models.TransientModel):
