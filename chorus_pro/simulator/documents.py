@@ -1,4 +1,5 @@
-"""Files the simulator hands out: invoice PDFs (reportlab), PIVOT XML (V2_02), ZIP bundles.
+"""Files the simulator hands out: invoice PDFs (reportlab), the UBL XML of invoices deposited as a
+flow, PIVOT XML (V2_02, each attachment zipped as the portal does), ZIP bundles.
 
 Nothing here is stored in the world: documents are rendered from the invoice records when a
 download asks for them, and kept in a bounded LRU cache (:class:`DocumentCache`). PDFs are
