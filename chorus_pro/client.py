@@ -1383,19 +1383,30 @@ class ChorusProClient:
     def download_invoice_pdf(self, chorus_id: int) -> bytes:
         """Chorus's PDF rendering of one invoice (``telecharger/groupe``, format ``PDF``, no
         complementary attachments): the readable copy of an invoice whose own main document is
-        the supplier's XML (UBL, CII, PIVOT). Raises :class:`ChorusMalformedResponse` when the
-        answer is not a PDF."""
+        the supplier's XML (UBL, CII, PIVOT). A ZIP holding it is accepted (its first PDF);
+        raises :class:`ChorusMalformedResponse` when the answer holds no PDF."""
         downloaded = self.download_invoices([chorus_id], fmt="PDF", with_attachments=False)
         try:
-            if downloaded.kind != "pdf":
-                raise ChorusMalformedResponse(
-                    f"Chorus Pro sent a {downloaded.kind} file where the PDF of the invoice was "
-                    "expected.",
-                    operation=OP_DOWNLOAD,
-                )
-            return downloaded.read()
+            content = downloaded.read()
+            if downloaded.kind == "zip":
+                # One invoice zipped all the same [unconfirmed]: its first PDF.
+                members = unpack_zip(content, "PDF bundle")
+                content = next((data for _name, data in members if data.startswith(b"%PDF")),
+                               b"")
+        except PivotError as exc:
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a PDF bundle that cannot be read safely: {exc}",
+                operation=OP_DOWNLOAD,
+            ) from exc
         finally:
             downloaded.cleanup()
+        if not content.startswith(b"%PDF"):
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a {downloaded.kind} file where the PDF of the invoice was "
+                "expected.",
+                operation=OP_DOWNLOAD,
+            )
+        return content
 
     def download_invoice_pdfs(self, chorus_ids: Iterable[int]) -> dict:
         """Chorus's PDF renderings of several invoices in one call: ``{chorus_id: bytes}``.

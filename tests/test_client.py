@@ -1235,3 +1235,25 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert 25 <= _retry_after_seconds(format_datetime(later, usegmt=True)) <= 30
     assert _retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert _retry_after_seconds("bientôt") is None and _retry_after_seconds(None) is None
+
+
+def test_pdf_rendering_of_one_invoice_plain_or_zipped(rsps, client):
+    import zipfile
+
+    add_token(rsps)
+    pdf = b"%PDF-1.4\n% rendering\n%%EOF\n"
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(pdf).decode()})
+    assert client.download_invoice_pdf(98765432) == pdf
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("98765432_FA-1/FA-1.pdf", pdf)
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(buffer.getvalue()).decode()})
+    assert client.download_invoice_pdf(98765432) == pdf
+    sent = json.loads(api_calls(rsps, OP_DOWNLOAD)[0].request.body)
+    assert (sent["format"], sent["avecPiecesJointesComplementaires"]) == ("PDF", "NON")
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(b"<xml/>").decode()})
+    with pytest.raises(errors.ChorusMalformedResponse, match="where the PDF"):
+        client.download_invoice_pdf(98765432)
