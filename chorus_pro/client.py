@@ -61,12 +61,14 @@ from .errors import (
     ChorusFunctionalError,
     ChorusMalformedResponse,
     ChorusNotFoundError,
+    ChorusOutcomeUnknown,
     ChorusPayloadTooLarge,
     ChorusProError,
     ChorusServerError,
     ChorusTransitionRefused,
     ChorusTransportError,
 )
+from .pivot import PivotError, unpack_zip
 from .records import (
     DownloadedFile,
     InvoiceDetail,
@@ -1415,6 +1417,68 @@ class ChorusProClient:
             )
         return downloaded
 
+    def download_invoice_pdf(self, chorus_id: int) -> bytes:
+        """Chorus's PDF rendering of one invoice (``telecharger/groupe``, format ``PDF``, no
+        complementary attachments): the readable copy of an invoice whose own main document is
+        the supplier's XML (UBL, CII, PIVOT). A ZIP holding it is accepted (its first PDF);
+        raises :class:`ChorusMalformedResponse` when the answer holds no PDF."""
+        downloaded = self.download_invoices([chorus_id], fmt="PDF", with_attachments=False)
+        try:
+            content = downloaded.read()
+            if downloaded.kind == "zip":
+                # One invoice zipped all the same [unconfirmed]: its first PDF.
+                members = unpack_zip(content, "PDF bundle")
+                content = next((data for _name, data in members if data.startswith(b"%PDF")),
+                               b"")
+        except PivotError as exc:
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a PDF bundle that cannot be read safely: {exc}",
+                operation=OP_DOWNLOAD,
+            ) from exc
+        finally:
+            downloaded.cleanup()
+        if not content.startswith(b"%PDF"):
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a {downloaded.kind} file where the PDF of the invoice was "
+                "expected.",
+                operation=OP_DOWNLOAD,
+            )
+        return content
+
+    def download_invoice_pdfs(self, chorus_ids: Iterable[int]) -> dict:
+        """Chorus's PDF renderings of several invoices in one call: ``{chorus_id: bytes}``.
+
+        Several invoices come as a ZIP with one folder per invoice; a folder is matched to its
+        invoice by the Chorus id it starts with (``98765432_FA-1/``, the naming is
+        [unconfirmed]). An invoice the answer does not clearly hold is left out of the result:
+        ask it alone with :meth:`download_invoice_pdf`. The archive is read with the PIVOT
+        attachments' safety rules (no path used, unpacked size capped).
+        """
+        ids = [int(chorus_id) for chorus_id in chorus_ids]
+        if len(ids) == 1:
+            return {ids[0]: self.download_invoice_pdf(ids[0])}
+        downloaded = self.download_invoices(ids, fmt="PDF", with_attachments=False)
+        try:
+            if downloaded.kind != "zip":
+                return {}
+            members = unpack_zip(downloaded.read(), "PDF bundle", keep_folders=True)
+        except PivotError as exc:
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a bundle of invoice PDFs that cannot be read safely: {exc}",
+                operation=OP_DOWNLOAD,
+            ) from exc
+        finally:
+            downloaded.cleanup()
+        wanted = {str(chorus_id): chorus_id for chorus_id in ids}
+        found = {}
+        for name, content in members:
+            folder, _sep, _rest = name.partition("/")
+            match = re.match(r"\d+", folder) if _sep else None
+            chorus_id = wanted.get(match.group(0)) if match else None
+            if chorus_id is not None and chorus_id not in found and content.startswith(b"%PDF"):
+                found[chorus_id] = content
+        return found
+
     def change_status(
         self,
         chorus_id: int,
@@ -1432,7 +1496,8 @@ class ChorusProClient:
         signed evidence. The request is not idempotent: it is re-sent only when it certainly
         never reached Chorus (connection refused / connect timeout) or when Chorus answered 429
         or 503; after an ambiguous failure the addon should re-read the history.
-        Raises :class:`ChorusTransitionRefused` on ``20002``.
+        Raises :class:`ChorusTransitionRefused` on ``20002``, and :class:`ChorusOutcomeUnknown`
+        (temporary, ambiguous) when Chorus answers HTTP 200 without ``codeRetour``.
         """
         payload = {
             "idFacture": int(chorus_id),
@@ -1443,8 +1508,19 @@ class ChorusProClient:
         body = _json_dumps(payload)
         try:
             answer = self._call(OP_PROCESS, body=body, idempotent=False)
+            if parsing.to_int(answer.data.get("codeRetour")) is None:
+                # Seen on the real portal: HTTP 200, no codeRetour. Applied or not is unknown.
+                raise ChorusOutcomeUnknown(
+                    "Chorus Pro answered the status change without a return code: whether it "
+                    "was applied is unknown until the invoice's history is read.",
+                    operation=OP_PROCESS,
+                    http_status=answer.status,
+                    label=parsing.to_text(answer.data.get("libelle")),
+                )
         except ChorusProError as error:
             error.request_body = body
+            if isinstance(error, ChorusOutcomeUnknown):
+                error.response_body = answer.content
             raise
         result = parsing.parse_status_change(
             answer.data, chorus_id=int(chorus_id), new_status=new_status

@@ -509,6 +509,32 @@ def test_unreadable_answer_to_a_status_change_is_not_resent(rsps, client, sleeps
     assert sleeps == []
 
 
+def test_status_change_answered_200_without_code_is_an_unknown_outcome(rsps, client, sleeps):
+    """Seen on the real portal: HTTP 200, a body, no codeRetour. Not a success: the caller must
+    read the history before saying sent; never sent again by the client."""
+    add_token(rsps)
+    answer = {"idFacture": "98765432", "numeroFacture": "FA-1"}
+    rsps.add(responses.POST, url(OP_PROCESS), json=answer)
+    with pytest.raises(errors.ChorusOutcomeUnknown) as caught:
+        client.change_status(98765432, "SERVICE_FAIT")
+    error = caught.value
+    assert isinstance(error, errors.ChorusMalformedResponse) and error.temporary
+    assert error.http_status == 200 and error.code is None
+    assert "unknown" in error.message and "history" in error.message
+    assert json.loads(error.request_body)["nouveauStatut"] == "SERVICE_FAIT"
+    assert json.loads(error.response_body) == answer
+    assert len(api_calls(rsps, OP_PROCESS)) == 1
+    assert sleeps == []
+
+
+def test_other_answers_without_code_are_still_taken_as_answers(rsps, client):
+    """Only a status change needs codeRetour to be trusted; a read without it is read."""
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_VAT), json={"listeTauxTva": [
+        {"codeTauxTva": "TVA20", "valeurTauxTva": "20"}]})
+    assert client.get_vat_rates()[0]["rate"] == Decimal("20")
+
+
 # ---------------------------------------------------------------------------------------------
 # Error mapping
 
@@ -1252,3 +1278,25 @@ def test_works_search_filters_on_statuses(rsps, client):
     bodies = [json.loads(c.request.body) for c in api_calls(rsps, OP_WORKS)]
     assert bodies[0]["statutFactureTravaux"] == "MISE_A_DISPOSITION"
     assert bodies[1]["statutFactureTravaux"] == ["MISE_A_DISPOSITION", "COMPLETEE"]
+
+
+def test_pdf_rendering_of_one_invoice_plain_or_zipped(rsps, client):
+    import zipfile
+
+    add_token(rsps)
+    pdf = b"%PDF-1.4\n% rendering\n%%EOF\n"
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(pdf).decode()})
+    assert client.download_invoice_pdf(98765432) == pdf
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("98765432_FA-1/FA-1.pdf", pdf)
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(buffer.getvalue()).decode()})
+    assert client.download_invoice_pdf(98765432) == pdf
+    sent = json.loads(api_calls(rsps, OP_DOWNLOAD)[0].request.body)
+    assert (sent["format"], sent["avecPiecesJointesComplementaires"]) == ("PDF", "NON")
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(b"<xml/>").decode()})
+    with pytest.raises(errors.ChorusMalformedResponse, match="where the PDF"):
+        client.download_invoice_pdf(98765432)

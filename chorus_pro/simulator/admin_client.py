@@ -128,7 +128,7 @@ class SimulatorAdmin:
 
     def corrupt(self, invoice_id: int, kind: str) -> dict:
         """``malformed_pivot`` | ``broken_xml`` | ``too_large`` | ``download_refused`` |
-        ``clear``."""
+        ``zip_bomb`` | ``path_member`` | ``no_rendering`` | ``clear``."""
         return self._call("POST", "corrupt", {"idFacture": int(invoice_id), "kind": kind})
 
     def reset_counters(self) -> None:

@@ -38,6 +38,18 @@ from .world import World
 _logger = logging.getLogger("chorus_pro.simulator")
 
 
+# Marker of a "no_code" fault: the operation runs, its answer loses codeRetour and libelle.
+WITHOUT_CODE = Response(200, None)
+
+
+def _without_code(response: Response) -> Response:
+    if response.status == 200 and isinstance(response.payload, dict):
+        payload = {key: value for key, value in response.payload.items()
+                   if key not in ("codeRetour", "libelle")}
+        return Response(200, payload, dict(response.headers))
+    return response
+
+
 class SimulatorCore(ChorusOperations, AdminInterface):
     """All the simulator's state and protocol logic, independent of the HTTP plumbing."""
 
@@ -143,7 +155,10 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         return None
 
     def _fault_response(self, fault: Fault) -> Optional[Response]:
-        """The answer a queued fault imposes (None: go on normally, e.g. after a timeout)."""
+        """The answer a queued fault imposes (None: go on normally, e.g. after a timeout;
+        :data:`WITHOUT_CODE`: go on, then drop codeRetour from the answer)."""
+        if fault.kind == "no_code":
+            return WITHOUT_CODE
         if fault.kind == "timeout":
             time.sleep(max(0.0, fault.delay_s))
             return None
@@ -173,7 +188,7 @@ class SimulatorCore(ChorusOperations, AdminInterface):
     # -- token endpoint ---------------------------------------------------------------------------
     def handle_token(self, method: str, headers, body: bytes) -> Response:
         answer = self._before_call(TOKEN_KEY)
-        if answer is not None:
+        if answer is not None and answer is not WITHOUT_CODE:
             return answer
         if method != "POST":
             return _json({"error": "invalid_request", "error_description": "POST expected"}, 405)
@@ -210,14 +225,15 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         configured latency."""
         self._count(key)
         fault = self._take_fault(key)
+        answer = None
         if fault is not None:
             answer = self._fault_response(fault)
-            if answer is not None:
+            if answer is not None and answer is not WITHOUT_CODE:
                 return answer
         latency = self.config.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
-        return None
+        return answer
 
     # -- API entry point --------------------------------------------------------------------------
     def handle_api(self, method: str, path: str, headers, body: bytes) -> Response:
@@ -226,10 +242,15 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         if route is None:
             return _json({"error": "not_found",
                           "error_description": f"No API operation at {path}"}, 404)
-        route_method, handler_name = route
         answer = self._before_call(key)
+        if answer is WITHOUT_CODE:
+            return _without_code(self._dispatch(method, path, key, route, headers, body))
         if answer is not None:
             return answer
+        return self._dispatch(method, path, key, route, headers, body)
+
+    def _dispatch(self, method: str, path: str, key: str, route, headers, body: bytes) -> Response:
+        route_method, handler_name = route
         with self.lock:
             failing = self.config.fail_rate > 0 and self._fail_rng.random() < self.config.fail_rate
         if failing:

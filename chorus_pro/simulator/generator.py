@@ -35,6 +35,7 @@ from .world import (
     TAG_DOWNLOAD_REFUSED, TAG_DUPLICATE, TAG_DUPLICATE_AMOUNT, TAG_FACTORED, TAG_FILLER,
     TAG_MANDATED, TAG_MULTI_ATTACHMENTS, TAG_MULTI_VAT, TAG_OLD_PENDING, TAG_PAID, TAG_PDF_ONLY,
     TAG_OLD_WORKS, TAG_REJECTED, TAG_SERVICE_DONE, TAG_STRUCTURED, TAG_TO_RECYCLE, TAG_WORKS,
+    TAG_XML_MAIN,
     WORKS_FRAMES,
     SimAccount, SimAddress, SimAttachment, SimHistoryEntry, SimInvoice, SimLine, SimService,
     SimStructure, SimSupplier, SimVat, World,
@@ -57,6 +58,8 @@ FOREIGN_ID = 25999001
 # the ``taille`` of an invoice without rendering anything.
 MAIN_PDF_BASE_SIZE = 3080
 MAIN_PDF_PER_LINE_SIZE = 60
+MAIN_XML_BASE_SIZE = 3300  # a UBL flow: bigger than the PDF, and more per line
+MAIN_XML_PER_LINE_SIZE = 740
 COMPLEMENTARY_PDF_SIZE = 2170
 
 CENT = Decimal("0.01")
@@ -205,12 +208,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
-def main_document_name(number: str) -> str:
-    """File name of the invoice PDF (PIVOT NomPJ, at most 50 characters)."""
-    return f"{_slug(number)[:45]}.pdf"
+def main_document_name(number: str, extension: str = "pdf") -> str:
+    """File name of the invoice document (PIVOT NomPJ, at most 50 characters)."""
+    return f"{_slug(number)[:45]}.{extension}"
 
 
-def main_document_size(line_count: int) -> int:
+def main_document_size(line_count: int, as_xml: bool = False) -> int:
+    if as_xml:
+        return MAIN_XML_BASE_SIZE + MAIN_XML_PER_LINE_SIZE * line_count
     return MAIN_PDF_BASE_SIZE + MAIN_PDF_PER_LINE_SIZE * line_count
 
 
@@ -372,10 +377,16 @@ class _Builder:
 
     # -- attachments ----------------------------------------------------------------------------
     def set_attachments(self, invoice: SimInvoice, complementary: int) -> None:
+        # A structured invoice deposited as a flow (UBL) has its XML as the type 01 attachment,
+        # as on the portal; the readable PDF is then Chorus's rendering (format PDF).
+        as_xml = invoice.deposit_mode == "DEPOT_FLUX" and bool(invoice.lines)
+        if as_xml:
+            invoice.tags.add(TAG_XML_MAIN)
         invoice.attachments = [SimAttachment(
-            id=0, name=main_document_name(invoice.number), type_code="01",
-            category="Avoir" if invoice.is_credit_note else "Facture", kind="invoice",
-            size_estimate=main_document_size(len(invoice.lines)),
+            id=0, name=main_document_name(invoice.number, "xml" if as_xml else "pdf"),
+            type_code="01", category="Avoir" if invoice.is_credit_note else "Facture",
+            kind="invoice_xml" if as_xml else "invoice",
+            size_estimate=main_document_size(len(invoice.lines), as_xml),
         )]
         for position in range(complementary):
             kind, category, stem = COMPLEMENTARY_KINDS[position % len(COMPLEMENTARY_KINDS)]

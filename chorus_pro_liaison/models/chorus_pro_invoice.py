@@ -428,14 +428,16 @@ class ChorusProInvoice(models.Model):
 
     def _store_pivot_attachments(self, pivot):
         """Attach the PIVOT's files: the invoice PDF flagged as main document, each complementary
-        attachment under its original name. A file already attached (same content) is kept."""
+        attachment under its original name. A file already attached (same content) is kept.
+        A main document that is not a PDF (the supplier's UBL, CII or PIVOT XML) is kept as
+        another file: the PDF shown is then Chorus's rendering (``_store_pdf_rendering``)."""
         self.ensure_one()
         Attachment = self.env["ir.attachment"].sudo()
         existing = {
             att.checksum: att
             for att in Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)])
         }
-        main = pivot.main_document
+        main = pivot.main_pdf
         main_attachment = None
         for document in pivot.attachments:
             if not document.content:
@@ -468,6 +470,37 @@ class ChorusProInvoice(models.Model):
                 "main_attachment_pdf_id": main_attachment.id,
                 "message_main_attachment_id": main_attachment.id,
             })
+
+
+    def _store_pdf_rendering(self, content):
+        """Chorus's PDF rendering of an invoice deposited as structured data becomes its main
+        document (shown, attached to the mandate); the supplier's XML stays among its files."""
+        self.ensure_one()
+        if not content.startswith(b"%PDF"):
+            raise ValueError("not a PDF")
+        Attachment = self.env["ir.attachment"].sudo()
+        checksum = hashlib.sha1(content).hexdigest()
+        files = Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)])
+        rendering = files.filtered(lambda att: att.checksum == checksum)[:1]
+        if not rendering:
+            name = "%s.pdf" % (self.number or self.chorus_id)
+            rendering = Attachment.create({
+                "name": name,
+                "raw": content,
+                "mimetype": "application/pdf",
+                "res_model": self._name,
+                "res_id": self.id,
+                "company_id": self.company_id.id,
+                "chorus_pro_original_name": name,
+                "chorus_pro_type_code": "01",
+            })
+        (files - rendering).filtered("chorus_pro_is_main").write({"chorus_pro_is_main": False})
+        rendering.chorus_pro_is_main = True
+        self.write({
+            "main_attachment_pdf_id": rendering.id,
+            "message_main_attachment_id": rendering.id,
+        })
+        return rendering
 
 
 class ChorusProInvoiceTax(models.Model):

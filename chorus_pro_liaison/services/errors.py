@@ -48,6 +48,10 @@ def chorus_error_message(error, env):
         errors.ChorusPayloadTooLarge: lambda: _(
             "The file is too large for Chorus Pro to send in one piece (HTTP 413).%(detail)s",
             detail=detail),
+        errors.ChorusOutcomeUnknown: lambda: _(
+            "Chorus Pro answered without saying whether it accepted the status change: the "
+            "outcome is unknown. The invoice's history in Chorus Pro is read before the decision "
+            "is sent again, so it is never sent twice."),
         errors.ChorusMalformedResponse: lambda: _(
             "Chorus Pro sent an answer that could not be read.%(detail)s Nothing was lost; "
             "the operation can be tried again later.", detail=detail),

@@ -24,7 +24,8 @@ The path of an invoice: :meth:`InvoiceSynchronizer.execute` → searches (``_sea
 ``_process_chunk`` per batch: what is new or changed → HTTP (histories, PIVOT downloads) with
 nothing pending in the transaction → ``_write_batch`` (values from ``chorus_pro.mapping``,
 ``chorus.pro.invoice._apply_history``) → ``_store_downloads`` (files) → ``_complete_factored``
-(consult) → ``_after_sync`` (``chorus.pro.invoice._chorus_after_retrieval``: what each step does
+(consult) → ``_complete_pdf_renderings`` (Chorus's PDF of an invoice deposited as XML) →
+``_after_sync`` (``chorus.pro.invoice._chorus_after_retrieval``: what each step does
 with new or changed invoices) → the batch is committed (``_end_batch``).
 """
 
@@ -46,7 +47,13 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
-from chorus_pro.pivot import PivotError, iter_pivot_invoices
+from chorus_pro.pivot import (
+    CODE_DAMAGED_ARCHIVE as PIVOT_DAMAGED_ARCHIVE,
+    CODE_UNSAFE_NAME as PIVOT_UNSAFE_NAME,
+    CODE_ZIP_BOMB as PIVOT_ZIP_BOMB,
+    PivotError,
+    iter_pivot_invoices,
+)
 from chorus_pro.retrieval import (
     BATCH_SIZE,
     PAGE_SIZE,
@@ -61,6 +68,7 @@ _logger = logging.getLogger(__name__)
 # A listing that moved while it was paged is listed again, at most this many times in all.
 MAX_LISTINGS = 3
 UNAVAILABLE_RETRY_HOURS = 24
+PDF_RENDERINGS_PER_CALL = 50  # Chorus's PDFs of invoices deposited as XML, asked together
 
 
 class SyncInterrupted(Exception):
@@ -411,6 +419,7 @@ class InvoiceSynchronizer:
             and invoice.redelivery.strip().lower() not in ("non", "no")
         ]))
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
+        self._complete_pdf_renderings([invoice for _s, invoice, _n in records.values()])
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
         self._after_sync(touched)
@@ -819,8 +828,11 @@ class InvoiceSynchronizer:
             by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
         # Together, the VAT lines and lines of the bundle's new invoices are created at once.
         children = None if isolate else {}
+        unreadable = []  # invoices of the bundle refused alone (zip bomb, bad data...)
         try:
-            for position, pivot in enumerate(iter_pivot_invoices(downloaded.path)):
+            for index, pivot in enumerate(
+                    iter_pivot_invoices(downloaded.path, on_error="skip", errors=unreadable)):
+                position = index + len(unreadable)  # its rank in the file, skipped ones included
                 chorus_id = pivot.chorus_id
                 if chorus_id not in remaining:
                     # PIVOT before V2_02 has no IdCPRO: fall back on the invoice number, then order.
@@ -840,6 +852,7 @@ class InvoiceSynchronizer:
                     self._fail(invoice, _("The files of this invoice could not be recorded: "
                                           "%(reason)s", reason=self._error_text(error)))
         except PivotError as error:
+            self._fail_unreadable(unreadable, ids, remaining, by_number, items)
             if split and len(remaining) > 1:
                 return remaining
             for chorus_id in remaining:
@@ -849,10 +862,25 @@ class InvoiceSynchronizer:
             return []
         for model, values in (children or {}).items():
             self.env[model].sudo().create(values)
+        self._fail_unreadable(unreadable, ids, remaining, by_number, items)
         for chorus_id in remaining:
             self._fail(items[chorus_id][1], _(
                 "Chorus Pro did not include this invoice in the downloaded file."))
         return []
+
+    def _fail_unreadable(self, unreadable, ids, remaining, by_number, items):
+        """Invoices the PIVOT parser refused one by one (the rest of their bundle is read):
+        each is recorded in error with the reason, and tried again at the next run."""
+        for error in unreadable:
+            candidates = [error.chorus_id] if error.chorus_id else []
+            candidates += by_number.get(error.invoice_number, [])
+            if error.position and error.position <= len(ids):
+                candidates.append(ids[error.position - 1])
+            chorus_id = next((c for c in candidates if c in remaining), None)
+            if chorus_id is None:
+                continue
+            remaining.remove(chorus_id)
+            self._fail(items[chorus_id][1], unreadable_pivot_message(error, self.env))
 
     CHILDREN = {"tax_ids": "chorus.pro.invoice.tax", "line_ids": "chorus.pro.invoice.line"}
 
@@ -910,6 +938,47 @@ class InvoiceSynchronizer:
                     level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
                     invoice=invoice,
                 )
+
+    def _complete_pdf_renderings(self, invoices):
+        """An invoice deposited as structured data (UBL, CII, PIVOT) has the supplier's XML as
+        its main document: Chorus's PDF rendering of it (download format PDF), a few invoices
+        per call, becomes the document shown and mandated; the XML stays among its files. A
+        rendering that cannot be had leaves the invoice in error, tried again next run."""
+        missing = [invoice for invoice in invoices
+                   if invoice.files_state == "done" and not invoice.main_attachment_pdf_id]
+        if not missing:
+            return
+        self.run._commit()
+        renderings, errors = {}, {}
+        bundles = [[invoice.chorus_id for invoice in part]
+                   for part in split_every(PDF_RENDERINGS_PER_CALL, missing, list)]
+        for bundle, found, error in self._parallel(
+                [(tuple(bundle), bundle) for bundle in bundles],
+                lambda bundle: self.client.download_invoice_pdfs(bundle)):
+            if isinstance(error, chorus_errors.ChorusTransportError):
+                raise SyncInterrupted(chorus_error_message(error, self.env))
+            renderings.update(found or {})
+        alone = [invoice.chorus_id for invoice in missing if invoice.chorus_id not in renderings]
+        for chorus_id, content, error in self._parallel(
+                [(chorus_id, chorus_id) for chorus_id in alone],
+                lambda chorus_id: self.client.download_invoice_pdf(chorus_id)):
+            if isinstance(error, chorus_errors.ChorusTransportError):
+                raise SyncInterrupted(chorus_error_message(error, self.env))
+            if error is not None:
+                errors[chorus_id] = chorus_error_message(error, self.env)
+            else:
+                renderings[chorus_id] = content
+        for invoice in missing:
+            content = renderings.get(invoice.chorus_id)
+            if content is not None:
+                _done, error = self._isolated(invoice._store_pdf_rendering, content)
+                if error is None:
+                    continue
+                errors[invoice.chorus_id] = self._error_text(error)
+            self._fail(invoice, _(
+                "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF "
+                "of it could not be downloaded: %(reason)s It is tried again at the next "
+                "retrieval.", reason=errors.get(invoice.chorus_id) or "?"))
 
     def _files_unavailable(self, invoice, error):
         reason = chorus_error_message(error, self.env)
@@ -970,6 +1039,7 @@ class InvoiceSynchronizer:
                 self._cleanup(downloads)
             self._download_singly(retry_singly, items)
             self._complete_factored([invoice for _summary, invoice in items.values()])
+            self._complete_pdf_renderings([invoice for _summary, invoice in items.values()])
             self._end_batch()
 
     # ------------------------------------------------------------------ helpers
@@ -998,6 +1068,32 @@ class _Known:
         self.chorus_id = invoice.chorus_id
         self.size = invoice.files_size or None
         self.status = invoice.chorus_status_code
+
+
+def unreadable_pivot_message(error, env):
+    """What the accountant reads for an invoice refused alone in a PIVOT file."""
+    _ = env._
+    label = error.params.get("label") or "?"
+    if error.code == PIVOT_ZIP_BOMB:
+        return _(
+            "The file %(name)s of this invoice was refused: once unpacked it would be far larger "
+            "than a real document (a \"zip bomb\" or a damaged file). The other invoices are not "
+            "affected. It is tried again at the next retrieval; if it stays refused, ask the "
+            "supplier to deposit it again.", name=label)
+    if error.code == PIVOT_UNSAFE_NAME:
+        return _(
+            "The file %(name)s of this invoice was refused: its archive holds a file named "
+            "%(member)s, a path pointing outside the archive (a malicious or broken file). The "
+            "other invoices are not affected. It is tried again at the next retrieval; if it "
+            "stays refused, ask the supplier to deposit it again.",
+            name=label, member=error.params.get("member") or "?")
+    if error.code == PIVOT_DAMAGED_ARCHIVE:
+        return _(
+            "The file %(name)s of this invoice could not be unpacked: its archive is damaged, "
+            "empty or password-protected. The other invoices are not affected. It is tried "
+            "again at the next retrieval.", name=label)
+    return _("The PIVOT file sent by Chorus Pro is malformed: %(error)s",
+             error=pivot_error_message(error, env))
 
 
 def attachment_checksum(content):

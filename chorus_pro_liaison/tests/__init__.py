@@ -24,3 +24,4 @@ from . import test_sync_completeness
 from . import test_company_isolation
 from . import test_bad_input
 from . import test_every_button
+from . import test_real_shapes
