@@ -8,6 +8,8 @@ strings, hostile archives in a bundle, and a status change answered 200 without 
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
+from chorus_pro import billing
+
 from .common import WHOLE_WORLD, ChorusCase
 from .mandate_common import MandateCommon
 
@@ -158,7 +160,13 @@ class TestMandateXmlInvoice(MandateCommon, TransactionCase):
     service_fait_tags = ()
 
     def test_the_mandate_carries_chorus_pdf_of_an_invoice_deposited_as_xml(self):
-        invoice = self.invoice("xml_main", status="MISE_A_DISPOSITION")
+        deposited_as_xml = self.Invoice.search([("chorus_id", "in", [
+            item["idFacture"] for item in self.sim.admin.invoices(tag="xml_main")
+            if item["statut"] == "MISE_A_DISPOSITION"
+        ])])
+        # An A2 invoice (already paid) is never mandated: take one that is to be paid.
+        invoice = deposited_as_xml.filtered(lambda i: not billing.is_already_paid(i.frame))[:1]
+        self.assertTrue(invoice, "the simulator deposits invoices to pay as XML")
         self.certify(invoice)
         self.trust_supplier(invoice)
         self.assertTrue(invoice.mandate_ready, invoice.mandate_blocking_reason)
