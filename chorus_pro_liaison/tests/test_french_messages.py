@@ -113,7 +113,7 @@ class TestFrenchPivotErrors(FrenchMessagesCase):
         return run
 
     def assert_french_reason(self, corruption, expected):
-        chorus_id = self.sim.admin.deposit(number=f"FR-{corruption}", attachments=0)["idFacture"]
+        chorus_id = self.sim.admin.deposit(number=f"FR-PIV-{len(corruption)}", attachments=0)["idFacture"]
         self.sim.admin.corrupt(chorus_id, corruption)
         run = self.run_by_marie()
         self.assertEqual(run.user_id, self.marie)

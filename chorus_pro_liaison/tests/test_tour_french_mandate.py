@@ -31,6 +31,10 @@ class TestFrenchMandateTour(MandateCommon, HttpCase):
         mandate = invoice.mandate_move_id
         self.assertTrue(mandate, self.run_report(run))
         self.assertGreater(mandate.chorus_pro_mandate_total, 0)
+        # Written for Marie: amounts in the lines' labels with a decimal comma.
+        labels = " | ".join(mandate.invoice_line_ids.mapped("name"))
+        self.assertRegex(labels, r"\d,\d\d", labels)
+        self.assertNotRegex(labels, r"\d\.\d\d\b", labels)
         # Certified Service fait, supplier not matched: not ready to mandate.
         blocked = self.invoice("multi_attachments")
         self.assertEqual(blocked.chorus_status, "SERVICE_FAIT")

@@ -135,23 +135,15 @@ registry.category("web_tour.tours").add("chorus_pro_french_mandater_tour", {
 registry.category("web_tour.tours").add("chorus_pro_french_mandate_tour", {
     steps: () => [
         {
-            content: "The mandate's lines are shown",
-            trigger: ".o_field_widget[name='invoice_line_ids'] .o_data_row td[name='name']:contains('×')",
+            content: "The mandate's lines: their amounts (in labels and cells) with a decimal comma",
+            trigger: ".o_field_widget[name='invoice_line_ids'] .o_data_row",
             run() {
-                for (const cell of document.querySelectorAll(
-                    ".o_field_widget[name='invoice_line_ids'] .o_data_row td[name='name']"
-                )) {
-                    const text = cell.textContent;
-                    if (text.includes("×") && (/\d\.\d{2}\b/.test(text) || !/\d,\d{2}\b/.test(text))) {
-                        throw new Error(`Mandate line without a decimal comma: ${text}`);
-                    }
-                }
-                for (const cell of document.querySelectorAll(
-                    ".o_field_widget[name='invoice_line_ids'] .o_data_row td[name='price_unit']"
-                )) {
-                    if (/\d\.\d{2}\b/.test(cell.textContent)) {
-                        throw new Error(`Amount without a decimal comma: ${cell.textContent}`);
-                    }
+                const rows = document.querySelectorAll(
+                    ".o_field_widget[name='invoice_line_ids'] .o_data_row"
+                );
+                const text = [...rows].map((row) => row.innerText).join(" | ");
+                if (/\d\.\d{2}\b/.test(text) || !/\d,\d{2}\b/.test(text)) {
+                    throw new Error(`Mandate lines without a decimal comma: ${text}`);
                 }
             },
         },
@@ -185,11 +177,11 @@ registry.category("web_tour.tours").add("chorus_pro_french_mandate_tour", {
 registry.category("web_tour.tours").add("chorus_pro_french_not_ready_tour", {
     steps: () => [
         {
-            content: "The invoice says it cannot be mandated yet",
-            trigger: ".o_form_view .alert:contains('Ne peut pas encore être mandatée')",
+            content: "The invoice says it is not ready to mandate, in French",
+            trigger: ".o_form_view .alert:contains('mandatée :')",
             run() {
                 const alerts = [...document.querySelectorAll(".o_form_view .alert")].filter(
-                    (alert) => /mandatée :/.test(alert.innerText)
+                    (alert) => /mandatée\s*:|mandated?\s*:/i.test(alert.innerText)
                 );
                 if (alerts.length !== 1) {
                     throw new Error(`${alerts.length} 'not ready to mandate' alerts: ` +
