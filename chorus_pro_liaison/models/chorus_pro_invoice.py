@@ -311,7 +311,13 @@ class ChorusProInvoice(models.Model):
 
     # ------------------------------------------------------------------ from Chorus
     def _status_label(self, code):
-        labels = dict(self._fields["chorus_status"]._description_selection(self.env))
+        """The status's label in the language ``_()`` writes the sentence around it in: the
+        context's, else (a cron, a script) the current user's, never English by default."""
+        env = self.env
+        if not env.lang:
+            env = env(context=dict(env.context,
+                                   lang=env["res.users"].context_get().get("lang") or "en_US"))
+        labels = dict(self._fields["chorus_status"]._description_selection(env))
         return labels.get(code, code or "?")
 
     def _post_status_change(self, previous, new, comment=""):

@@ -182,8 +182,14 @@ class ChorusProStatusPush(models.Model):
 
         ``client``: an open client from ``account._chorus_client("status", ...)`` (the guard
         was checked when it was opened), for a caller sending many pushes in a row (the
-        mandating run); by default each push opens its own guarded client."""
+        mandating run); by default each push opens its own guarded client.
+
+        What it writes (outcome, chatter) is in the language of the caller's context; a caller
+        without one (retry cron, script) writes in the decider's language."""
         self.ensure_one()
+        if not self.env.lang:
+            self.with_context(lang=self._writer_lang())._send(manual=manual, client=client)
+            return self
         push = self.sudo()
         if push.state != "pending" or not push._lock() or push.state != "pending":
             return self
@@ -566,6 +572,12 @@ class ChorusProStatusPush(models.Model):
         if cron:
             cron.sudo()._trigger(at=fields.Datetime.now() + timedelta(minutes=2))
 
+    def _writer_lang(self):
+        """The decider's language (else the company's): the one a push sent in the background
+        writes its outcome in."""
+        self.ensure_one()
+        return self.user_id.lang or self.company_id.partner_id.lang or "en_US"
+
     def _target_label(self):
         return self.invoice_id._status_label(self.target_status)
 
@@ -672,7 +684,8 @@ class ChorusProStatusPush(models.Model):
             if push.account_id.id in unreachable:
                 continue
             try:
-                push.with_company(push.company_id)._send(manual=False)
+                push.with_company(push.company_id).with_context(
+                    lang=push._writer_lang())._send(manual=False)
             except Exception:  # noqa: BLE001 - one bad push must not stop the others
                 _logger.exception("Chorus Pro push %s: retry failed", push.id)
                 rollback(self.env.cr)

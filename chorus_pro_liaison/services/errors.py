@@ -79,9 +79,10 @@ def pivot_error_message(error, env):
     _ = env._
     params = error.params
     reasons = {
+        # The parser's own words are English: they stay in the log; the XML line says where.
         "malformed_xml": lambda: _(
-            "the XML is malformed (%(detail)s); %(read)s invoice(s) read before it",
-            detail=params.get("detail", ""), read=params.get("read", 0)),
+            "the XML is not well-formed; %(read)s invoice(s) read before it",
+            read=params.get("read", 0)),
         "doctype": lambda: _("a DOCTYPE declaration is not allowed in a PIVOT file"),
         "not_pivot": lambda: _("this is not a PIVOT invoice file (root element <%(root)s>)",
                                root=params.get("root", "")),

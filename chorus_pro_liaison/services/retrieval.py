@@ -855,6 +855,9 @@ class InvoiceSynchronizer:
             self._fail_unreadable(unreadable, ids, remaining, by_number, items)
             if split and len(remaining) > 1:
                 return remaining
+            # The parser's own (English) detail, for whoever reads the log.
+            _logger.warning("Chorus Pro retrieval, run %s: PIVOT file refused: %s",
+                            self.run.id, error.reason)
             for chorus_id in remaining:
                 self._fail(items[chorus_id][1], _(
                     "The PIVOT file sent by Chorus Pro is malformed: %(error)s",

@@ -25,3 +25,5 @@ from . import test_company_isolation
 from . import test_bad_input
 from . import test_every_button
 from . import test_real_shapes
+from . import test_french_messages
+from . import test_tour_french_mandate

@@ -1,7 +1,8 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The tiers screen (issue 14): a supplier's line opens the matching screen; "…" lists every
-partner over it and brings the one chosen back into it (the screen is not replaced); Valider
+partner over it and brings the one chosen back into it (the screen is not replaced); the
+invoice's PDF and files open in Odoo's viewer over it (no new tab, the screen stays); Valider
 says what it did."""
 
 from odoo.tests import HttpCase, tagged
@@ -22,8 +23,9 @@ class TestMatchingPickerTour(ChorusCase, HttpCase):
         cls.invoice = cls.Invoice.search([
             ("is_factored", "=", False), ("partner_id", "=", False),
             ("supplier_identifier_type", "=", "SIRET"), ("imported_as_history", "=", False),
-            ("chorus_status", "=", "MISE_A_DISPOSITION"),
+            ("chorus_status", "=", "MISE_A_DISPOSITION"), ("main_attachment_pdf_id", "!=", False),
         ], order="chorus_id", limit=1)
+        assert cls.invoice, "the simulated world has an unmatched invoice with its PDF"
         # A partner no candidate search would propose: only "…" finds it.
         cls.other = cls.env["res.partner"].create({"name": OTHER_NAME, "is_company": True})
         cls.invoice.supplier_name = "Fournisseur du tour"

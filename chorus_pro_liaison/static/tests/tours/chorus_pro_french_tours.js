@@ -115,3 +115,80 @@ registry.category("web_tour.tours").add("chorus_pro_french_invoice_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("chorus_pro_french_mandater_tour", {
+    steps: () => [
+        {
+            content: "The Mandater screen's breadcrumb reads Mandater, not the wizard's record name",
+            trigger: ".o_breadcrumb:contains('Mandater')",
+            run() {
+                const crumbs = document.querySelector(".o_breadcrumb").innerText;
+                if (/chorus\.pro\.|wizard|,\d/.test(crumbs)) {
+                    throw new Error(`Breadcrumb shows a technical name: ${crumbs}`);
+                }
+                noEnglish();
+            },
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("chorus_pro_french_mandate_tour", {
+    steps: () => [
+        {
+            content: "The mandate's lines: their amounts (in labels and cells) with a decimal comma",
+            trigger: ".o_field_widget[name='invoice_line_ids'] .o_data_row",
+            run() {
+                const rows = document.querySelectorAll(
+                    ".o_field_widget[name='invoice_line_ids'] .o_data_row"
+                );
+                const text = [...rows].map((row) => row.innerText).join(" | ");
+                if (/\d\.\d{2}\b/.test(text) || !/\d,\d{2}\b/.test(text)) {
+                    throw new Error(`Mandate lines without a decimal comma: ${text}`);
+                }
+            },
+        },
+        {
+            content: "Back to the list of mandates",
+            trigger: ".o_breadcrumb li.breadcrumb-item a",
+            run: "click",
+        },
+        {
+            content: "The mandates are listed with positive amounts",
+            trigger: ".o_list_view .o_data_row td[name='chorus_pro_mandate_total']",
+            run() {
+                const cells = document.querySelectorAll(
+                    ".o_list_view .o_data_row td[name='chorus_pro_mandate_total'], " +
+                    ".o_list_view .o_data_row td[name='chorus_pro_mandate_untaxed']"
+                );
+                for (const cell of cells) {
+                    const text = cell.textContent.trim();
+                    if (!/\d/.test(text) || /[-\u2212]/.test(text)) {
+                        throw new Error(`Mandate amount not positive: ${text}`);
+                    }
+                }
+                if (/\d\.\d{2}\b/.test(cells[0].textContent)) {
+                    throw new Error(`Amount without a decimal comma: ${cells[0].textContent}`);
+                }
+            },
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("chorus_pro_french_not_ready_tour", {
+    steps: () => [
+        {
+            content: "The invoice says it is not ready to mandate, in French",
+            trigger: ".o_form_view .alert:contains('mandatée :')",
+            run() {
+                const alerts = [...document.querySelectorAll(".o_form_view .alert")].filter(
+                    (alert) => /mandatée\s*:|mandated?\s*:/i.test(alert.innerText)
+                );
+                if (alerts.length !== 1) {
+                    throw new Error(`${alerts.length} 'not ready to mandate' alerts: ` +
+                        alerts.map((alert) => alert.innerText).join(" | "));
+                }
+                noEnglish();
+            },
+        },
+    ],
+});

@@ -1,6 +1,7 @@
 /** @odoo-module **/
 // The tiers screen: a supplier's line opens the matching screen, "…" lists every partner over
-// it and brings the one chosen back into it; Valider says what it did.
+// it and brings the one chosen back into it; the invoice's PDF and files open in Odoo's viewer
+// over it (no new tab, the screen stays); Valider says what it did.
 import { registry } from "@web/core/registry";
 
 const OTHER = "Autre Fournisseur Choisi SAS";
@@ -20,6 +21,57 @@ registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
         {
             content: "The matching screen",
             trigger: ".modal .o_chorus_match_chorus_side .o_field_widget[name='supplier_name']:contains('Fournisseur du tour')",
+        },
+        {
+            content: "Opening the invoice's files must not open a new tab",
+            trigger: ".modal .o_chorus_match_chorus_side",
+            run() {
+                window.open = (url) => {
+                    throw new Error(`A new tab was opened: ${url}`);
+                };
+            },
+        },
+        {
+            content: "Open the invoice's PDF",
+            trigger: ".modal button[name='action_open_pdf']",
+            run: "click",
+        },
+        {
+            content: "The PDF is shown in Odoo's viewer, over the matching screen that stays",
+            trigger: ".o-FileViewer iframe.o-FileViewer-view",
+            run() {
+                if (!document.querySelector(".modal .o_chorus_match_chorus_side")) {
+                    throw new Error("The matching screen was left to show the PDF");
+                }
+            },
+        },
+        {
+            content: "Close the viewer",
+            trigger: ".o-FileViewer .o-FileViewer-headerButton[aria-label='Close']",
+            run: "click",
+        },
+        {
+            content: "Open the invoice's files",
+            trigger: "body:not(:has(.o-FileViewer)) .modal button[name='action_open_files']",
+            run: "click",
+        },
+        {
+            content: "The files are shown in Odoo's viewer, the matching screen stays",
+            trigger: ".o-FileViewer .o-FileViewer-view",
+            run() {
+                if (!document.querySelector(".modal .o_chorus_match_chorus_side")) {
+                    throw new Error("The matching screen was left to show the files");
+                }
+            },
+        },
+        {
+            content: "Close the viewer",
+            trigger: ".o-FileViewer .o-FileViewer-headerButton[aria-label='Close']",
+            run: "click",
+        },
+        {
+            content: "Back on the matching screen",
+            trigger: "body:not(:has(.o-FileViewer)) .modal .o_chorus_match_chorus_side",
         },
         {
             content: "Open the list of all partners with …",

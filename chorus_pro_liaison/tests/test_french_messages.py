@@ -1,0 +1,135 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""A French user's decisions and retrievals are told in French, labels included (issue 14):
+never "a accepté le statut Service done", never the XML parser's English inside a French
+sentence. The callers that have no language of their own (a script such as the demo, the retry
+cron) are the ones that used to mix them."""
+
+import re
+from datetime import date
+
+from markupsafe import Markup
+
+from odoo.tests import tagged
+from odoo.tests.common import TransactionCase
+
+from .common import ChorusCase
+
+PROCESS = "factures/v1/traiter/recue"
+
+
+class FrenchMessagesCase(ChorusCase, TransactionCase):
+    account_options = {"sync_cutoff_date": date(2000, 1, 1)}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fr_FR")
+        cls.env["ir.module.module"]._load_module_terms(
+            ["base", "mail", "chorus_pro_liaison"], ["fr_FR"], overwrite=True,
+        )
+        # The server itself (cron user) speaks English: only the decider is French.
+        cls.env.ref("base.user_root").lang = "en_US"
+        cls.marie = cls.chorus_user(
+            "marie", "manager", "processor", "validator", name="Marie Dupont",
+            lang="fr_FR", tz="Europe/Paris",
+        )
+
+    def chatter_text(self, record):
+        bodies = record.message_ids.mapped("body")
+        return "\n".join(re.sub(r"<[^>]+>", " ", str(body or Markup())) for body in bodies)
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestFrenchPushMessages(FrenchMessagesCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.chorus_ids = [
+            cls.sim.admin.deposit(number=f"FR-MSG-{rank}", attachments=0)["idFacture"]
+            for rank in (1, 2)
+        ]
+        cls.sync()
+
+    def invoice(self, rank):
+        return self.env["chorus.pro.invoice"].search([("chorus_id", "=", self.chorus_ids[rank])])
+
+    def assert_french_service_fait(self, invoice, push):
+        self.assertEqual(push.state, "sent", push.answer_message)
+        text = self.chatter_text(invoice)
+        self.assertIn("a accepté le statut Service fait", text)
+        self.assertIn("Décision Service fait prise par Marie Dupont", text)
+        self.assertNotIn("Service done", text)
+        self.assertNotIn("accepted the status", text)
+        self.assertEqual(push.answer_message, "Chorus Pro a accepté le statut Service fait.")
+
+    def test_french_user_without_language_in_context(self):
+        # As a script does (the demo): Marie's environment, no language in the context.
+        invoice = self.invoice(0).with_user(self.marie).with_context(lang=None)
+        self.assertFalse(invoice.env.lang)
+        push = invoice._chorus_push_status("SERVICE_FAIT", motif="Conforme",
+                                           service_date=date.today())
+        self.assert_french_service_fait(invoice, push)
+
+    def test_push_retried_by_the_cron_for_a_french_decider(self):
+        invoice = self.invoice(1)
+        self.sim.admin.fault("*", "503", count=100)
+        push = invoice.with_user(self.marie).with_context(lang="fr_FR")._chorus_push_status(
+            "SERVICE_FAIT", motif="Conforme", service_date=date.today())
+        self.assertEqual(push.state, "pending", push.answer_message)
+        self.sim.admin.clear_faults()
+        # The retry cron runs as the (English) server, with no language in its context.
+        cron_env = self.env(user=self.env.ref("base.user_root"), context={})
+        cron_env["chorus.pro.status.push"]._cron_retry_pending()
+        push.invalidate_recordset()
+        self.assert_french_service_fait(invoice, push)
+
+    def test_status_label_follows_the_sentence_language(self):
+        invoice = self.invoice(0)
+        self.assertEqual(invoice.with_user(self.marie).with_context(lang=None)
+                         ._status_label("SERVICE_FAIT"), "Service fait")
+        self.assertEqual(invoice.with_context(lang="en_US")._status_label("SERVICE_FAIT"),
+                         "Service done")
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestFrenchPivotErrors(FrenchMessagesCase):
+    """A PIVOT file Chorus Pro sends broken: the reasons are French, with no English detail of
+    the XML parser, for a retrieval started by a French user."""
+
+    ENGLISH = ("malformed", "xmlParse", "EntityRef", "Opening and ending tag", "invalid decimal",
+               "line ", "not a PIVOT", "invoice(s) read")
+
+    def run_by_marie(self):
+        run = self.env["chorus.pro.run"].with_user(self.marie).sudo().create({
+            "company_id": self.account.company_id.id,
+            "account_id": self.account.id,
+            "run_type": "sync",
+            "trigger": "manual",
+            "user_id": self.marie.id,
+        })
+        # Executed in the background, as the job cron does: no language of its own.
+        run.with_user(self.env.ref("base.user_root")).with_context(lang=None).sudo()._execute()
+        return run
+
+    def assert_french_reason(self, corruption, expected):
+        chorus_id = self.sim.admin.deposit(number=f"FR-PIV-{len(corruption)}", attachments=0)["idFacture"]
+        self.sim.admin.corrupt(chorus_id, corruption)
+        run = self.run_by_marie()
+        self.assertEqual(run.user_id, self.marie)
+        invoice = self.env["chorus.pro.invoice"].search([("chorus_id", "=", chorus_id)])
+        self.assertEqual(invoice.files_state, "error")
+        french_reader = run.with_user(self.marie).with_context(lang="fr_FR")
+        texts = [invoice.sync_error or ""] + [
+            line.message for line in french_reader.line_ids if line.level == "error"
+        ] + [self.chatter_text(run), french_reader.summary or ""]
+        text = "\n".join(texts)
+        self.assertIn(expected, text)
+        for english in self.ENGLISH:
+            self.assertNotIn(english, text, text)
+
+    def test_broken_xml_told_in_french(self):
+        self.assert_french_reason("broken_xml", "le XML est mal formé")
+
+    def test_malformed_pivot_told_in_french(self):
+        self.assert_french_reason("malformed_pivot", "n'est pas un nombre")

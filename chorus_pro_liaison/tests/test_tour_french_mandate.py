@@ -1,0 +1,53 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Step 4 as a French user reads it (issue 14): the Mandater screen's breadcrumb reads
+"Mandater"; the mandates list shows positive amounts; a mandate's lines are written with a
+decimal comma; an invoice not ready to mandate says so in one alert, not two."""
+
+from odoo.tests import HttpCase, tagged
+
+from .mandate_common import MandateCommon
+
+
+@tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
+class TestFrenchMandateTour(MandateCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fr_FR")
+        cls.env["ir.module.module"]._load_module_terms(
+            ["base", "web", "mail", "account", "chorus_pro_liaison"], ["fr_FR"], overwrite=True,
+        )
+        cls.marie = cls.chorus_user(
+            "marie", "mandating", "processor", "user", name="Marie Dupont",
+            lang="fr_FR", tz="Europe/Paris",
+        )
+
+    def test_french_mandates(self):
+        invoice = self.invoice("multi_vat")
+        self.trust_supplier(invoice)
+        self.assertTrue(invoice.mandate_ready, invoice.mandate_blocking_reason)
+        run, _action = self.mandate(invoice, user=self.marie)
+        mandate = invoice.mandate_move_id
+        self.assertTrue(mandate, self.run_report(run))
+        self.assertGreater(mandate.chorus_pro_mandate_total, 0)
+        # Written for Marie: amounts in the lines' labels with a decimal comma.
+        labels = " | ".join(mandate.invoice_line_ids.mapped("name"))
+        self.assertRegex(labels, r"\d,\d\d", labels)
+        self.assertNotRegex(labels, r"\d\.\d\d\b", labels)
+        # Certified Service fait, supplier not matched: not ready to mandate.
+        blocked = self.invoice("multi_attachments")
+        self.assertEqual(blocked.chorus_status, "SERVICE_FAIT")
+        self.assertFalse(blocked.mandate_ready)
+        self.start_tour(
+            "/odoo/action-chorus_pro_liaison.chorus_pro_mandate_wizard_action",
+            "chorus_pro_french_mandater_tour", login="marie", timeout=120,
+        )
+        self.start_tour(
+            f"/odoo/action-chorus_pro_liaison.chorus_pro_mandate_action/{mandate.id}",
+            "chorus_pro_french_mandate_tour", login="marie", timeout=120,
+        )
+        self.start_tour(
+            f"/odoo/action-chorus_pro_liaison.chorus_pro_invoice_action/{blocked.id}",
+            "chorus_pro_french_not_ready_tour", login="marie", timeout=120,
+        )
