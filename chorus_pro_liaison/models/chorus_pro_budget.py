@@ -19,9 +19,9 @@ tried again (as Odoo does for its own gap-free sequences).
 from datetime import date
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 
-from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+from odoo.addons.chorus_pro_liaison.services.errors import checked_text
 
 from chorus_pro import text as chorus_text
 
@@ -372,10 +372,7 @@ class ChorusProBudgetArticle(models.Model):
             for name in ("code", "pes_nature"):
                 if name not in vals or (name == "pes_nature" and not vals[name]):
                     continue
-                try:
-                    vals[name] = chorus_text.check_nature_code(vals[name])
-                except chorus_text.TextRefused as refused:
-                    raise ValidationError(text_refusal_message(refused, self.env)) from None
+                vals[name] = checked_text(chorus_text.check_nature_code, vals[name], self.env)
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -3,9 +3,8 @@
 """Usual motifs: ready-made texts the processing screen offers, then lets the user edit."""
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
 
-from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+from odoo.addons.chorus_pro_liaison.services.errors import checked_text
 
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro import text as chorus_text
@@ -57,19 +56,13 @@ class ChorusProMotif(models.Model):
     @api.constrains("text")
     def _check_text_length(self):
         for motif in self:
-            try:
-                chorus_text.check_motif(motif.text or "")
-            except chorus_text.TextRefused as refused:
-                raise ValidationError(text_refusal_message(refused, self.env)) from None
+            checked_text(chorus_text.check_motif, motif.text or "", self.env)
 
     def _check_text_before_storing(self, vals_list):
         # Before the field's size would cut it: a motif too long is refused, never cut.
         for vals in vals_list:
             if vals.get("text"):
-                try:
-                    vals["text"] = chorus_text.check_motif(vals["text"])
-                except chorus_text.TextRefused as refused:
-                    raise ValidationError(text_refusal_message(refused, self.env)) from None
+                vals["text"] = checked_text(chorus_text.check_motif, vals["text"], self.env)
 
     @api.model_create_multi
     def create(self, vals_list):

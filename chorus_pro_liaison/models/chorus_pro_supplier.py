@@ -14,6 +14,13 @@ from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro.identifiers import compact_identifier
 
+# The partners a Chorus Pro supplier (or factor) can be matched with: companies, not their
+# contacts, shared by every company or belonging to this one.
+MATCHABLE_PARTNER_DOMAIN = (
+    "[('parent_id', '=', False), '|', ('company_id', '=', False), "
+    "('company_id', '=', company_id)]"
+)
+
 
 class ChorusProSupplier(models.Model):
     _name = "chorus.pro.supplier"
@@ -42,9 +49,7 @@ class ChorusProSupplier(models.Model):
     )
     partner_id = fields.Many2one(
         "res.partner", string="Partner", required=True, index=True, tracking=True,
-        ondelete="restrict",
-        domain="[('parent_id', '=', False), '|', ('company_id', '=', False), "
-        "('company_id', '=', company_id)]",
+        ondelete="restrict", domain=MATCHABLE_PARTNER_DOMAIN,
     )
     matched_by = fields.Many2one("res.users", string="Matched by", readonly=True, tracking=True)
     matched_at = fields.Datetime(string="Matched on", readonly=True)

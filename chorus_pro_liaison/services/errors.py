@@ -2,9 +2,10 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Chorus Pro client errors in words an accountant understands (one place for all of them)."""
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from chorus_pro import errors
+from chorus_pro import text as chorus_text
 
 
 class ChorusGuardError(UserError):
@@ -143,3 +144,12 @@ def text_refusal_message(refused, env, what=None):
             value=params["value"], min=params["min"], max=params["max"],
         )
     return str(refused)
+
+
+def checked_text(check, value, env, what=None):
+    """``check(value)`` (a check of :mod:`chorus_pro.text`), its cleaned value returned; a refusal
+    raised as a :class:`ValidationError` in words (see :func:`text_refusal_message`)."""
+    try:
+        return check(value)
+    except chorus_text.TextRefused as refused:
+        raise ValidationError(text_refusal_message(refused, env, what)) from None

@@ -8,9 +8,11 @@ test class and stopped by PID; nothing is mocked between the addon and it.
 """
 
 from datetime import date
+from unittest import SkipTest
 
 from odoo.tests import new_test_user
 
+from chorus_pro import testing_softhsm
 from chorus_pro.simulator.testing import SimulatorProcess
 
 # Account settings that bring in every invoice of the simulated world: nothing is left out by the
@@ -25,6 +27,17 @@ GROUPS = {
     "signatory": "chorus_pro_liaison.group_chorus_pro_signatory",
     "manager": "chorus_pro_liaison.group_chorus_pro_manager",
 }
+
+
+def skip_without_softhsm(tests):
+    """Skip the test class, saying so loudly, when SoftHSM2 (the RGS** key stand-in) is missing;
+    ``tests`` names what is then NOT run."""
+    reason = testing_softhsm.softhsm_unavailable_reason()
+    if reason:
+        raise SkipTest(
+            "SoftHSM2 not installed: %s - %s NOT run (install the Debian package softhsm2)."
+            % (reason, tests)
+        )
 
 
 class ChorusSimulatorMixin:

@@ -147,14 +147,23 @@ class MandateCommon(ChorusCase):
         invoice.invalidate_recordset(["mandate_ready", "mandate_blocking_reason"])
         return partner, bank
 
-    def ready_invoices(self, count):
-        """``count`` invoices certified Service fait and not mandated yet, their suppliers
-        matched and bank accounts trusted (step 3)."""
-        invoices = self.Invoice.search([
+    def mandate_candidates(self, include_mandated=False):
+        """Invoices (not credit notes, not already paid) certified Service fait, with their
+        files in and a valid IBAN, in id order; without a mandate yet unless
+        ``include_mandated``."""
+        domain = [
             ("chorus_status", "=", "SERVICE_FAIT"), ("invoice_type", "=", "invoice"),
             ("frame", "!=", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), ("files_state", "=", "done"),
-            ("bank_account_valid", "=", True), ("mandate_move_id", "=", False),
-        ], order="id")
+            ("bank_account_valid", "=", True),
+        ]
+        if not include_mandated:
+            domain.append(("mandate_move_id", "=", False))
+        return self.Invoice.search(domain, order="id")
+
+    def ready_invoices(self, count, include_mandated=False):
+        """``count`` invoices certified Service fait (not mandated yet, unless
+        ``include_mandated``), their suppliers matched and bank accounts trusted (step 3)."""
+        invoices = self.mandate_candidates(include_mandated)
         for invoice in invoices:
             self.trust_supplier(invoice)
         ready = invoices.filtered("mandate_ready")

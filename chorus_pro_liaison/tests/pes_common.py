@@ -25,6 +25,7 @@ from chorus_pro.pes.signature import DS_NS, XADES_NS
 from chorus_pro.testing_softhsm import TokenSpec
 from chorus_pro.token import der_to_pem
 
+from .common import skip_without_softhsm
 from .mandate_common import MandateCase, MandateCommon
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -77,12 +78,7 @@ class PesCommon(MandateCommon):
 
     @classmethod
     def setUpClass(cls):
-        reason = testing_softhsm.softhsm_unavailable_reason()
-        if reason:
-            raise SkipTest(
-                "SoftHSM2 not installed: %s - PES signature tests NOT run (install the Debian "
-                "package softhsm2)." % reason
-            )
+        skip_without_softhsm("PES signature tests")
         super().setUpClass()
         cls.tokens = testing_softhsm.shared_softhsm_tokens(TOKEN_SPECS)
         cls.account.write({

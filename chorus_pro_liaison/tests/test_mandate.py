@@ -28,6 +28,16 @@ class TestMandateFlow(MandateCase):
         self.assertGreaterEqual(len(invoices), count, "the data set has enough invoices")
         return invoices[:count]
 
+    def mandate_while_chorus_fails(self, fault, count):
+        """Mandate the invoice with several files (supplier trusted) while Chorus answers
+        ``fault`` to the first ``count`` status pushes: the invoice, its mandate, the run and
+        the action shown."""
+        invoice = self.invoice("multi_attachments")
+        self.trust_supplier(invoice)
+        self.sim.admin.fault(TRAITER, fault, count=count)
+        run, action = self.mandate(invoice)
+        return invoice, invoice.mandate_move_id, run, action
+
     def assert_mandate_matches(self, move, invoice, budget, article):
         self.assertEqual(move.move_type, "in_invoice")
         self.assertEqual(move.state, "posted")
@@ -137,11 +147,7 @@ class TestMandateFlow(MandateCase):
             invoice.with_user(self.processor)._chorus_push_status("REJETEE", motif="Doublon")
 
     def test_mandated_in_odoo_blocks_rejection_before_chorus_shows_it(self):
-        invoice = self.invoice("multi_attachments")
-        self.trust_supplier(invoice)
-        self.sim.admin.fault(TRAITER, "503", count=20)
-        self.mandate(invoice)
-        move = invoice.mandate_move_id
+        invoice, move, _run, _action = self.mandate_while_chorus_fails("503", count=20)
         self.assertEqual(move.chorus_pro_push_state, "pending")
         self.assertEqual(invoice.chorus_status, "SERVICE_FAIT", "Chorus was not told yet")
         self.assertTrue(invoice._chorus_is_mandated())
@@ -382,11 +388,7 @@ class TestMandateFlow(MandateCase):
             self.env.flush_all()
 
     def test_push_failure_is_kept_and_retried_by_step_2(self):
-        invoice = self.invoice("multi_attachments")
-        self.trust_supplier(invoice)
-        self.sim.admin.fault(TRAITER, "503", count=20)
-        run, action = self.mandate(invoice)
-        move = invoice.mandate_move_id
+        invoice, move, run, action = self.mandate_while_chorus_fails("503", count=20)
         self.assertEqual(move.state, "posted", "the mandate exists even when Chorus is down")
         push = move.chorus_pro_push_id
         self.assertEqual(move.chorus_pro_push_state, "pending")
@@ -425,12 +427,8 @@ class TestMandateFlow(MandateCase):
         self.assertEqual(self.traiter_calls(), 1)
 
     def test_lost_answer_then_retry_reads_the_history_first(self):
-        invoice = self.invoice("multi_attachments")
-        self.trust_supplier(invoice)
         # Chorus processes MANDATEE but the connection drops before its answer.
-        self.sim.admin.fault(TRAITER, "reset", count=5)
-        self.mandate(invoice)
-        move = invoice.mandate_move_id
+        invoice, move, _run, _action = self.mandate_while_chorus_fails("reset", count=5)
         push = move.chorus_pro_push_id
         self.assertEqual(push.state, "pending", push.answer_message)
         self.assertTrue(push.outcome_unknown)

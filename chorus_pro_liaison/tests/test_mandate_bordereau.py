@@ -20,17 +20,9 @@ class TestMandateNumberingAndBordereau(MandateCase):
     service_fait_tags = MandateCase.service_fait_tags + ("structured", "pdf_only")
 
     def ready_invoices(self, count):
-        """``count`` invoices certified Service fait, suppliers trusted."""
-        invoices = self.Invoice.search([
-            ("chorus_status", "=", "SERVICE_FAIT"), ("invoice_type", "=", "invoice"),
-            ("frame", "!=", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), ("files_state", "=", "done"),
-            ("bank_account_valid", "=", True),
-        ], order="id")
-        for invoice in invoices:
-            self.trust_supplier(invoice)
-        ready = invoices.filtered("mandate_ready")
-        self.assertGreaterEqual(len(ready), count, "the data set has enough invoices")
-        return ready[:count]
+        """``count`` invoices certified Service fait, suppliers trusted (mandated ones are
+        searched too: only ``mandate_ready`` decides)."""
+        return super().ready_invoices(count, include_mandated=True)
 
     def deposit_ready(self, made_available):
         """A new invoice made available at ``made_available``, certified, supplier trusted."""

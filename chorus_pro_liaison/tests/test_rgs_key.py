@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from unittest import SkipTest
 from unittest.mock import patch
 
 from odoo import tools
@@ -26,7 +25,7 @@ from chorus_pro.evidence import Evidence, verify_evidence
 from chorus_pro.testing_softhsm import TokenSpec
 from chorus_pro.token import CKF_USER_PIN_COUNT_LOW, load_pkcs11_library
 
-from .common import ChorusSimulatorMixin
+from .common import ChorusSimulatorMixin, skip_without_softhsm
 
 VALID = "odoo-rgs-valid"
 EXPIRED = "odoo-rgs-expired"
@@ -65,12 +64,7 @@ class CountingLoader:
 class TestRgsKey(ChorusSimulatorMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
-        reason = testing_softhsm.softhsm_unavailable_reason()
-        if reason:
-            raise SkipTest(
-                "SoftHSM2 not installed: %s - RGS** key tests NOT run (install the Debian "
-                "package softhsm2)." % reason
-            )
+        skip_without_softhsm("RGS** key tests")
         super().setUpClass()
         cls.tokens = testing_softhsm.shared_softhsm_tokens(TOKEN_SPECS)
         cls.valid = cls.tokens[VALID]

@@ -24,12 +24,7 @@ class TestSecurityGuards(MandateCase):
         )
 
     def ready_invoice(self):
-        invoices = self.Invoice.search([
-            ("chorus_status", "=", "SERVICE_FAIT"), ("invoice_type", "=", "invoice"),
-            ("frame", "!=", "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"), ("files_state", "=", "done"),
-            ("bank_account_valid", "=", True), ("mandate_move_id", "=", False),
-        ], order="id")
-        for invoice in invoices:
+        for invoice in self.mandate_candidates():
             self.trust_supplier(invoice)
             if invoice.mandate_ready:
                 return invoice

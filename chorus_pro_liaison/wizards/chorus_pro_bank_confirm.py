@@ -15,17 +15,10 @@ class ChorusProBankConfirm(models.TransientModel):
     the supplier by a trusted channel (a known phone number, not the one on the invoice)."""
 
     _name = "chorus.pro.bank.confirm"
-    _inherit = ["chorus.pro.invoice.screen"]
+    _inherit = ["chorus.pro.invoice.payee.screen"]
     _description = "Chorus Pro bank account confirmation"
 
-    invoice_id = fields.Many2one("chorus.pro.invoice", required=True, readonly=True,
-                                 ondelete="cascade")
     payee_id = fields.Many2one("res.partner", string="Account of", compute="_compute_payee")
-    payment_iban_display = fields.Char(related="invoice_id.payment_iban_display", string="IBAN")
-    bank_bic = fields.Char(related="invoice_id.bank_bic")
-    bank_holder = fields.Char(related="invoice_id.bank_holder")
-    is_factored = fields.Boolean(related="invoice_id.is_factored")
-    factor_name = fields.Char(related="invoice_id.factor_name")
     known_accounts = fields.Text(string="Accounts already trusted", compute="_compute_payee")
     confirmed_by_trusted_channel = fields.Boolean(
         string="I confirmed these bank details with the supplier by a trusted channel",

@@ -1,6 +1,6 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import _, api, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
 
@@ -69,3 +69,20 @@ class ChorusProInvoiceScreen(models.AbstractModel):
     _inherit = ["chorus.pro.screen.mixin"]
     _description = "Screen about a Chorus Pro invoice"
     _screen_subject_fields = ("invoice_id",)
+
+
+class ChorusProInvoicePayeeScreen(models.AbstractModel):
+    """A screen about one Chorus Pro invoice that shows the bank details the invoice asks to be
+    paid on (the supplier's, or its factor's)."""
+
+    _name = "chorus.pro.invoice.payee.screen"
+    _inherit = ["chorus.pro.invoice.screen"]
+    _description = "Screen showing the bank details of a Chorus Pro invoice"
+
+    invoice_id = fields.Many2one("chorus.pro.invoice", required=True, readonly=True,
+                                 ondelete="cascade")
+    payment_iban_display = fields.Char(related="invoice_id.payment_iban_display", string="IBAN")
+    bank_bic = fields.Char(related="invoice_id.bank_bic")
+    bank_holder = fields.Char(related="invoice_id.bank_holder")
+    is_factored = fields.Boolean(related="invoice_id.is_factored")
+    factor_name = fields.Char(related="invoice_id.factor_name")

@@ -7,6 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_matching import REASONS
+from odoo.addons.chorus_pro_liaison.models.chorus_pro_supplier import MATCHABLE_PARTNER_DOMAIN
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro import identifiers
@@ -25,12 +26,11 @@ def partner_identifier(partner):
 
 class ChorusProSupplierMatch(models.TransientModel):
     _name = "chorus.pro.supplier.match"
-    _inherit = ["chorus.pro.invoice.screen"]
+    _inherit = ["chorus.pro.invoice.payee.screen"]
     _description = "Chorus Pro supplier matching"
 
-    invoice_id = fields.Many2one("chorus.pro.invoice", required=True, readonly=True,
-                                 ondelete="cascade")
     company_id = fields.Many2one(related="invoice_id.company_id")
+    # (the invoice and the bank details it asks to be paid on: chorus.pro.invoice.payee.screen)
     # -- the supplier as Chorus Pro knows it
     number = fields.Char(related="invoice_id.number")
     currency_id = fields.Many2one(related="invoice_id.currency_id")
@@ -46,32 +46,21 @@ class ChorusProSupplierMatch(models.TransientModel):
         string="Chorus Pro details", readonly=True,
         help="Why the supplier's address could not be requested from Chorus Pro, if it could not.",
     )
-    payment_iban_display = fields.Char(related="invoice_id.payment_iban_display", string="IBAN")
     bank_account = fields.Char(related="invoice_id.bank_account", string="Bank account as sent")
     bank_account_valid = fields.Boolean(related="invoice_id.bank_account_valid")
-    bank_bic = fields.Char(related="invoice_id.bank_bic")
-    bank_holder = fields.Char(related="invoice_id.bank_holder")
-    is_factored = fields.Boolean(related="invoice_id.is_factored")
-    factor_name = fields.Char(related="invoice_id.factor_name")
     factor_identifier = fields.Char(related="invoice_id.factor_identifier")
     attachment_count = fields.Integer(related="invoice_id.attachment_count")
     main_attachment_pdf_id = fields.Many2one(related="invoice_id.main_attachment_pdf_id")
     bank_state = fields.Selection(related="invoice_id.bank_state")
     # -- the partner chosen
-    partner_id = fields.Many2one(
-        "res.partner", string="Partner",
-        domain="[('parent_id', '=', False), '|', ('company_id', '=', False), "
-        "('company_id', '=', company_id)]",
-    )
+    partner_id = fields.Many2one("res.partner", string="Partner", domain=MATCHABLE_PARTNER_DOMAIN)
     partner_identifier = fields.Char(
         string="National identifier", compute="_compute_partner_identifiers",
         help="SIRET of the partner (else SIREN, VAT number or Company ID).",
     )
     partner_identifier_warning = fields.Char(compute="_compute_partner_identifiers")
     factor_partner_id = fields.Many2one(
-        "res.partner", string="Factor partner",
-        domain="[('parent_id', '=', False), '|', ('company_id', '=', False), "
-        "('company_id', '=', company_id)]",
+        "res.partner", string="Factor partner", domain=MATCHABLE_PARTNER_DOMAIN
     )
     factor_partner_identifier = fields.Char(
         string="Factor identifier", compute="_compute_partner_identifiers",
