@@ -542,17 +542,39 @@ class ChorusProInvoice(models.Model):
     def _mandate_attach_files(self, move):
         """Copy every file of the Chorus invoice onto the bill; the PDF is its main document."""
         self.ensure_one()
+        return self._mandate_attach_files_many([(self, move)])[move.id]
+
+    @api.model
+    def _mandate_attach_files_many(self, pairs):
+        """``_mandate_attach_files`` for many (invoice, bill) pairs at once: one search, one
+        create. Returns {bill id: its main document copy (or None)}."""
+        invoices = self.browse([invoice.id for invoice, _move in pairs])
         attachments = self.env["ir.attachment"].sudo().search(
-            [("res_model", "=", self._name), ("res_id", "=", self.id)], order="id"
+            [("res_model", "=", self._name), ("res_id", "in", invoices.ids)], order="id"
         )
-        main_copy = None
+        by_invoice = defaultdict(list)
         for attachment in attachments:
-            copy = attachment.copy({"res_model": "account.move", "res_id": move.id})
-            if attachment == self.main_attachment_pdf_id:
-                main_copy = copy
-        if main_copy:
-            move.sudo().message_main_attachment_id = main_copy
-        return main_copy
+            by_invoice[attachment.res_id].append(attachment)
+        vals_list, origins = [], []
+        for invoice, move in pairs:
+            for attachment in by_invoice[invoice.id]:
+                vals_list.extend(attachment.copy_data(
+                    {"res_model": "account.move", "res_id": move.id}))
+                origins.append((invoice, move, attachment))
+        copies = self.env["ir.attachment"].sudo().create(vals_list)
+        main = {move.id: None for _invoice, move in pairs}
+        for (invoice, move, attachment), copy in zip(origins, copies):
+            if attachment == invoice.main_attachment_pdf_id:
+                main[move.id] = copy
+        for move_id, copy in main.items():
+            if copy:
+                # Only the chatter's main document changes: Odoo's own context keys spare the
+                # bill's line synchronisation and balance check.
+                self.env["account.move"].sudo().browse(move_id).with_context(
+                    skip_invoice_sync=True, check_move_validity=False,
+                    skip_is_manually_modified=True,
+                ).message_main_attachment_id = copy
+        return main
 
     def _mandate_post_notes(self, move):
         self.ensure_one()

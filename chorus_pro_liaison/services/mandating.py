@@ -178,6 +178,8 @@ class MandateRunner:
             except (MandateBlocked, UserError) as error:
                 move.with_context(force_delete=True).sudo().unlink()
                 outcomes[request] = (None, "blocked", _error_text(error))
+        completed = self._attach_files(
+            [(request, move) for request, move in created if move in completed], outcomes)
         if completed and self.account.mandate_auto_post:
             failed = self._post_all(completed)
             for request, move in created:
@@ -263,14 +265,40 @@ class MandateRunner:
         return created
 
     def _complete_one(self, invoice, move):
-        """Checks to the cent, link and files of a new mandate (before its validation)."""
+        """Checks to the cent and link of a new mandate (before its validation; its files are
+        attached with the chunk's, see ``_attach_files``)."""
         if self.budget.vat_recovering:
             invoice._mandate_align_vat(move, self.budget)
         problem = invoice._mandate_check_totals(move)
         if problem:
             raise MandateBlocked(problem)
         invoice.mandate_move_id = move
-        invoice._mandate_attach_files(move)
+
+    def _attach_files(self, pairs, outcomes):
+        """The invoices' files copied onto their new mandates, together; one by one when that
+        fails (a mandate whose files cannot be attached is stopped). Returns the mandates
+        that have their files."""
+        Invoice = self.env["chorus.pro.invoice"].sudo()
+        try:
+            with self.env.cr.savepoint():
+                Invoice._mandate_attach_files_many(
+                    [(request.invoice_id.sudo(), move) for request, move in pairs])
+            return self.env["account.move"].union(*(move for _request, move in pairs))
+        except Exception:  # noqa: BLE001 - find the culprit one by one
+            _logger.info("Chorus Pro mandating: files not attached together, one by one now",
+                         exc_info=True)
+        attached = self.env["account.move"]
+        for request, move in pairs:
+            try:
+                with self.env.cr.savepoint():
+                    request.invoice_id.sudo()._mandate_attach_files(move)
+                attached |= move
+            except Exception as error:  # noqa: BLE001 - recorded on its invoice
+                with self.env.cr.savepoint():
+                    request.invoice_id.sudo().mandate_move_id = False
+                    move.with_context(force_delete=True).sudo().unlink()
+                outcomes[request] = (None, "blocked", _error_text(error))
+        return attached
 
     def _post_all(self, moves):
         """Validate together; one by one when that fails. Returns {move: reason} of failures."""
@@ -386,7 +414,11 @@ class MandateRunner:
             return
         manual = self.run.trigger == "manual"
         client = self._open_client(manual)
-        for move in moves:
+        pushed = failed = 0
+        for move_id in moves.ids:
+            # Each answer is committed, which empties Odoo's cache: a mandate read on its own
+            # (not with the chunk as prefetch) reloads its own rows only, not the chunk's.
+            move = moves.browse(move_id).with_prefetch()
             try:
                 move.with_user(self.user)._chorus_pro_push_mandated(manual=manual, client=client)
             except UserError as error:
@@ -397,12 +429,12 @@ class MandateRunner:
                     level="warning", chorus_id=move.chorus_pro_invoice_id.chorus_id,
                     number=move.ref, invoice=move.chorus_pro_invoice_id,
                 )
-                self.run.count_failed += 1
+                failed += 1
                 continue
             if move.chorus_pro_push_state in ("sent", "already"):
-                self.run.count_pushed += 1
+                pushed += 1
             else:
-                self.run.count_failed += 1
+                failed += 1
                 self.run._log(
                     _("Mandate n° %(number)s created, but Chorus Pro was not told yet: %(reason)s",
                       number=move.chorus_pro_mandate_number,
@@ -410,3 +442,6 @@ class MandateRunner:
                     level="warning", chorus_id=move.chorus_pro_invoice_id.chorus_id,
                     number=move.ref, invoice=move.chorus_pro_invoice_id,
                 )
+        # Counted once for the chunk (committed with its progress), not written at every push.
+        self.run.count_pushed += pushed
+        self.run.count_failed += failed
