@@ -17,7 +17,8 @@ client does (the same routes, in the same order, with the fields the views ask f
 
 Each is measured on several invoices: the first on a cold server (what the first user after a
 restart meets), then warm. Prints progress on stderr and, on its LAST line:
-``viewer_cold_s=… viewer_s=… mandate_cold_s=… mandate_s=…`` (warm figures: the median).
+``viewer_cold_s=… viewer_s=… files_list_s=… mandate_cold_s=… mandate_s=…`` (warm figures: the
+median; files_list_s: the invoice's "Files" button, the list of its attachments).
 Goals (issue 14): the viewer under 1 s, one mandate under 1.5 s.
 """
 
@@ -219,6 +220,12 @@ def open_viewer(client: WebClient, invoice_id: int, first: bool) -> dict:
     timings["file_kb"] = round(len(content) / 1024, 1)
     timings["files"] = len(files)
     timings["total_s"] = time.monotonic() - started
+    # The "Files" button of the invoice (and of the supplier-matching screen): the list of
+    # its attachments.
+    step = time.monotonic()
+    action = client.call_button("chorus.pro.invoice", "action_open_files", [invoice_id])
+    client.open_window_action(action)
+    timings["files_list_s"] = time.monotonic() - step
     return timings
 
 
@@ -368,6 +375,7 @@ def main() -> int:
     figures = {
         "viewer_cold_s": round(viewer[0]["total_s"], 2),
         "viewer_s": round(statistics.median(v["total_s"] for v in viewer[1:] or viewer), 2),
+        "files_list_s": round(statistics.median(v["files_list_s"] for v in viewer[1:] or viewer), 2),
         "mandate_cold_s": round(mandates[0]["total_s"], 2),
         "mandate_s": round(statistics.median(m["total_s"] for m in mandates[1:] or mandates), 2),
     }

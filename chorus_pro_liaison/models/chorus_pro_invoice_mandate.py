@@ -432,8 +432,9 @@ class ChorusProInvoice(models.Model):
         return " – ".join(part for part in parts if part)[:100]
 
     def _mandate_move_values(self, budget, article, exercice, accounting_date, acting_user,
-                             move_type="in_invoice", reversed_move=None):
-        """Values of the vendor bill (or vendor credit note) of this Chorus invoice."""
+                             move_type="in_invoice", reversed_move=None, journal=None):
+        """Values of the vendor bill (or vendor credit note) of this Chorus invoice.
+        ``journal``: the budget's mandate journal when the caller already has it."""
         self.ensure_one()
         if reversed_move:
             partner, bank = reversed_move.partner_id, reversed_move.partner_bank_id
@@ -451,7 +452,7 @@ class ChorusProInvoice(models.Model):
         lines = self._mandate_lines(budget, article)
         vals = {
             "move_type": move_type,
-            "journal_id": budget._mandate_journal().id,
+            "journal_id": (journal or budget._mandate_journal()).id,
             "company_id": self.company_id.id,
             "partner_id": partner.id,
             "partner_bank_id": bank.id if bank else False,
@@ -578,18 +579,30 @@ class ChorusProInvoice(models.Model):
 
     def _mandate_post_notes(self, move):
         self.ensure_one()
-        if self.is_factored:
-            move._message_log(body=_(
-                "Factored invoice: the payment goes to %(factor)s (subrogation), on the bank "
-                "account carried by the Chorus Pro invoice.",
-                factor=self.factor_name or move.partner_bank_id.partner_id.display_name,
-            ))
-        link = Markup('<a href="#" data-oe-model="%s" data-oe-id="%s">%s</a>') % (
-            self._name, self.id, self.display_name)
-        self._message_log(body=Markup("%s ") % _("Mandate created:") + Markup(
-            '<a href="#" data-oe-model="account.move" data-oe-id="%s">%s</a>') % (
-            move.id, move.display_name))
-        move._message_log(body=Markup("%s ") % _("Made from the Chorus Pro invoice") + link)
+        self._mandate_post_notes_many([(self, move)])
+
+    @api.model
+    def _mandate_post_notes_many(self, pairs):
+        """The chatter notes of new mandates (invoice ↔ mandate links), logged together."""
+        invoice_bodies, move_bodies = {}, {}
+        for invoice, move in pairs:
+            if invoice.is_factored:
+                move._message_log(body=_(
+                    "Factored invoice: the payment goes to %(factor)s (subrogation), on the "
+                    "bank account carried by the Chorus Pro invoice.",
+                    factor=invoice.factor_name or move.partner_bank_id.partner_id.display_name,
+                ))
+            link = Markup('<a href="#" data-oe-model="%s" data-oe-id="%s">%s</a>') % (
+                invoice._name, invoice.id, invoice.display_name)
+            invoice_bodies[invoice.id] = Markup("%s ") % _("Mandate created:") + Markup(
+                '<a href="#" data-oe-model="account.move" data-oe-id="%s">%s</a>') % (
+                move.id, move.display_name)
+            move_bodies[move.id] = Markup("%s ") % _("Made from the Chorus Pro invoice") + link
+        if invoice_bodies:
+            # Each in the environment of its records (the author is who mandates the bill).
+            first_invoice, first_move = pairs[0]
+            first_invoice.browse(list(invoice_bodies))._message_log_batch(invoice_bodies)
+            first_move.browse(list(move_bodies))._message_log_batch(move_bodies)
 
     # ------------------------------------------------------------------ credit notes
     def _credit_note_target(self):
