@@ -430,8 +430,9 @@ class MandateRunner:
             # (not with the chunk as prefetch) reloads its own rows only, not the chunk's.
             move = moves.browse(move_id).with_prefetch()
             try:
-                push = move.with_user(self.user)._chorus_pro_push_mandated(
-                    manual=manual, client=client)
+                push = move.with_user(self.user).with_context(
+                    chorus_pro_log_accepted=True,
+                )._chorus_pro_push_mandated(manual=manual, client=client)
             except UserError as error:
                 # E.g. a withdrawn push whose invoice changed since: the mandate stays, told why.
                 self.run._log(
