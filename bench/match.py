@@ -238,15 +238,7 @@ def main() -> int:
     database = f"chorus_bench_match_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="chorus_bench_match_"))
     command = odoo_env.odoo_command(info)
-    options = [
-        "--addons-path", odoo_env.addons_path(info),
-        *odoo_env.db_args(),
-        "-d", database,
-        "--data-dir", str(workdir / "data"),
-        "--without-demo", "all",
-        "--max-cron-threads", "0",
-        "--log-level", "warn",
-    ]
+    options = odoo_env.server_options(info, database, workdir / "data")
     try:
         say(f"fresh database {database} with {ADDON} (logs in {workdir})")
         started = time.time()

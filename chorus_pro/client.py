@@ -61,12 +61,14 @@ from .errors import (
     ChorusFunctionalError,
     ChorusMalformedResponse,
     ChorusNotFoundError,
+    ChorusOutcomeUnknown,
     ChorusPayloadTooLarge,
     ChorusProError,
     ChorusServerError,
     ChorusTransitionRefused,
     ChorusTransportError,
 )
+from .pivot import PivotError, unpack_zip
 from .records import (
     DownloadedFile,
     InvoiceDetail,
@@ -406,6 +408,12 @@ class SearchResult(Iterator[T]):
     served by the iteration (not fetched twice). :attr:`page` holds the paging figures of the
     last page fetched, :attr:`pages_fetched` counts the calls. Iterating a second time yields
     nothing: run the search again for fresh data.
+
+    A listing is paged while Chorus keeps receiving invoices: an invoice arriving (or leaving)
+    before the page being read shifts the following ones, and one may be skipped at a page
+    boundary. :attr:`consistent` tells, once iterated, whether the listing can be trusted: every
+    page announced the same total and that many items were served (or skipped as unreadable);
+    when it is False, run the search again.
     """
 
     def __init__(self, fetch_page: Callable[[int], tuple[list, Optional[Page]]]):
@@ -418,6 +426,10 @@ class SearchResult(Iterator[T]):
         self._total: Optional[int] = None
         self.page: Optional[Page] = None
         self.pages_fetched = 0
+        # Totals announced by each page, items served, items skipped (no identifier).
+        self.totals: list[int] = []
+        self.served = 0
+        self.skipped = 0
 
     @property
     def total(self) -> Optional[int]:
@@ -425,6 +437,21 @@ class SearchResult(Iterator[T]):
         if not self._started:
             self._fetch_next()
         return self._total
+
+    @property
+    def total_moved(self) -> bool:
+        """Whether the pages fetched announced different totals (the listing changed)."""
+        return len(set(self.totals)) > 1
+
+    @property
+    def consistent(self) -> bool:
+        """Once iterated: the total never moved and every announced item was served (or
+        skipped as unreadable). ``True`` when Chorus announces no total."""
+        if self.total_moved:
+            return False
+        if not self.totals:
+            return True
+        return self.served + self.skipped == self.totals[0]
 
     def __iter__(self) -> "SearchResult[T]":
         return self
@@ -434,6 +461,7 @@ class SearchResult(Iterator[T]):
             if self._exhausted:
                 raise StopIteration
             self._fetch_next()
+        self.served += 1
         return self._buffer.popleft()
 
     def _fetch_next(self) -> None:
@@ -442,6 +470,8 @@ class SearchResult(Iterator[T]):
         self.pages_fetched += 1
         self.page = page
         self._buffer.extend(items)
+        if page is not None and page.total:
+            self.totals.append(page.total)
         if not self._started:
             self._started = True
             if page is None:
@@ -1145,6 +1175,7 @@ class ChorusProClient:
                     code=code,
                 )
             items, skipped = parsing.parse_items(raw, parse_item)
+            result.skipped += skipped
             if skipped:
                 _logger.warning(
                     "Chorus Pro %s page %d: %d item(s) without identifier skipped.",
@@ -1152,7 +1183,8 @@ class ChorusProClient:
                 )
             return items, page
 
-        return SearchResult(fetch_page)
+        result: SearchResult[T] = SearchResult(fetch_page)
+        return result
 
     @staticmethod
     def _page_size(page_size: int) -> int:
@@ -1228,6 +1260,7 @@ class ChorusProClient:
         service_id: Optional[int] = None,
         status_changed_from: Union[datetime, date, None] = None,
         status_changed_to: Union[datetime, date, None] = None,
+        statuses: Union[str, Iterable[str], None] = None,
         downloaded: Optional[bool] = None,
         page_size: int = 500,
         role: str = "MOA",
@@ -1238,6 +1271,9 @@ class ChorusProClient:
         ``role`` is ``roleUtilisateur`` (Pastell requires one; a public buyer is ``MOA``).
         Paging lives in ``parametresRetour``; ``20007`` (and ``20000``) mean "no result".
         Items become :class:`InvoiceSummary` with ``payment_request_type="FACTURE_TRAVAUX"``.
+        ``statuses`` is sent as ``statutFactureTravaux`` (the name the answer gives the status;
+        the filter's name is [unconfirmed]: a portal ignoring it returns more invoices, never
+        fewer, so callers must not rely on it to leave invoices out).
         """
         size = self._page_size(page_size)
         base: dict = {}
@@ -1251,6 +1287,9 @@ class ChorusProClient:
             base["periodeDateHeureEtatCourantDu"] = _period_bound(status_changed_from, end=False)
         if status_changed_to is not None:
             base["periodeDateHeureEtatCourantAu"] = _period_bound(status_changed_to, end=True)
+        if statuses:
+            status_list = [statuses] if isinstance(statuses, str) else list(statuses)
+            base["statutFactureTravaux"] = status_list[0] if len(status_list) == 1 else status_list
         if downloaded is not None:
             base["flagTelecharge"] = bool(downloaded)
 
@@ -1378,6 +1417,68 @@ class ChorusProClient:
             )
         return downloaded
 
+    def download_invoice_pdf(self, chorus_id: int) -> bytes:
+        """Chorus's PDF rendering of one invoice (``telecharger/groupe``, format ``PDF``, no
+        complementary attachments): the readable copy of an invoice whose own main document is
+        the supplier's XML (UBL, CII, PIVOT). A ZIP holding it is accepted (its first PDF);
+        raises :class:`ChorusMalformedResponse` when the answer holds no PDF."""
+        downloaded = self.download_invoices([chorus_id], fmt="PDF", with_attachments=False)
+        try:
+            content = downloaded.read()
+            if downloaded.kind == "zip":
+                # One invoice zipped all the same [unconfirmed]: its first PDF.
+                members = unpack_zip(content, "PDF bundle")
+                content = next((data for _name, data in members if data.startswith(b"%PDF")),
+                               b"")
+        except PivotError as exc:
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a PDF bundle that cannot be read safely: {exc}",
+                operation=OP_DOWNLOAD,
+            ) from exc
+        finally:
+            downloaded.cleanup()
+        if not content.startswith(b"%PDF"):
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a {downloaded.kind} file where the PDF of the invoice was "
+                "expected.",
+                operation=OP_DOWNLOAD,
+            )
+        return content
+
+    def download_invoice_pdfs(self, chorus_ids: Iterable[int]) -> dict:
+        """Chorus's PDF renderings of several invoices in one call: ``{chorus_id: bytes}``.
+
+        Several invoices come as a ZIP with one folder per invoice; a folder is matched to its
+        invoice by the Chorus id it starts with (``98765432_FA-1/``, the naming is
+        [unconfirmed]). An invoice the answer does not clearly hold is left out of the result:
+        ask it alone with :meth:`download_invoice_pdf`. The archive is read with the PIVOT
+        attachments' safety rules (no path used, unpacked size capped).
+        """
+        ids = [int(chorus_id) for chorus_id in chorus_ids]
+        if len(ids) == 1:
+            return {ids[0]: self.download_invoice_pdf(ids[0])}
+        downloaded = self.download_invoices(ids, fmt="PDF", with_attachments=False)
+        try:
+            if downloaded.kind != "zip":
+                return {}
+            members = unpack_zip(downloaded.read(), "PDF bundle", keep_folders=True)
+        except PivotError as exc:
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a bundle of invoice PDFs that cannot be read safely: {exc}",
+                operation=OP_DOWNLOAD,
+            ) from exc
+        finally:
+            downloaded.cleanup()
+        wanted = {str(chorus_id): chorus_id for chorus_id in ids}
+        found = {}
+        for name, content in members:
+            folder, _sep, _rest = name.partition("/")
+            match = re.match(r"\d+", folder) if _sep else None
+            chorus_id = wanted.get(match.group(0)) if match else None
+            if chorus_id is not None and chorus_id not in found and content.startswith(b"%PDF"):
+                found[chorus_id] = content
+        return found
+
     def change_status(
         self,
         chorus_id: int,
@@ -1395,7 +1496,8 @@ class ChorusProClient:
         signed evidence. The request is not idempotent: it is re-sent only when it certainly
         never reached Chorus (connection refused / connect timeout) or when Chorus answered 429
         or 503; after an ambiguous failure the addon should re-read the history.
-        Raises :class:`ChorusTransitionRefused` on ``20002``.
+        Raises :class:`ChorusTransitionRefused` on ``20002``, and :class:`ChorusOutcomeUnknown`
+        (temporary, ambiguous) when Chorus answers HTTP 200 without ``codeRetour``.
         """
         payload = {
             "idFacture": int(chorus_id),
@@ -1406,8 +1508,19 @@ class ChorusProClient:
         body = _json_dumps(payload)
         try:
             answer = self._call(OP_PROCESS, body=body, idempotent=False)
+            if parsing.to_int(answer.data.get("codeRetour")) is None:
+                # Seen on the real portal: HTTP 200, no codeRetour. Applied or not is unknown.
+                raise ChorusOutcomeUnknown(
+                    "Chorus Pro answered the status change without a return code: whether it "
+                    "was applied is unknown until the invoice's history is read.",
+                    operation=OP_PROCESS,
+                    http_status=answer.status,
+                    label=parsing.to_text(answer.data.get("libelle")),
+                )
         except ChorusProError as error:
             error.request_body = body
+            if isinstance(error, ChorusOutcomeUnknown):
+                error.response_body = answer.content
             raise
         result = parsing.parse_status_change(
             answer.data, chorus_id=int(chorus_id), new_status=new_status

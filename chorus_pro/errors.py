@@ -61,6 +61,11 @@ class ChorusMalformedResponse(ChorusProError):
     temporary = True
 
 
+class ChorusOutcomeUnknown(ChorusMalformedResponse):
+    """A status change answered HTTP 200 without ``codeRetour``: Chorus may or may not have
+    applied it. Not a success: read the history before saying it was sent, or sending it again."""
+
+
 class ChorusCredentialsError(ChorusProError):
     """PISTE token refused, or HTTP 401 twice (token renewed once): credentials are wrong or expired.
 

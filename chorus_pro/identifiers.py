@@ -116,6 +116,12 @@ def is_valid_iban(value) -> bool:
     return _checked(compact_iban(value), _iban.is_valid)
 
 
+def looks_like_iban(value) -> bool:
+    """True when a bank account number is written as an IBAN (two letters, two check digits):
+    then it must be a valid one (a typo would send the payment elsewhere or be rejected)."""
+    return bool(re.match(r"[A-Z]{2}[0-9]{2}", compact_iban(value)))
+
+
 def format_iban(value) -> str:
     """The IBAN in groups of four (``FR76 3000 1007 9412 3456 7890 185``)."""
     return _iban.format(compact_iban(value))

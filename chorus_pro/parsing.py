@@ -61,6 +61,7 @@ __all__ = [
     "parse_possible_statuses",
     "parse_structure",
     "parse_structure_detail",
+    "structure_status",
     "parse_service",
     "parse_vat_rates",
 ]
@@ -239,7 +240,8 @@ def parse_invoice_summary(item: dict, *, payment_request_type: str = "FACTURE") 
         recipient_code=to_text(_first(item, "codeDestinataire", "identifiantDestinataire")),
         recipient_name=to_text(_first(item, "designationDestinataire", "libelleDestinataire")),
         service_id=to_int(item.get("idServiceExecutant")),
-        service_code=to_text(item.get("codeServiceExecutant")),
+        # Works invoices may name the service identifiantServiceExecutant (real answers).
+        service_code=to_text(_first(item, "codeServiceExecutant", "identifiantServiceExecutant")),
         service_name=to_text(_first(item, "nomServiceExecutant", "libelleServiceExecutant")),
         supplier_code=to_text(_first(item, "codeFournisseur", "identifiantFournisseur")),
         supplier_identifier_type=to_text(item.get("typeIdentifiantFournisseur")),
@@ -489,7 +491,9 @@ def parse_invoice_detail(data: dict, *, chorus_id: Optional[int] = None) -> Invo
             _first(recipient, "libelleDestinataire", "designationDestinataire")
         ),
         service_id=to_int(recipient.get("idServiceExecutant")),
-        service_code=to_text(recipient.get("codeServiceExecutant")),
+        service_code=to_text(
+            _first(recipient, "codeServiceExecutant", "identifiantServiceExecutant")
+        ),
         service_name=to_text(
             _first(recipient, "libelleServiceExecutant", "nomServiceExecutant")
         ),
@@ -671,8 +675,20 @@ def parse_structure(item: dict) -> Structure:
                 "designation",
             )
         ),
-        status=to_text(_first(item, "statut", "statutStructure")),
+        status=structure_status(_first(item, "statut", "statutStructure")),
     )
+
+
+# Chorus writes a structure's or a service's state in French or in English depending on the
+# answer (``ACTIF`` / ``ACTIVE``): one spelling is kept.
+_STATUS_SPELLINGS = {"ACTIVE": "ACTIF", "INACTIVE": "INACTIF"}
+
+
+def structure_status(value) -> str:
+    """``ACTIF`` / ``INACTIF`` whatever the spelling (``ACTIVE``, ``actif``...); other codes as
+    they came, upper case."""
+    code = to_text(value).upper()
+    return _STATUS_SPELLINGS.get(code, code)
 
 
 def parse_structure_detail(data: dict, *, chorus_id: Optional[int] = None) -> StructureDetail:
@@ -733,12 +749,15 @@ def parse_service(item: dict) -> Service:
     if chorus_id is None:
         raise ValueError("service item without idService")
     active = to_bool(item.get("estActif"))
+    status = structure_status(item.get("statutService"))
+    if active is None and status in ("ACTIF", "INACTIF"):
+        active = status == "ACTIF"
     return Service(
         chorus_id=chorus_id,
         code=to_text(item.get("codeService")),
         name=to_text(_first(item, "libelleService", "nomService")),
         active=True if active is None else active,
-        status=to_text(item.get("statutService")),
+        status=status,
     )
 
 

@@ -8,9 +8,17 @@ as soon as its closing tag is read, then its element and the ones before it are 
 bounded by the largest single invoice, whatever the number of invoices in the file.
 
 The parser is tolerant (namespace-agnostic, unknown elements ignored, optional elements default),
-reads versions V1_22 and V2_02 alike, and safe with files from outside: no entity resolution, no
+reads versions V1_22 and V2_02 alike (older files name their version only in
+``xsi:noNamespaceSchemaLocation``), and safe with files from outside: no entity resolution, no
 network access, no DTD. ``huge_tree`` is on because one base64 attachment (up to 10 MB of PDF per
 Chorus rules) exceeds libxml2's default 10 MB text-node limit.
+
+Attachments: the portal sends each ``PJ/Contenu`` as the base64 of a ZIP archive holding the file
+(one member, its original name). The archive is opened in memory, never on disk: member names are
+only labels (a name that tries to leave the archive, ``../x`` or ``/etc/x``, is refused), the
+unpacked size is capped in absolute terms and relative to the packed size (a zip bomb makes that
+invoice unreadable, not the bundle), and raw (unzipped) content is accepted as well. The MIME type
+is decided from the bytes (:func:`sniff_mime_type`), ``MimeTypePJ`` only completing it.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ import io
 import logging
 import os
 import re
+import zipfile
+import zlib
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, Iterator, Optional, Union
@@ -38,7 +49,7 @@ from .records import (
     Supplier,
     TaxLine,
 )
-from .timeutil import parse_date
+from .timeutil import parse_date, parse_datetime
 
 _logger = logging.getLogger(__name__)
 
@@ -50,6 +61,40 @@ PivotSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Binar
 
 _ISO_DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 _BASE64_WHITESPACE = b" \t\r\n\f\v"
+_SCHEMA_VERSION_RE = re.compile(r"V\d+_\d+", re.IGNORECASE)
+XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
+
+ZIP_MAGIC = b"PK\x03\x04"
+# One attachment unpacked may weigh at most this much (Chorus caps a file at 10 MB)...
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+# ...and at most this many times its packed size once past UNPACK_RATIO_FLOOR (real PDFs and XML
+# compress 2 to 20 times; a zip bomb, thousands of times).
+MAX_UNPACK_RATIO = 200
+UNPACK_RATIO_FLOOR = 1024 * 1024
+_UNPACK_CHUNK = 64 * 1024
+_CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class UnpackLimits:
+    """How much a zipped attachment may unpack to (see the module docstring)."""
+
+    max_bytes: int = MAX_UNPACKED_BYTES
+    max_ratio: int = MAX_UNPACK_RATIO
+    ratio_floor: int = UNPACK_RATIO_FLOOR
+
+    def budget(self, packed_size: int) -> int:
+        return min(self.max_bytes, max(self.ratio_floor, packed_size * self.max_ratio))
+
+
+DEFAULT_LIMITS = UnpackLimits()
+
+
+# PivotError codes of a zipped attachment refused (params: "label", the attachment's name, and
+# "member", the offending name in its archive, for CODE_UNSAFE_NAME).
+CODE_ZIP_BOMB = "zip_bomb"  # it would unpack to far more than a real file
+CODE_UNSAFE_NAME = "unsafe_name"  # a member named like a path out of the archive
+CODE_DAMAGED_ARCHIVE = "damaged_archive"  # a damaged, empty or encrypted archive
 
 
 class PivotError(ValueError):
@@ -57,7 +102,9 @@ class PivotError(ValueError):
 
     ``position`` is the 1-based rank of the invoice in the file, ``invoice_number`` its number
     (``DonneesFacture/Id``) and ``chorus_id`` its ``IdCPRO`` when they are known, ``line`` the XML
-    line of a syntax error. Messages never quote attachment contents.
+    line of a syntax error. ``code`` and ``params`` say what went wrong for a caller writing it
+    in its user's words (``CODE_*`` for a zipped attachment refused). Messages never quote
+    attachment contents.
     """
 
     def __init__(
@@ -68,9 +115,14 @@ class PivotError(ValueError):
         invoice_number: str = "",
         chorus_id: Optional[int] = None,
         line: Optional[int] = None,
+        code: str = "",
+        params: Optional[dict] = None,
     ):
         super().__init__(reason)
         self.reason = reason
+        # What went wrong as a key and its values, for a caller writing it in its user's words.
+        self.code = code
+        self.params = dict(params or {})
         self.position = position
         self.invoice_number = invoice_number
         self.chorus_id = chorus_id
@@ -95,6 +147,7 @@ def iter_pivot_invoices(
     *,
     on_error: str = "raise",
     errors: Optional[list] = None,
+    limits: UnpackLimits = DEFAULT_LIMITS,
 ) -> Iterator[PivotInvoice]:
     """Yield one :class:`PivotInvoice` per ``CPPFacturePivotUnitaire`` of a PIVOT file, in order.
 
@@ -104,14 +157,16 @@ def iter_pivot_invoices(
     supplier or total; a malformed amount, date or base64 attachment): ``"raise"`` (default) raises
     :class:`PivotError`; ``"skip"`` logs it, appends the :class:`PivotError` to ``errors`` when a
     list is given, and goes on with the next invoice, so that one bad invoice in a bundle does not
-    block the others. A malformed XML file always raises :class:`PivotError`, but only once the
-    invoices before the damaged spot have been yielded.
+    block the others. A zipped attachment that cannot be unpacked safely (zip bomb, a member
+    named like a path out of the archive, a damaged archive) makes its invoice unreadable the
+    same way. A malformed XML file always raises :class:`PivotError`, but only once the
+    invoices before the damaged spot have been yielded. ``limits`` caps unpacked attachments.
     """
     if on_error not in ON_ERROR_CHOICES:
         raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, not {on_error!r}")
     handle, owned = _open_source(source)
     try:
-        yield from _iterate(handle, on_error, errors)
+        yield from _iterate(handle, on_error, errors, limits)
     finally:
         if owned:
             handle.close()
@@ -163,7 +218,8 @@ def _open_source(source) -> tuple:
     raise TypeError(f"unsupported PIVOT source: {type(source).__name__}")
 
 
-def _iterate(handle, on_error: str, errors: Optional[list]) -> Iterator[PivotInvoice]:
+def _iterate(handle, on_error: str, errors: Optional[list],
+             limits: UnpackLimits = DEFAULT_LIMITS) -> Iterator[PivotInvoice]:
     context = etree.iterparse(
         handle,
         events=("start", "end"),
@@ -175,6 +231,7 @@ def _iterate(handle, on_error: str, errors: Optional[list]) -> Iterator[PivotInv
         remove_pis=True,
     )
     version = ""
+    envelope = {}
     position = 0
     last_number = ""
     root_seen = False
@@ -184,13 +241,18 @@ def _iterate(handle, on_error: str, errors: Optional[list]) -> Iterator[PivotInv
             if not root_seen:
                 root_seen = True
                 _check_root(element, name)
-                version = (element.get("Version") or "").strip()
+                version = root_version(element)
+                continue
+            if event == "end" and name == "Enveloppe":
+                envelope = _envelope_parameters(element)
                 continue
             if event != "end" or name != UNIT_TAG:
                 continue
             position += 1
             try:
-                invoice = _build_invoice(element, version)
+                invoice = _build_invoice(element, version, limits)
+                invoice.flow_id = envelope.get("IdFlx", "")
+                invoice.produced_at = parse_datetime(envelope.get("DtPrd") or None)
             except PivotError as exc:
                 exc.position = position
                 exc.line = exc.line or element.sourceline
@@ -213,6 +275,8 @@ def _iterate(handle, on_error: str, errors: Optional[list]) -> Iterator[PivotInv
             f"malformed XML ({exc.msg}); {read}",
             position=position + 1 if root_seen else None,
             line=exc.lineno,
+            code="malformed_xml",
+            params={"detail": exc.msg, "read": position, "last": last_number or ""},
         ) from exc
 
 
@@ -220,9 +284,35 @@ def _check_root(root, name: str) -> None:
     doctype = root.getroottree().docinfo.doctype
     if doctype:
         # A PIVOT file never carries a DTD; one in a file from outside is an attack or a mistake.
-        raise PivotError("DOCTYPE declarations are not allowed in a PIVOT file")
+        raise PivotError("DOCTYPE declarations are not allowed in a PIVOT file", code="doctype")
     if name != ROOT_TAG:
-        raise PivotError(f"not a PIVOT invoice file: root element is <{name}>, not <{ROOT_TAG}>")
+        raise PivotError(f"not a PIVOT invoice file: root element is <{name}>, not <{ROOT_TAG}>",
+                         code="not_pivot", params={"root": name})
+
+
+def root_version(root) -> str:
+    """The PIVOT version: the root's ``Version``, else the one the schema location names
+    (``CPPFacturePivot_V1_22.xsd``: older files carry no ``Version``)."""
+    version = (root.get("Version") or "").strip()
+    if version:
+        return version
+    for attribute in ("noNamespaceSchemaLocation", "schemaLocation"):
+        location = root.get(f"{{{XSI_NAMESPACE}}}{attribute}") or ""
+        match = _SCHEMA_VERSION_RE.search(location)
+        if match:
+            return match.group(0).upper()
+    return ""
+
+
+def _envelope_parameters(envelope) -> dict:
+    """``{Code: Valeurparametre}`` of the envelope (DtPrd, IdFlx...)."""
+    found = {}
+    for unit in _children(envelope, "EnveloppeUnitaire"):
+        for parameter in _children(_child(unit, "Parametres"), "ParametreIndiv"):
+            code = _text(parameter, "Code")
+            if code and code not in found:
+                found[code] = _text(parameter, "Valeurparametre")
+    return found
 
 
 def _release(element) -> None:
@@ -278,14 +368,15 @@ def _decimal(element, path: str, *, required: bool = False) -> Optional[Decimal]
     text = _text(element, path)
     if not text:
         if required:
-            raise PivotError(f"missing amount {path}")
+            raise PivotError(f"missing amount {path}", code="missing_amount", params={"path": path})
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        raise PivotError(f"invalid decimal in {path}: {text[:40]!r}")
+        raise PivotError(f"invalid decimal in {path}: {text[:40]!r}", code="invalid_decimal",
+                         params={"path": path, "value": text[:40]})
     return value
 
 
@@ -305,7 +396,8 @@ def _date(element, path: str) -> Optional[date]:
     else:
         parsed = parse_date(text)
     if parsed is None:
-        raise PivotError(f"invalid date in {path}: {text[:40]!r}")
+        raise PivotError(f"invalid date in {path}: {text[:40]!r}", code="invalid_date",
+                         params={"path": path, "value": text[:40]})
     return parsed
 
 
@@ -316,19 +408,20 @@ def _integer(element, path: str) -> Optional[int]:
     try:
         return int(text)
     except ValueError:
-        raise PivotError(f"invalid integer in {path}: {text[:40]!r}") from None
+        raise PivotError(f"invalid integer in {path}: {text[:40]!r}", code="invalid_integer",
+                         params={"path": path, "value": text[:40]}) from None
 
 
 # --------------------------------------------------------------------------- record building
 
 
-def _build_invoice(unit, version: str) -> PivotInvoice:
+def _build_invoice(unit, version: str, limits: UnpackLimits = DEFAULT_LIMITS) -> PivotInvoice:
     data = _child(unit, "DonneesFacture")
     if data is None:
-        raise PivotError("missing DonneesFacture")
+        raise PivotError("missing DonneesFacture", code="missing_data")
     number = _text(data, "Id")
     if not number:
-        raise PivotError("missing invoice number (DonneesFacture/Id)")
+        raise PivotError("missing invoice number (DonneesFacture/Id)", code="missing_number")
     chorus_id = None
     try:
         chorus_id = _integer(data, "IdCPRO")
@@ -360,7 +453,9 @@ def _build_invoice(unit, version: str) -> PivotInvoice:
         _fill_supplier(invoice, _child(unit, "Fournisseur"))
         _fill_debtor(invoice, _child(unit, "Debiteur"))
         invoice.attachments = [
-            _attachment(pj, rank) for rank, pj in enumerate(_children(unit, "PJ"), 1)
+            attachment
+            for rank, pj in enumerate(_children(unit, "PJ"), 1)
+            for attachment in _attachments(pj, rank, limits)
         ]
     except PivotError as exc:
         exc.invoice_number = exc.invoice_number or number
@@ -372,7 +467,8 @@ def _build_invoice(unit, version: str) -> PivotInvoice:
 def _fill_supplier(invoice: PivotInvoice, supplier_element) -> None:
     identifier = _text(supplier_element, "Identifiant")
     if not identifier:
-        raise PivotError("missing supplier identifier (Fournisseur/Identifiant)")
+        raise PivotError("missing supplier identifier (Fournisseur/Identifiant)",
+                         code="missing_supplier_identifier")
     invoice.supplier = Supplier(
         identifier=identifier,
         identifier_type=_identifier_type(_text(supplier_element, "TypeIdentifiant")),
@@ -432,7 +528,8 @@ def _invoice_line(line, rank: int) -> InvoiceLine:
     try:
         sequence = int(order) if order else rank
     except ValueError:
-        raise PivotError(f"invalid Ligne/@NumOrdre: {order[:20]!r}") from None
+        raise PivotError(f"invalid Ligne/@NumOrdre: {order[:20]!r}", code="invalid_line_order",
+                         params={"value": order[:20]}) from None
     reference = _text(line, "ReferenceProduit")
     quantity = _decimal(line, "Quantite")
     return InvoiceLine(
@@ -447,16 +544,152 @@ def _invoice_line(line, rank: int) -> InvoiceLine:
     )
 
 
-def _attachment(pj, rank: int) -> PivotAttachment:
+def _attachments(pj, rank: int, limits: UnpackLimits) -> list:
+    """The file(s) of one ``PJ``: one, or one per member when Chorus zipped several."""
     name = _text(pj, "NomPJ")
-    return PivotAttachment(
-        name=name,
-        original_name=_text(pj, "NomPJOrigine"),
-        category=_text(pj, "CategoriePJ"),
-        type_code=_text(pj, "TypePJ"),
-        mime_type=_text(pj, "MimeTypePJ"),
-        content=_decode_content(_child(pj, "Contenu"), name or f"#{rank}"),
+    label = name or f"#{rank}"
+    declared = _text(pj, "MimeTypePJ").lower()
+    common = {
+        "category": _text(pj, "CategoriePJ"),
+        "type_code": _text(pj, "TypePJ"),
+        "declared_mime_type": declared,
+    }
+    content = _decode_content(_child(pj, "Contenu"), label)
+    members = unpack_attachment(content, label, limits) if content.startswith(ZIP_MAGIC) else None
+    if members is None:
+        return [PivotAttachment(
+            name=name, original_name=_text(pj, "NomPJOrigine"), content=content,
+            mime_type=sniff_mime_type(content, declared), **common,
+        )]
+    if len(members) == 1:
+        member, data = members[0]
+        return [PivotAttachment(
+            name=name or member, original_name=_text(pj, "NomPJOrigine") or member,
+            content=data, mime_type=sniff_mime_type(data, declared), archive_member=member,
+            **common,
+        )]
+    # Several files in one PJ: each kept under its own name; MimeTypePJ cannot speak for all.
+    return [
+        PivotAttachment(name=member, original_name=member, content=data,
+                        mime_type=sniff_mime_type(data), archive_member=member, **common)
+        for member, data in members
+    ]
+
+
+def unpack_attachment(content: bytes, label: str = "",
+                      limits: UnpackLimits = DEFAULT_LIMITS) -> list:
+    """``[(name, bytes)]`` of the files of a zipped attachment, in archive order.
+
+    Raises :class:`PivotError` for a damaged or encrypted archive, a member named like a path
+    out of the archive, or more unpacked bytes than ``limits`` allow for this packed size (the
+    sizes the archive declares are checked first, then the bytes actually inflated, since a
+    forged archive can lie). Names are cleaned labels (the last path part, no control
+    characters, no surrounding spaces), never used as paths.
+    """
+    return unpack_zip(content, label, limits)
+
+
+def unpack_zip(content: bytes, label: str = "", limits: UnpackLimits = DEFAULT_LIMITS, *,
+               keep_folders: bool = False) -> list:
+    """:func:`unpack_attachment`; with ``keep_folders`` the names keep their (cleaned) folders,
+    ``"98765432_FA-1/FA-1.pdf"``, as labels still (a bundle of several invoices)."""
+    label = label or "attachment"
+    budget = limits.budget(len(content))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise PivotError(f"attachment {label}: the ZIP archive is damaged",
+                         code=CODE_DAMAGED_ARCHIVE, params={"label": label}) from None
+    if not members:
+        raise PivotError(f"attachment {label}: the ZIP archive is empty",
+                         code=CODE_DAMAGED_ARCHIVE, params={"label": label})
+    names = [_member_name(info.filename, label, keep_folders) for info in members]
+    if sum(info.file_size for info in members) > budget:
+        raise _too_big(label, len(content), budget)
+    files, total = [], 0
+    for info, name in zip(members, names):
+        if info.flag_bits & 0x1:
+            raise PivotError(f"attachment {label}: the ZIP archive is password-protected",
+                             code=CODE_DAMAGED_ARCHIVE, params={"label": label})
+        chunks = []
+        try:
+            with archive.open(info) as handle:
+                while True:
+                    chunk = handle.read(_UNPACK_CHUNK)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    if total > budget:
+                        raise _too_big(label, len(content), budget)
+                    chunks.append(chunk)
+        except PivotError:
+            raise
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
+                zlib.error, ValueError):
+            raise PivotError(f"attachment {label}: the ZIP archive is damaged",
+                             code=CODE_DAMAGED_ARCHIVE, params={"label": label}) from None
+        files.append((name or label, b"".join(chunks)))
+    return files
+
+
+def _too_big(label: str, packed: int, budget: int) -> PivotError:
+    return PivotError(
+        f"attachment {label}: refused, its ZIP archive ({packed} bytes) unpacks to more than "
+        f"{budget} bytes (a zip bomb or a damaged file)",
+        code=CODE_ZIP_BOMB, params={"label": label},
     )
+
+
+def _member_name(raw: str, label: str, keep_folders: bool = False) -> str:
+    """The label of a ZIP member: its last path part (its path with ``keep_folders``), cleaned;
+    a name trying to leave the archive (``..``, an absolute path, a drive) is refused."""
+    text = raw.replace("\\", "/")
+    parts = [part.strip() for part in text.split("/")]
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or ".." in parts:
+        shown = _CONTROL_CHARS_RE.sub("?", raw)[:80]
+        raise PivotError(
+            f"attachment {label}: refused, its ZIP archive holds a file named {shown!r} that "
+            "points outside the archive",
+            code=CODE_UNSAFE_NAME, params={"label": label, "member": shown},
+        )
+    cleaned = [_CONTROL_CHARS_RE.sub("", part).strip() for part in parts]
+    if keep_folders:
+        return "/".join(part for part in cleaned if part and part != ".")
+    return cleaned[-1]
+
+
+_ZIP_BASED_TYPES = ("zip", "openxmlformats", "opendocument", "oasis", "epub")
+
+
+def sniff_mime_type(content: bytes, declared: str = "") -> str:
+    """The MIME type of a file from its first bytes; ``declared`` (``MimeTypePJ``) is kept when
+    the bytes agree with it or say nothing (a ZIP-based office file stays what it said)."""
+    declared = (declared or "").strip().lower()
+    head = content[:1024]
+    if b"%PDF-" in head:
+        return "application/pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "image/tiff"
+    if head.startswith(ZIP_MAGIC):
+        return declared if any(kind in declared for kind in _ZIP_BASED_TYPES) else \
+            "application/zip"
+    text = head
+    if text.startswith(b"\xef\xbb\xbf"):
+        text = text[3:]
+    if text.lstrip(b" \t\r\n").startswith(b"<"):
+        return declared if "xml" in declared else "application/xml"
+    if not declared or declared in ("application/pdf", "application/xml", "text/xml",
+                                    "application/zip") or declared.startswith("image/"):
+        # Nothing recognisable, or bytes contradicting what was declared.
+        return "application/octet-stream"
+    return declared
 
 
 def _decode_content(element, label: str) -> bytes:
@@ -465,10 +698,12 @@ def _decode_content(element, label: str) -> bytes:
     try:
         data = element.text.encode("ascii")
     except UnicodeEncodeError:
-        raise PivotError(f"attachment {label}: content is not base64") from None
+        raise PivotError(f"attachment {label}: content is not base64", code="not_base64",
+                         params={"label": label}) from None
     # Base64 in XML is often wrapped at 76 columns; only whitespace is tolerated in between.
     data = data.translate(None, _BASE64_WHITESPACE)
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise PivotError(f"attachment {label}: content is not valid base64") from None
+        raise PivotError(f"attachment {label}: content is not valid base64", code="not_base64",
+                         params={"label": label}) from None

@@ -254,7 +254,11 @@ class Structure:
     identifier: str = ""
     identifier_type: str = "SIRET"
     name: str = ""
-    status: str = ""
+    status: str = ""  # ACTIF | INACTIF ("ACTIVE" / "INACTIVE" answers are read as these)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("", "ACTIF")
 
 
 @dataclass
@@ -289,8 +293,14 @@ class PivotAttachment:
     original_name: str = ""
     category: str = ""
     type_code: str = ""  # 01 invoice / credit note, 02 complementary
-    mime_type: str = ""
-    content: bytes = b""
+    mime_type: str = ""  # decided from the bytes (see chorus_pro.pivot.sniff_mime_type)
+    content: bytes = b""  # the file itself, unzipped when Chorus sent it zipped
+    declared_mime_type: str = ""  # MimeTypePJ as written in the file
+    archive_member: str = ""  # the (cleaned) name of the file in the ZIP Chorus wrapped it in
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.mime_type == "application/pdf"
 
     @property
     def is_main_document(self) -> bool:
@@ -329,6 +339,8 @@ class PivotInvoice:
     service_name: str = ""
     attachments: list[PivotAttachment] = field(default_factory=list)
     version: str = ""  # PIVOT format version (V2_02, V1_22...)
+    flow_id: str = ""  # envelope parameter IdFlx
+    produced_at: Optional[datetime] = None  # envelope parameter DtPrd (a date alone: midnight)
 
     @property
     def is_credit_note(self) -> bool:
@@ -336,9 +348,18 @@ class PivotInvoice:
 
     @property
     def main_document(self) -> Optional[PivotAttachment]:
-        pdfs = [a for a in self.attachments if a.is_main_document]
-        pdfs.sort(key=lambda a: 0 if (a.mime_type or "").endswith("pdf") else 1)
-        return pdfs[0] if pdfs else None
+        """The type 01 attachment, a PDF one first; it is the supplier's XML (UBL, CII, PIVOT)
+        when the invoice was deposited as structured data."""
+        mains = [a for a in self.attachments if a.is_main_document]
+        mains.sort(key=lambda a: 0 if a.is_pdf else 1)
+        return mains[0] if mains else None
+
+    @property
+    def main_pdf(self) -> Optional[PivotAttachment]:
+        """The type 01 attachment that really is a PDF, or ``None`` (then ask Chorus for its
+        PDF rendering: ``download_invoice_pdf``)."""
+        main = self.main_document
+        return main if main is not None and main.is_pdf else None
 
 
 @dataclass

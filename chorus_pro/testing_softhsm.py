@@ -202,16 +202,8 @@ def create_softhsm_token(
     **spec_options,
 ) -> TokenFixture:
     """Create one token in ``directory`` (see :func:`create_softhsm_tokens`)."""
-    spec = TokenSpec(
-        label=label,
-        pin=pin,
-        so_pin=so_pin,
-        key_label=key_label,
-        key_type=key_type,
-        not_before=not_before,
-        not_after=not_after,
-        **spec_options,
-    )
+    spec = TokenSpec(label=label, pin=pin, so_pin=so_pin, key_label=key_label, key_type=key_type,
+                     not_before=not_before, not_after=not_after, **spec_options)
     return create_softhsm_tokens(directory, [spec], module_path=module_path)[0]
 
 
@@ -279,21 +271,11 @@ def create_softhsm_tokens(
     fixtures = []
     for spec, result in zip(specs, results):
         der = base64.b64decode(result["certificate_der"])
-        fixtures.append(
-            TokenFixture(
-                module_path=module_path,
-                conf_path=conf_path,
-                env=dict(env),
-                label=spec.label,
-                pin=spec.pin,
-                so_pin=spec.so_pin,
-                key_label=spec.key_label,
-                key_type=spec.key_type,
-                certificate_der=der,
-                not_before=spec.not_before,
-                not_after=spec.not_after,
-            )
-        )
+        fixtures.append(TokenFixture(
+            module_path=module_path, conf_path=conf_path, env=dict(env), certificate_der=der,
+            label=spec.label, pin=spec.pin, so_pin=spec.so_pin, key_label=spec.key_label,
+            key_type=spec.key_type, not_before=spec.not_before, not_after=spec.not_after,
+        ))
     return fixtures
 
 

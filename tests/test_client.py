@@ -509,6 +509,32 @@ def test_unreadable_answer_to_a_status_change_is_not_resent(rsps, client, sleeps
     assert sleeps == []
 
 
+def test_status_change_answered_200_without_code_is_an_unknown_outcome(rsps, client, sleeps):
+    """Seen on the real portal: HTTP 200, a body, no codeRetour. Not a success: the caller must
+    read the history before saying sent; never sent again by the client."""
+    add_token(rsps)
+    answer = {"idFacture": "98765432", "numeroFacture": "FA-1"}
+    rsps.add(responses.POST, url(OP_PROCESS), json=answer)
+    with pytest.raises(errors.ChorusOutcomeUnknown) as caught:
+        client.change_status(98765432, "SERVICE_FAIT")
+    error = caught.value
+    assert isinstance(error, errors.ChorusMalformedResponse) and error.temporary
+    assert error.http_status == 200 and error.code is None
+    assert "unknown" in error.message and "history" in error.message
+    assert json.loads(error.request_body)["nouveauStatut"] == "SERVICE_FAIT"
+    assert json.loads(error.response_body) == answer
+    assert len(api_calls(rsps, OP_PROCESS)) == 1
+    assert sleeps == []
+
+
+def test_other_answers_without_code_are_still_taken_as_answers(rsps, client):
+    """Only a status change needs codeRetour to be trusted; a read without it is read."""
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_VAT), json={"listeTauxTva": [
+        {"codeTauxTva": "TVA20", "valeurTauxTva": "20"}]})
+    assert client.get_vat_rates()[0]["rate"] == Decimal("20")
+
+
 # ---------------------------------------------------------------------------------------------
 # Error mapping
 
@@ -1209,3 +1235,68 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert 25 <= _retry_after_seconds(format_datetime(later, usegmt=True)) <= 30
     assert _retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert _retry_after_seconds("bientôt") is None and _retry_after_seconds(None) is None
+
+
+def test_search_tells_when_its_listing_moved_between_pages(rsps, client):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 1, "pages": 2, "total": 3,
+        "listeFactures": [invoice_item(1), invoice_item(2)]})
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 2, "pages": 2, "total": 4,
+        "listeFactures": [invoice_item(2), invoice_item(3)]})
+    moved = client.search_received_invoices(page_size=2)
+    assert [s.chorus_id for s in moved] == [1, 2, 2, 3]
+    assert moved.total_moved and not moved.consistent
+
+
+def test_search_is_consistent_when_every_announced_item_came(rsps, client):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 1, "pages": 2, "total": 3,
+        "listeFactures": [invoice_item(1), {"numeroFacture": "no id"}]})
+    rsps.add(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 2, "pages": 2, "total": 3,
+        "listeFactures": [invoice_item(3)]})
+    steady = client.search_received_invoices(page_size=2)
+    assert [s.chorus_id for s in steady] == [1, 3]
+    assert steady.consistent
+    # One item fewer than announced (it left the listing before its page was read).
+    rsps.replace(responses.POST, url(OP_SEARCH), json={
+        "codeRetour": 0, "pageCourante": 1, "pages": 1, "total": 3,
+        "listeFactures": [invoice_item(1), invoice_item(2)]})
+    short = client.search_received_invoices()
+    list(short)
+    assert not short.total_moved and not short.consistent
+
+
+def test_works_search_filters_on_statuses(rsps, client):
+    add_token(rsps)
+    rsps.add(responses.POST, url(OP_WORKS), json={"codeRetour": 20007, "libelle": "x"})
+    list(client.search_works_invoices(statuses=["MISE_A_DISPOSITION"]))
+    list(client.search_works_invoices(statuses=["MISE_A_DISPOSITION", "COMPLETEE"]))
+    bodies = [json.loads(c.request.body) for c in api_calls(rsps, OP_WORKS)]
+    assert bodies[0]["statutFactureTravaux"] == "MISE_A_DISPOSITION"
+    assert bodies[1]["statutFactureTravaux"] == ["MISE_A_DISPOSITION", "COMPLETEE"]
+
+
+def test_pdf_rendering_of_one_invoice_plain_or_zipped(rsps, client):
+    import zipfile
+
+    add_token(rsps)
+    pdf = b"%PDF-1.4\n% rendering\n%%EOF\n"
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(pdf).decode()})
+    assert client.download_invoice_pdf(98765432) == pdf
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("98765432_FA-1/FA-1.pdf", pdf)
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(buffer.getvalue()).decode()})
+    assert client.download_invoice_pdf(98765432) == pdf
+    sent = json.loads(api_calls(rsps, OP_DOWNLOAD)[0].request.body)
+    assert (sent["format"], sent["avecPiecesJointesComplementaires"]) == ("PDF", "NON")
+    rsps.add(responses.POST, url(OP_DOWNLOAD), json={
+        "codeRetour": 0, "fichierResultat": base64.b64encode(b"<xml/>").decode()})
+    with pytest.raises(errors.ChorusMalformedResponse, match="where the PDF"):
+        client.download_invoice_pdf(98765432)

@@ -65,7 +65,7 @@ def single_samples(world: World) -> list:
     """A few invoices downloaded alone: one of each notable kind."""
     return [world.first_tagged(tag) for tag in
             ("factored", "credit_note", "multi_attachments", "multi_vat", "pdf_only", "a2",
-             "completed", "works")]
+             "completed", "works", "xml_main")]
 
 
 def assert_matches_world(world: World, parsed, cache) -> None:
@@ -127,19 +127,33 @@ def assert_matches_world(world: World, parsed, cache) -> None:
     assert parsed.service_code == (service.code if service else ""), context
     assert parsed.service_name == (service.name if service else ""), context
 
+    # Every attachment came zipped (as from the portal) and is read back unzipped, its MIME
+    # type from its bytes: PDFs, and the UBL XML of an invoice deposited as a flow.
     assert len(parsed.attachments) == len(invoice.attachments), context
     for got, expected in zip(parsed.attachments, invoice.attachments):
         assert got.name == expected.name, context
+        assert got.archive_member == expected.name, context
         assert got.type_code == expected.type_code, context
-        assert got.mime_type == documents.PDF_MIME, context
         if expected.type_code == "02":
             assert (got.original_name, got.category) == (expected.name, expected.category), \
                 context
         assert got.content == documents.attachment_content(world, invoice, expected, cache), \
             (context, expected.name)
-        assert got.content.startswith(b"%PDF-"), context
+        if expected.is_xml:
+            assert got.mime_type == documents.XML_MIME, context
+            assert etree.fromstring(got.content).findtext(
+                f"{{{documents.UBL_CBC}}}ID") == invoice.number, context
+        else:
+            assert got.mime_type == documents.PDF_MIME, context
+            assert got.content.startswith(b"%PDF-"), context
     assert parsed.main_document is not None, context
-    assert parsed.main_document.content == documents.render_invoice_pdf(world, invoice), context
+    if "xml_main" in invoice.tags:
+        assert parsed.main_document.mime_type == documents.XML_MIME, context
+        assert parsed.main_pdf is None, context
+    else:
+        assert parsed.main_pdf is parsed.main_document, context
+        assert parsed.main_document.content == documents.render_invoice_pdf(world, invoice), \
+            context
 
 
 def test_bundle_of_every_invoice_validates_against_the_xsd(bundle, schema_path):
@@ -182,6 +196,34 @@ def test_notable_invoices_carry_what_makes_them_notable(world, bundle):
     several = by_id[world.first_tagged("multi_attachments").id]
     assert [a.type_code for a in several.attachments].count("02") >= 3
     assert any(p.purchase_order and p.contract for p in by_id.values())
+    xml_main = by_id[world.first_tagged("xml_main").id]
+    assert xml_main.main_document.declared_mime_type == "application/xml"
+    assert xml_main.main_document.name.endswith(".xml")
+
+
+def test_every_attachment_is_a_zip_in_the_file(world, bundle):
+    """The portal's shape: each PJ/Contenu is the base64 of a ZIP with one member named after
+    the file (the parser above read them back unzipped)."""
+    import base64
+    import io
+    import zipfile
+
+    contents = etree.fromstring(bundle).iter("Contenu")
+    count = 0
+    for element in contents:
+        archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(element.text)))
+        assert len(archive.namelist()) == 1
+        count += 1
+    assert count == sum(len(invoice.attachments) for invoice in world.invoices.values())
+
+
+def test_pdf_format_gives_the_portal_rendering_of_an_xml_invoice(world, cache):
+    """Format PDF of an invoice deposited as UBL: Chorus's PDF rendering, named .pdf."""
+    invoice = world.first_tagged("xml_main")
+    content, kind = documents.build_pdf_bundle(world, [invoice], False, cache)
+    assert kind == "pdf" and content.startswith(b"%PDF-")
+    assert content == documents.render_invoice_pdf(world, invoice)
+    assert documents.pdf_rendering_name(invoice.main_attachment).endswith(".pdf")
 
 
 def test_malformed_pivot_fails_the_xsd_but_the_others_still_parse(world, cache, schema_path):

@@ -128,7 +128,12 @@ class Api:
                 "pageResultatDemandee": page, "nbResultatsParPage": page_size}}).json()
             if answer["codeRetour"] == 20000:
                 return items
-            items += answer["listeFactures"]
+            # Real shape: ids and amounts come as strings; read back as numbers for the tests.
+            for item in answer["listeFactures"]:
+                assert isinstance(item["idFacture"], str)
+                assert isinstance(item["montantTTC"], str)
+            items += [{**item, "idFacture": int(item["idFacture"])}
+                      for item in answer["listeFactures"]]
             if answer["pageCourante"] >= answer["pages"]:
                 return items
             page += 1
@@ -303,7 +308,14 @@ def test_pivot_of_every_invoice_validates_in_one_bundle(api, pivot_schema):
         assert types.count("01") == 1
         assert types.count("02") == len(invoice.complementary_attachments)
         main = next(pj for pj in unit.iter("PJ") if pj.findtext("TypePJ") == "01")
-        assert base64.b64decode(main.findtext("Contenu")).startswith(b"%PDF")
+        # Like the portal: the base64 of a ZIP holding the file under its name.
+        packed = zipfile.ZipFile(io.BytesIO(base64.b64decode(main.findtext("Contenu"))))
+        assert packed.namelist() == [main.findtext("NomPJ")]
+        content = packed.read(packed.namelist()[0])
+        if main.findtext("MimeTypePJ") == "application/xml":
+            assert content.startswith(b"<?xml")
+        else:
+            assert content.startswith(b"%PDF")
     factored = world.first_tagged("factored")
     bank = units[factored.id].find("Fournisseur/ReferenceBancaire")
     assert bank.findtext("Compte") == world.factors[0].iban
@@ -349,10 +361,13 @@ def test_every_pdf_is_readable_and_names_its_invoice():
     for invoice in world.invoices.values():
         for attachment in invoice.attachments:
             content = documents.attachment_content(world, invoice, attachment)
-            assert content.startswith(b"%PDF"), attachment.name
-            assert invoice.number in _pdf_text(content), attachment.name
             # taille is an estimate of the real size: keep it honest
             assert abs(len(content) - attachment.size_estimate) < attachment.size_estimate / 2
+            if attachment.is_xml:  # deposited as UBL: format PDF gives Chorus's rendering
+                assert content.startswith(b"<?xml"), attachment.name
+                content = documents.attachment_pdf(world, invoice, attachment)
+            assert content.startswith(b"%PDF"), attachment.name
+            assert invoice.number in _pdf_text(content), attachment.name
 
 
 def test_pdf_bundles_are_pdf_or_zip(api):
@@ -510,7 +525,7 @@ def test_pagination_covers_every_visible_invoice(api):
             "pageResultatDemandee": page, "nbResultatsParPage": 7,
             "triColonne": "DateDepot", "triSens": "Descendant"}}).json()
         assert answer["pageCourante"] == page
-        seen += [item["idFacture"] for item in answer["listeFactures"]]
+        seen += [int(item["idFacture"]) for item in answer["listeFactures"]]
     assert len(seen) == len(set(seen)) == total
     world = api.world
     expected = {i.id for i in world.invoices_of(world.commune_id)
@@ -554,7 +569,7 @@ def test_status_filters_and_hidden_statuses(api):
     a2 = api.search_all({"cadreFacturation": "A2_FACTURE_FOURNISSEUR_DEJA_PAYEE"})
     assert [i["idFacture"] for i in a2] == [api.world.first_tagged("a2").id]
     ccas = api.search_all({"idDestinataire": api.info["second_structure_id"]})
-    assert {i["idDestinataire"] for i in ccas} == {api.info["second_structure_id"]}
+    assert {i["idDestinataire"] for i in ccas} == {str(api.info["second_structure_id"])}
     both = api.search_all({})
     assert len(both) == len(ccas) + len(api.search_all({"idDestinataire": commune}))
 
@@ -596,7 +611,7 @@ def test_works_invoices_have_their_own_search(api):
     item = answer["listeFacturesTravaux"][0]
     for key in ("idFactureTravaux", "numeroFactureTravaux", "statutFactureTravaux",
                 "typeFactureTravaux", "identifiantFournisseur", "identifiantDestinataire",
-                "montantTTC", "dateHeureEtatCourant", "codeServiceExecutant", "taille"):
+                "montantTTC", "dateHeureEtatCourant", "identifiantServiceExecutant", "taille"):
         assert key in item
     assert "pageCourante" not in answer
     empty = api.post("facturesTravaux/v1/rechercher", {"roleUtilisateur": "FOURNISSEUR"}).json()
@@ -623,12 +638,12 @@ def test_consult_gives_supplier_bank_and_factor(api):
     assert "affactureur" not in facture["fournisseur"]
     assert facture["fournisseur"]["coordBancairesFournisseurCompteBancaire"] == \
         world.supplier_of(plain).iban
-    assert facture["montantTotal"]["montantTtcTotal"] == float(plain.amount_ttc)
+    assert facture["montantTotal"]["montantTtcTotal"] == str(plain.amount_ttc)  # a string
     assert len(facture["lignesDePoste"]["lignePoste"]) == 4
     assert facture["lignesDePoste"]["totalLignesPoste"] == 4
     assert {row["ligneTvaTauxRefValeur"] for row in facture["recapitulatifDeTva"]["ligneTva"]} \
-        == {20.0, 10.0, 5.5}
-    assert facture["destinataire"]["idDestinataire"] == api.info["structure_id"]
+        == {"20", "10", "5.5"}
+    assert facture["destinataire"]["idDestinataire"] == str(api.info["structure_id"])
     pieces = facture["listeDesPiecesJointes"]["pieceJointe"]
     assert [p["pieceJointeTypeCode"] for p in pieces].count("01") == 1
     unknown = api.post(CONSULT, {"identifiantFactureCPP": 12}).json()
@@ -678,7 +693,7 @@ def test_processing_updates_history_consult_and_search(api):
     done = api.ok(PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT,
                             "motif": "", "numeroDPMandat": ""})
     assert done["libelle"] == "TRA_MSG_00.000"
-    assert (done["idFacture"], done["numeroFacture"]) == (invoice.id, invoice.number)
+    assert (done["idFacture"], done["numeroFacture"]) == (str(invoice.id), invoice.number)
     assert done["dateTraitement"] == datetime.now(PARIS).date().isoformat()
     api.ok(PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.MANDATEE,
                      "numeroDPMandat": "2026-M-000815"})
@@ -759,11 +774,13 @@ def test_concurrent_processing_is_serialised(api):
 def test_structure_endpoints(api):
     info = api.info
     actives = api.ok("transverses/v1/recuperer/structures/actives/destinataire", {})
-    assert {s["idStructureCPP"] for s in actives["listeStructures"]} == {
+    assert {int(s["idStructureCPP"]) for s in actives["listeStructures"]} == {
         info["structure_id"], info["second_structure_id"]}
     found = api.ok("structures/v1/rechercher", {"structure": {
         "identifiantStructure": info["structure_siret"], "typeIdentifiantStructure": "SIRET"}})
-    assert [s["idStructureCPP"] for s in found["listeStructures"]] == [info["structure_id"]]
+    # One structure found: a single object, not a list (real shape), statut ACTIVE.
+    assert found["listeStructures"]["idStructureCPP"] == str(info["structure_id"])
+    assert found["listeStructures"]["statut"] == "ACTIVE"
     assert found["parametresRetour"]["total"] == 1
     supplier = api.world.suppliers[0]
     hidden = api.ok("structures/v1/rechercher", {"structure": {
@@ -772,7 +789,7 @@ def test_structure_endpoints(api):
     shown = api.ok("structures/v1/rechercher", {"structure": {
         "identifiantStructure": supplier.siret, "typeIdentifiantStructure": "SIRET"},
         "restreindreStructuresPrivees": False})
-    assert [s["idStructureCPP"] for s in shown["listeStructures"]] == [supplier.id]
+    assert shown["listeStructures"]["idStructureCPP"] == str(supplier.id)
     for key in ("idStructureCPP", "idStructure"):
         detail = api.ok("structures/v1/consulter", {key: info["structure_id"], "codeLangue": "FR"})
         general = detail["informationGenerales"]
@@ -1006,3 +1023,38 @@ def test_default_tags_are_exposed_by_the_admin_api(api):
     tags = Counter(tag for row in api.admin.invoices() for tag in row["tags"])
     assert REQUIRED_TAGS <= set(tags)
     assert len(api.admin.invoices(tag="duplicate")) == 2
+
+
+def test_works_invoices_on_both_sides_of_a_recent_cutoff(api):
+    old = api.world.tagged("old_works")
+    assert {i.status for i in old} == {"MISE_A_DISPOSITION", "MANDATEE"}
+    assert all(i.payment_request_type == "FACTURE_TRAVAUX" for i in old)
+    recent = [i for i in api.world.tagged("works") if i not in old]
+    assert min(i.status_at for i in recent) > max(i.status_at for i in old)
+    waiting = api.ok("facturesTravaux/v1/rechercher", {
+        "roleUtilisateur": "MOA", "statutFactureTravaux": "MISE_A_DISPOSITION",
+        "rechercheFactureTravaux": {"pageResultatDemandee": 1, "nbResultatsParPage": 100}})
+    assert {i["statutFactureTravaux"] for i in waiting["listeFacturesTravaux"]} == {
+        "MISE_A_DISPOSITION"}
+    # Ids come as JSON strings, like the real portal's.
+    assert {str(i.id) for i in old if i.status == "MISE_A_DISPOSITION"} <= {
+        i["idFactureTravaux"] for i in waiting["listeFacturesTravaux"]}
+
+
+def test_invoices_arrive_between_two_pages_of_a_search(api):
+    def page(number):
+        return api.ok(SEARCH, {"statutCourant": "MISE_A_DISPOSITION", "paramRecherche": {
+            "pageResultatDemandee": number, "nbResultatsParPage": 5,
+            "triColonne": "DateDepot", "triSens": "Ascendant"}})
+
+    api.admin.arrive_between_pages(SEARCH, [{"status_datetime": "2020-01-02T10:00:00+01:00"}] * 2)
+    first = page(1)
+    assert api.admin.invoices(tag="deposited") == []
+    second = page(2)
+    deposited = api.admin.invoices(tag="deposited")
+    assert len(deposited) == 2
+    assert second["total"] == first["total"] + 2
+    # Deposited with an old date, they sort before the page already read.
+    assert not {i["idFacture"] for i in deposited} & {
+        i["idFacture"] for i in first["listeFactures"] + second["listeFactures"]}
+    assert api.admin._call("GET", "arrivals")["arrivals"] == []

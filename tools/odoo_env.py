@@ -99,6 +99,21 @@ def addons_path(info: dict) -> str:
     return ",".join(paths)
 
 
+def server_options(info: dict, database: str, data_dir, *, log_level: str = "warn") -> list[str]:
+    """The options every scripted Odoo run of ours shares: our addons, the database, a data
+    directory of its own, none of Odoo's demo data, no cron thread (tests and benches call the
+    crons themselves)."""
+    return [
+        "--addons-path", addons_path(info),
+        *db_args(),
+        "-d", database,
+        "--data-dir", str(data_dir),
+        "--without-demo", "all",
+        "--max-cron-threads", "0",
+        "--log-level", log_level,
+    ]
+
+
 def db_args() -> list[str]:
     return ["--db_host", DB_HOST, "--db_port", DB_PORT, "--db_user", DB_USER]
 

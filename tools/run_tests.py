@@ -40,16 +40,10 @@ def run_library_tests(extra: list[str]) -> int:
 def run_odoo(info: dict, database: str, args: list[str], log_path: Path) -> tuple[int, str]:
     command = [
         *odoo_env.odoo_command(info),
-        "--addons-path", odoo_env.addons_path(info),
-        *odoo_env.db_args(),
-        "-d", database,
-        "--data-dir", str(log_path.parent / "data"),
+        *odoo_env.server_options(info, database, log_path.parent / "data", log_level="info"),
         "--http-interface", "127.0.0.1",
         "--http-port", str(odoo_env.free_port()),
         "--gevent-port", str(odoo_env.free_port()),
-        "--without-demo", "all",
-        "--log-level", "info",
-        "--max-cron-threads", "0",
         "--stop-after-init",
         *args,
     ]

@@ -13,25 +13,13 @@ from decimal import Decimal
 from typing import List, Optional
 
 from . import codes
-from .records import (
-    Address,
-    BankAccount,
-    Bordereau,
-    DgpBlock,
-    Line,
-    OriginRef,
-    PesFile,
-    PesFlow,
-    PesHeader,
-    Piece,
-    Tiers,
-)
+from . import records as pes
 
 COMMUNE_CODIQUE = "034000"
 NATURES = ("6064", "6068", "60632", "611", "6156", "6231", "2183", "2184")
 
 
-def sample_header(**overrides) -> PesHeader:
+def sample_header(**overrides) -> pes.PesHeader:
     """The header of the simulator's commune (its SIRET), budget 123/01 in M57 by nature."""
     from ..simulator.generator import COMMUNE_SIRET
 
@@ -45,10 +33,10 @@ def sample_header(**overrides) -> PesHeader:
         vote=codes.VOTE_NATURE,
     )
     values.update(overrides)
-    return PesHeader(**values)
+    return pes.PesHeader(**values)
 
 
-def sample_suppliers(count: int = 10, seed: int = 7) -> List[Tiers]:
+def sample_suppliers(count: int = 10, seed: int = 7) -> List[pes.Tiers]:
     """``count`` companies with a valid SIRET, a French address and a valid IBAN + BIC."""
     from ..simulator.generator import make_fr_iban, make_siren, make_siret
 
@@ -59,12 +47,12 @@ def sample_suppliers(count: int = 10, seed: int = 7) -> List[Tiers]:
         bank_code, bic = banks[index % len(banks)]
         name = "FOURNISSEUR %02d SAS" % (index + 1)
         suppliers.append(
-            Tiers(
+            pes.Tiers(
                 name=name,
                 identifier=make_siret(make_siren(rng)),
-                address=Address(street="%d rue des Artisans" % (index + 1),
+                address=pes.Address(street="%d rue des Artisans" % (index + 1),
                                 postal_code="34%03d" % (index * 7 % 1000), city="MONTPELLIER"),
-                bank_account=BankAccount(iban=make_fr_iban(rng, bank_code), bic=bic,
+                bank_account=pes.BankAccount(iban=make_fr_iban(rng, bank_code), bic=bic,
                                          holder=name),
             )
         )
@@ -98,8 +86,8 @@ def sample_flow(
     previous_cumul: Decimal = Decimal("0"),
     lines_per_mandate: int = 1,
     seed: int = 7,
-    header: Optional[PesHeader] = None,
-) -> PesFlow:
+    header: Optional[pes.PesHeader] = None,
+) -> pes.PesFlow:
     """One ordinary bordereau of ``mandates`` mandates, each with ``files_per_mandate`` PDFs
     written in ``pj_dir`` (given as paths: read while the PES is written), or small in-memory
     files when ``pj_dir`` is ``None``. Amounts and suppliers vary, deterministically."""
@@ -119,13 +107,13 @@ def sample_flow(
                                           seed=number * 10 + rank)
             else:
                 source = b"%PDF-1.4\n% " + id_unique.encode() + b"\n%%EOF\n"
-            files.append(PesFile(id_unique=id_unique, name=file_name, source=source,
+            files.append(pes.PesFile(id_unique=id_unique, name=file_name, source=source,
                                  description="Facture %s" % file_name))
         lines = []
         for rank in range(lines_per_mandate):
             amount = Decimal(rng.randint(1000, 500000)) / 100
             vat = (amount * Decimal("0.20")).quantize(Decimal("0.01"))
-            lines.append(Line(
+            lines.append(pes.Line(
                 nature=NATURES[(offset + rank) % len(NATURES)],
                 amount_ht=amount,
                 amount_vat=vat,
@@ -134,35 +122,35 @@ def sample_flow(
                 transfer_label_1="FACTURE FA-%s-%05d" % (exercice, number),
             ))
         start = issue - timedelta(days=rng.randint(1, 20))
-        pieces.append(Piece(
+        pieces.append(pes.Piece(
             number=number,
             object="FA-%s-%05d %s - Chorus %d" % (exercice, number, supplier.name,
                                                  90000000 + number),
             lines=lines,
             files=files,
             due_date=start + timedelta(days=30),
-            dgp=DgpBlock(start=start, end=start + timedelta(days=30), duration=30,
+            dgp=pes.DgpBlock(start=start, end=start + timedelta(days=30), duration=30,
                          interest_code=codes.COD_INT_MOR_ECB, interest_rate=Decimal("10.15")),
         ))
-    bordereau = Bordereau(exercice=exercice, number=bordereau_number, issue_date=issue,
+    bordereau = pes.Bordereau(exercice=exercice, number=bordereau_number, issue_date=issue,
                           pieces=pieces, previous_cumul=previous_cumul)
-    return PesFlow(header=header or sample_header(), bordereaux=[bordereau])
+    return pes.PesFlow(header=header or sample_header(), bordereaux=[bordereau])
 
 
-def reduction_of(piece: Piece, *, number: int, amount: Decimal, exercice: int = 2026,
-                 bordereau_number: int = 1, issue_date: Optional[date] = None) -> Bordereau:
+def reduction_of(piece: pes.Piece, *, number: int, amount: Decimal, exercice: int = 2026,
+                 bordereau_number: int = 1, issue_date: Optional[date] = None) -> pes.Bordereau:
     """A reduction bordereau (TypBord 02, pièce 02/06) that reduces ``piece``'s first line by
     ``amount`` (a positive amount: the bordereau's type says it is a reduction)."""
     line = piece.lines[0]
-    reducing = Line(nature=line.nature, amount_ht=amount, tiers=line.tiers,
+    reducing = pes.Line(nature=line.nature, amount_ht=amount, tiers=line.tiers,
                     payment_mode=line.payment_mode, invoice_number=line.invoice_number)
-    return Bordereau(
+    return pes.Bordereau(
         exercice=exercice,
         number=bordereau_number,
         kind=codes.TYP_BORD_REDUCTION,
         issue_date=issue_date or date(exercice, 3, 25),
-        pieces=[Piece(number=number, lines=[reducing], piece_type="02", nature="06",
+        pieces=[pes.Piece(number=number, lines=[reducing], piece_type="02", nature="06",
                       object="Reduction of mandate %s" % piece.number,
-                      origin=OriginRef(exercice=exercice, piece_number=piece.number,
+                      origin=pes.OriginRef(exercice=exercice, piece_number=piece.number,
                                        line_number=1))],
     )

@@ -51,6 +51,8 @@ class AdminInterface:
             ("GET", "state"): self.admin_state,
             ("GET", "invoices"): lambda d: self.admin_invoices(query),
             ("POST", "deposit"): self.admin_deposit,
+            ("GET", "arrivals"): lambda d: _json({"arrivals": list(self.arrivals)}),
+            ("POST", "arrivals"): self.admin_arrivals,
             ("POST", "complete"): self.admin_complete,
             ("POST", "move"): self.admin_move,
             ("GET", "faults"): self.admin_list_faults,
@@ -179,6 +181,20 @@ class AdminInterface:
             return _json({"idFacture": invoice.id, "numeroFacture": invoice.number,
                           "statut": invoice.status,
                           "dateHeureEtatCourant": _iso(invoice.status_at)})
+
+    def admin_arrivals(self, data: dict) -> Response:
+        """``{path, page?, deposits: [deposit overrides...]}``: those invoices are deposited
+        just before page ``page`` (default 2) of the next search on ``path`` is served."""
+        path = str(data.get("path") or "").strip("/")
+        if path not in ROUTES:
+            raise ValueError(f"unknown API path {path!r}")
+        page = _as_int(data.get("page"), "page") or 2
+        deposits = data.get("deposits") or [{}]
+        if not isinstance(deposits, list) or not all(isinstance(d, dict) for d in deposits):
+            raise ValueError("deposits must be a list of deposit overrides")
+        with self.lock:
+            self.arrivals.append({"path": path, "page": page, "deposits": deposits})
+            return _json({"arrivals": list(self.arrivals)})
 
     def admin_complete(self, data: dict) -> Response:
         with self.lock:
@@ -317,6 +333,7 @@ class AdminInterface:
             self.world = world
             self.config.update(self._initial_config)
             self.faults.clear()
+            self.arrivals.clear()
             self.counters.clear()
             self.cache.clear()
             self._fail_rng = random.Random(f"{world.seed}:failures")

@@ -88,6 +88,13 @@ class SimulatorAdmin:
         """New invoice in MISE_A_DISPOSITION; returns ``{"idFacture": ..., ...}``."""
         return self._call("POST", "deposit", overrides)
 
+    def arrive_between_pages(self, path: str, deposits: Optional[list] = None,
+                             page: int = 2) -> list:
+        """Deposit ``deposits`` (each a dict of :meth:`deposit` overrides; default one invoice)
+        just before page ``page`` of the next search on ``path`` is served."""
+        return self._call("POST", "arrivals", {"path": path, "page": page,
+                                               "deposits": deposits or [{}]})["arrivals"]
+
     def complete(self, invoice_id: int, comment: Optional[str] = None,
                  then_available: bool = False) -> dict:
         payload = {"idFacture": int(invoice_id), "then_available": then_available}
@@ -121,7 +128,7 @@ class SimulatorAdmin:
 
     def corrupt(self, invoice_id: int, kind: str) -> dict:
         """``malformed_pivot`` | ``broken_xml`` | ``too_large`` | ``download_refused`` |
-        ``clear``."""
+        ``zip_bomb`` | ``path_member`` | ``no_rendering`` | ``clear``."""
         return self._call("POST", "corrupt", {"idFacture": int(invoice_id), "kind": kind})
 
     def reset_counters(self) -> None:

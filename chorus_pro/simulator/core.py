@@ -18,7 +18,7 @@ import random
 import secrets
 import threading
 import time
-from datetime import date, datetime
+from datetime import datetime
 from typing import Optional
 from urllib.parse import parse_qs
 
@@ -27,9 +27,7 @@ from chorus_pro.timeutil import PARIS, paris_today
 from . import documents
 from .admin import AdminInterface
 from .checks import BadRequest, Forbidden
-from .generator import (
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGIN, DEFAULT_PASSWORD, generate_world,
-)
+from .generator import generate_world
 from .operations import ROUTES, ChorusOperations
 from .protocol import (
     API_PREFIX, CODE_INVALID_REQUEST, TOKEN_KEY, Response, _functional, _json,
@@ -40,28 +38,34 @@ from .world import World
 _logger = logging.getLogger("chorus_pro.simulator")
 
 
+# Marker of a "no_code" fault: the operation runs, its answer loses codeRetour and libelle.
+WITHOUT_CODE = Response(200, None)
+
+
+def _without_code(response: Response) -> Response:
+    if response.status == 200 and isinstance(response.payload, dict):
+        payload = {key: value for key, value in response.payload.items()
+                   if key not in ("codeRetour", "libelle")}
+        return Response(200, payload, dict(response.headers))
+    return response
+
+
 class SimulatorCore(ChorusOperations, AdminInterface):
     """All the simulator's state and protocol logic, independent of the HTTP plumbing."""
 
     def __init__(
         self,
         *,
-        seed: Optional[int] = None,
-        invoices: Optional[int] = None,
-        anchor_date: Optional[date] = None,
         config: Optional[SimulatorConfig] = None,
         state_path: Optional[str] = None,
-        client_id: str = DEFAULT_CLIENT_ID,
-        client_secret: str = DEFAULT_CLIENT_SECRET,
-        login: str = DEFAULT_LOGIN,
-        password: str = DEFAULT_PASSWORD,
+        **world_options,
     ):
+        """``world_options`` are :func:`generate_world`'s (seed, invoices, anchor_date, the
+        account's credentials); the anchor date defaults to today in Paris."""
         self.lock = threading.RLock()
         self.config = config or SimulatorConfig()
-        self._generation_args = dict(
-            seed=seed, invoices=invoices, anchor_date=anchor_date or paris_today(),
-            client_id=client_id, client_secret=client_secret, login=login, password=password,
-        )
+        self._generation_args = dict(world_options)
+        self._generation_args["anchor_date"] = world_options.get("anchor_date") or paris_today()
         self._initial_config = dict(self.config.to_dict())
         self.state_path = state_path
         loaded = self._load_state()
@@ -72,6 +76,8 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         self.world: World = loaded or generate_world(**self._generation_args)
         self.tokens: dict[str, float] = {}
         self.faults: list[Fault] = []
+        # Invoices deposited while a search is being paged (see AdminInterface.admin_arrivals).
+        self.arrivals: list[dict] = []
         self.counters: dict[str, int] = {}
         self.cache = documents.DocumentCache()
         self._fail_rng = random.Random(f"{self.world.seed}:failures")
@@ -149,7 +155,10 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         return None
 
     def _fault_response(self, fault: Fault) -> Optional[Response]:
-        """The answer a queued fault imposes (None: go on normally, e.g. after a timeout)."""
+        """The answer a queued fault imposes (None: go on normally, e.g. after a timeout;
+        :data:`WITHOUT_CODE`: go on, then drop codeRetour from the answer)."""
+        if fault.kind == "no_code":
+            return WITHOUT_CODE
         if fault.kind == "timeout":
             time.sleep(max(0.0, fault.delay_s))
             return None
@@ -179,7 +188,7 @@ class SimulatorCore(ChorusOperations, AdminInterface):
     # -- token endpoint ---------------------------------------------------------------------------
     def handle_token(self, method: str, headers, body: bytes) -> Response:
         answer = self._before_call(TOKEN_KEY)
-        if answer is not None:
+        if answer is not None and answer is not WITHOUT_CODE:
             return answer
         if method != "POST":
             return _json({"error": "invalid_request", "error_description": "POST expected"}, 405)
@@ -216,14 +225,15 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         configured latency."""
         self._count(key)
         fault = self._take_fault(key)
+        answer = None
         if fault is not None:
             answer = self._fault_response(fault)
-            if answer is not None:
+            if answer is not None and answer is not WITHOUT_CODE:
                 return answer
         latency = self.config.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
-        return None
+        return answer
 
     # -- API entry point --------------------------------------------------------------------------
     def handle_api(self, method: str, path: str, headers, body: bytes) -> Response:
@@ -232,10 +242,15 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         if route is None:
             return _json({"error": "not_found",
                           "error_description": f"No API operation at {path}"}, 404)
-        route_method, handler_name = route
         answer = self._before_call(key)
+        if answer is WITHOUT_CODE:
+            return _without_code(self._dispatch(method, path, key, route, headers, body))
         if answer is not None:
             return answer
+        return self._dispatch(method, path, key, route, headers, body)
+
+    def _dispatch(self, method: str, path: str, key: str, route, headers, body: bytes) -> Response:
+        route_method, handler_name = route
         with self.lock:
             failing = self.config.fail_rate > 0 and self._fail_rng.random() < self.config.fail_rate
         if failing:
@@ -261,12 +276,28 @@ class SimulatorCore(ChorusOperations, AdminInterface):
             if not isinstance(payload, dict):
                 return _functional(CODE_INVALID_REQUEST,
                                    "Requête invalide : le corps doit être un objet JSON", 400)
+        if payload and self.arrivals:
+            self._play_arrivals(key, payload)
         try:
             return getattr(self, handler_name)(payload)
         except BadRequest as exc:
             return _functional(CODE_INVALID_REQUEST, f"Requête invalide : {exc}", 400)
         except Forbidden:
             return Response(403, None)
+
+    def _play_arrivals(self, key: str, payload: dict) -> None:
+        """Deposit the invoices queued to arrive just before page N of a search on ``key`` is
+        served: the listing changes between two pages, as on the real portal during a long
+        first retrieval."""
+        page = next((value.get("pageResultatDemandee") for value in payload.values()
+                     if isinstance(value, dict) and "pageResultatDemandee" in value), None)
+        with self.lock:
+            due = [arrival for arrival in self.arrivals
+                   if arrival["path"] == key and str(arrival["page"]) == str(page)]
+            for arrival in due:
+                self.arrivals.remove(arrival)
+                for overrides in arrival["deposits"]:
+                    self.admin_deposit(dict(overrides))
 
     def _authenticate(self, headers, needs_account: bool) -> Optional[Response]:
         authorization = headers.get("Authorization") or ""

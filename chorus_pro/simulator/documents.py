@@ -1,4 +1,5 @@
-"""Files the simulator hands out: invoice PDFs (reportlab), PIVOT XML (V2_02), ZIP bundles.
+"""Files the simulator hands out: invoice PDFs (reportlab), the UBL XML of invoices deposited as a
+flow, PIVOT XML (V2_02, each attachment zipped as the portal does), ZIP bundles.
 
 Nothing here is stored in the world: documents are rendered from the invoice records when a
 download asks for them, and kept in a bounded LRU cache (:class:`DocumentCache`). PDFs are
@@ -20,12 +21,17 @@ from typing import Callable, Iterable, Optional
 from lxml import etree
 
 from .world import (
-    CORRUPT_BROKEN_XML, CORRUPT_MALFORMED_PIVOT, SimAttachment, SimInvoice, World,
-    frame_short_code,
+    CORRUPT_BROKEN_XML, CORRUPT_MALFORMED_PIVOT, CORRUPT_PATH_MEMBER, CORRUPT_ZIP_BOMB,
+    PATH_MEMBER_NAME, ZIP_BOMB_SIZE, SimAttachment, SimInvoice, World, frame_short_code,
 )
 
 PIVOT_VERSION = "V2_02"
 PDF_MIME = "application/pdf"
+XML_MIME = "application/xml"
+UBL_INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+UBL_CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+UBL_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+UBL_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 
 FRAME_LABELS = {
     "A1": "Dépôt par un fournisseur d'une facture",
@@ -312,6 +318,94 @@ COMPLEMENTARY_TEXT = {
 }
 
 
+def render_invoice_ubl(world: World, invoice: SimInvoice) -> bytes:
+    """The UBL 2.1 flow a supplier deposited (type 01 attachment of a ``DEPOT_FLUX`` invoice):
+    parties, references, lines, VAT recap and totals, enough to be a plausible real file."""
+    credit = invoice.is_credit_note
+    root_ns = UBL_CREDIT_NOTE_NS if credit else UBL_INVOICE_NS
+    cac, cbc = f"{{{UBL_CAC}}}", f"{{{UBL_CBC}}}"
+    root = etree.Element(f"{{{root_ns}}}{'CreditNote' if credit else 'Invoice'}",
+                         nsmap={None: root_ns, "cac": UBL_CAC, "cbc": UBL_CBC})
+    supplier = world.supplier_of(invoice)
+    payee = world.payee_of(invoice)
+    structure = world.structures[invoice.structure_id]
+
+    def amount(parent, tag, value):
+        _sub(parent, cbc + tag, _decimal_text(value), currencyID=invoice.currency)
+
+    _sub(root, cbc + "CustomizationID", "urn:cen.eu:en16931:2017")
+    _sub(root, cbc + "ID", invoice.number)
+    _sub(root, cbc + "IssueDate", invoice.invoice_date.isoformat())
+    if not credit:
+        _sub(root, cbc + "DueDate", invoice.due_date.isoformat())
+    _sub(root, cbc + ("CreditNoteTypeCode" if credit else "InvoiceTypeCode"),
+         "381" if credit else "380")
+    _sub(root, cbc + "DocumentCurrencyCode", invoice.currency)
+    if invoice.purchase_order:
+        _sub(_sub(root, cac + "OrderReference"), cbc + "ID", invoice.purchase_order)
+    if invoice.origin_invoice_number:
+        reference = _sub(_sub(root, cac + "BillingReference"), cac + "InvoiceDocumentReference")
+        _sub(reference, cbc + "ID", invoice.origin_invoice_number)
+    if invoice.contract:
+        _sub(_sub(root, cac + "ContractDocumentReference"), cbc + "ID", invoice.contract)
+    for role, name, siret, address in (
+        ("AccountingSupplierParty", supplier.name, supplier.siret, supplier.address),
+        ("AccountingCustomerParty", structure.name, structure.siret, structure.address),
+    ):
+        party = _sub(_sub(root, cac + role), cac + "Party")
+        _sub(party, cbc + "EndpointID", siret, schemeID="0009")
+        postal = _sub(party, cac + "PostalAddress")
+        _sub(postal, cbc + "StreetName", address.street)
+        _sub(postal, cbc + "CityName", address.city)
+        _sub(postal, cbc + "PostalZone", address.zip)
+        _sub(_sub(postal, cac + "Country"), cbc + "IdentificationCode", "FR")
+        legal = _sub(party, cac + "PartyLegalEntity")
+        _sub(legal, cbc + "RegistrationName", name)
+        _sub(legal, cbc + "CompanyID", siret, schemeID="0009")
+    means = _sub(root, cac + "PaymentMeans")
+    _sub(means, cbc + "PaymentMeansCode", PAYMENT_MODES.get(invoice.payment_mode, ("30",))[0])
+    account = _sub(means, cac + "PayeeFinancialAccount")
+    _sub(account, cbc + "ID", payee.iban)
+    _sub(account, cbc + "Name", payee.name)
+    _sub(_sub(account, cac + "FinancialInstitutionBranch"), cbc + "ID", payee.bic)
+    tax_total = _sub(root, cac + "TaxTotal")
+    amount(tax_total, "TaxAmount", invoice.amount_vat)
+    for vat in invoice.vat:
+        subtotal = _sub(tax_total, cac + "TaxSubtotal")
+        amount(subtotal, "TaxableAmount", vat.base)
+        amount(subtotal, "TaxAmount", vat.amount)
+        category = _sub(subtotal, cac + "TaxCategory")
+        _sub(category, cbc + "ID", "S")
+        _sub(category, cbc + "Percent", _decimal_text(vat.rate))
+        _sub(_sub(category, cac + "TaxScheme"), cbc + "ID", "VAT")
+    totals = _sub(root, cac + "LegalMonetaryTotal")
+    amount(totals, "LineExtensionAmount", invoice.amount_ht)
+    amount(totals, "TaxExclusiveAmount", invoice.amount_ht)
+    amount(totals, "TaxInclusiveAmount", invoice.amount_ttc)
+    amount(totals, "PayableAmount", invoice.amount_to_pay)
+    line_tag = "CreditNoteLine" if credit else "InvoiceLine"
+    for line in invoice.lines:
+        row = _sub(root, cac + line_tag)
+        _sub(row, cbc + "ID", line.number)
+        _sub(row, cbc + ("CreditedQuantity" if credit else "InvoicedQuantity"),
+             _quantity_text(line.quantity), unitCode=line.unit_code or "C62")
+        amount(row, "LineExtensionAmount", line.amount_ht)
+        item = _sub(row, cac + "Item")
+        _sub(item, cbc + "Name", line.name)
+        _sub(_sub(item, cac + "SellersItemIdentification"), cbc + "ID", line.reference)
+        category = _sub(item, cac + "ClassifiedTaxCategory")
+        _sub(category, cbc + "ID", "S")
+        _sub(category, cbc + "Percent", _decimal_text(line.vat_rate))
+        _sub(_sub(category, cac + "TaxScheme"), cbc + "ID", "VAT")
+        amount(_sub(row, cac + "Price"), "PriceAmount", line.unit_price)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def pdf_rendering_name(attachment: SimAttachment) -> str:
+    """The name of the PDF Chorus renders for a document deposited as XML."""
+    return attachment.name.rsplit(".", 1)[0] + ".pdf" if attachment.is_xml else attachment.name
+
+
 def render_attachment_pdf(world: World, invoice: SimInvoice, attachment: SimAttachment) -> bytes:
     """A small complementary document (delivery note, signed quote, acceptance report...)."""
     if attachment.type_code == "01":
@@ -385,13 +479,56 @@ class DocumentCache:
 
 def attachment_content(world: World, invoice: SimInvoice, attachment: SimAttachment,
                        cache: Optional[DocumentCache] = None) -> bytes:
-    """Bytes of one attachment (rendered or from the cache)."""
+    """Bytes of one attachment as deposited (rendered or from the cache): a PDF, or the UBL XML
+    of an invoice deposited as a flow."""
     def render() -> bytes:
+        if attachment.is_xml:
+            return render_invoice_ubl(world, invoice)
         return render_attachment_pdf(world, invoice, attachment)
 
     if cache is None:
         return render()
     return cache.get_or_render((invoice.id, attachment.id, invoice.number), render)
+
+
+def attachment_pdf(world: World, invoice: SimInvoice, attachment: SimAttachment,
+                   cache: Optional[DocumentCache] = None) -> bytes:
+    """What format PDF gives for one attachment: the file itself, or Chorus's PDF rendering of
+    an invoice deposited as XML."""
+    if not attachment.is_xml:
+        return attachment_content(world, invoice, attachment, cache)
+
+    def render() -> bytes:
+        return render_invoice_pdf(world, invoice)
+
+    if cache is None:
+        return render()
+    return cache.get_or_render((invoice.id, attachment.id, invoice.number, "pdf"), render)
+
+
+def zipped_attachment(world: World, invoice: SimInvoice, attachment: SimAttachment,
+                      cache: Optional[DocumentCache] = None) -> bytes:
+    """A PIVOT ``PJ/Contenu`` as the portal writes it: a ZIP holding the file under its name."""
+    hostile = invoice.corruption in (CORRUPT_ZIP_BOMB, CORRUPT_PATH_MEMBER) \
+        and attachment.type_code == "01"
+
+    def render() -> bytes:
+        buffer = io.BytesIO()
+        when = datetime.combine(invoice.deposit_date, datetime.min.time())
+        name, content = attachment.name, None
+        if hostile and invoice.corruption == CORRUPT_ZIP_BOMB:
+            content = bytes(ZIP_BOMB_SIZE)
+        elif hostile:
+            name = PATH_MEMBER_NAME
+        if content is None:
+            content = attachment_content(world, invoice, attachment, cache)
+        with zipfile.ZipFile(buffer, "w") as archive:
+            _zip_entry(archive, name, content, when)
+        return buffer.getvalue()
+
+    if cache is None or hostile:
+        return render()
+    return cache.get_or_render((invoice.id, attachment.id, invoice.number, "zip"), render)
 
 
 # ------------------------------------------------------------------------------------------
@@ -478,20 +615,22 @@ def _pivot_unit(parent, world: World, invoice: SimInvoice, position: int, conten
 
     for order, attachment in enumerate(invoice.attachments, start=1):
         pj = _sub(unit, "PJ", NumOrdre=str(order))
+        # Like the portal: the base64 of a ZIP holding the file, never the file itself.
         _sub(pj, "Contenu", base64.b64encode(contents(invoice, attachment)).decode("ascii"))
         _sub(pj, "NomPJ", attachment.name[:50])
         if attachment.type_code == "02":
             _sub(pj, "NomPJOrigine", attachment.name[:50])
             _sub(pj, "CategoriePJ", attachment.category[:50])
         _sub(pj, "TypePJ", attachment.type_code)
-        _sub(pj, "MimeTypePJ", PDF_MIME)
+        _sub(pj, "MimeTypePJ", XML_MIME if attachment.is_xml else PDF_MIME)
 
 
 def build_pivot(world: World, invoices: list[SimInvoice], *, produced_at: datetime,
                 flow_id: str, cache: Optional[DocumentCache] = None) -> bytes:
-    """One CPPFacturePivot (V2_02) file holding ``invoices`` with their embedded attachments."""
+    """One CPPFacturePivot (V2_02) file holding ``invoices`` with their embedded (zipped)
+    attachments."""
     def contents(invoice, attachment):
-        return attachment_content(world, invoice, attachment, cache)
+        return zipped_attachment(world, invoice, attachment, cache)
 
     root = etree.Element("CPPFacturePivot", Version=PIVOT_VERSION)
     envelope = _sub(_sub(root, "Enveloppe"), "EnveloppeUnitaire", NumOrdre="1")
@@ -537,10 +676,11 @@ def build_pdf_bundle(world: World, invoices: list[SimInvoice], with_complementar
 
     One invoice with only its main document -> that PDF; one invoice with complementary
     attachments requested -> a flat ZIP; several invoices -> a ZIP, one directory per invoice.
+    An invoice deposited as XML comes as Chorus's PDF rendering of it.
     """
     def files_of(invoice):
         chosen = invoice.attachments if with_complementary else [invoice.main_attachment]
-        return [(a.name, attachment_content(world, invoice, a, cache)) for a in chosen]
+        return [(pdf_rendering_name(a), attachment_pdf(world, invoice, a, cache)) for a in chosen]
 
     if len(invoices) == 1:
         files = files_of(invoices[0])

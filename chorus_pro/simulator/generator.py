@@ -13,10 +13,13 @@ sees it.
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import re
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from importlib import resources
 from typing import Optional
 
 from stdnum import iban as stdnum_iban
@@ -31,7 +34,9 @@ from .world import (
     TAG_A2, TAG_CCAS, TAG_COMPLETED, TAG_CREDIT_NOTE, TAG_CREDIT_NOTE_ORIGIN, TAG_DEPOSITED,
     TAG_DOWNLOAD_REFUSED, TAG_DUPLICATE, TAG_DUPLICATE_AMOUNT, TAG_FACTORED, TAG_FILLER,
     TAG_MANDATED, TAG_MULTI_ATTACHMENTS, TAG_MULTI_VAT, TAG_OLD_PENDING, TAG_PAID, TAG_PDF_ONLY,
-    TAG_REJECTED, TAG_SERVICE_DONE, TAG_STRUCTURED, TAG_TO_RECYCLE, TAG_WORKS, WORKS_FRAMES,
+    TAG_OLD_WORKS, TAG_REJECTED, TAG_SERVICE_DONE, TAG_STRUCTURED, TAG_TO_RECYCLE, TAG_WORKS,
+    TAG_XML_MAIN,
+    WORKS_FRAMES,
     SimAccount, SimAddress, SimAttachment, SimHistoryEntry, SimInvoice, SimLine, SimService,
     SimStructure, SimSupplier, SimVat, World,
 )
@@ -53,6 +58,8 @@ FOREIGN_ID = 25999001
 # the ``taille`` of an invoice without rendering anything.
 MAIN_PDF_BASE_SIZE = 3080
 MAIN_PDF_PER_LINE_SIZE = 60
+MAIN_XML_BASE_SIZE = 3300  # a UBL flow: bigger than the PDF, and more per line
+MAIN_XML_PER_LINE_SIZE = 740
 COMPLEMENTARY_PDF_SIZE = 2170
 
 CENT = Decimal("0.01")
@@ -133,33 +140,21 @@ BANKS = [
     ("30066", "CMCIFRPPXXX", "CIC"),
 ]
 
-# name, activity, street, zip, city, contact (last, first), number prefix, number format
-SUPPLIER_TABLE = [
-    ("BATIROC CONSTRUCTION SAS", "works", "145 avenue des Follaz", "74000", "Annecy",
-     ("GIRAUD", "Olivier"), "SIT", "{prefix}-{year}-{seq:03d}"),
-    ("ELEC ALPES SERVICES SARL", "electricity", "12 rue des Artisans", "73100", "Aix-les-Bains",
-     ("DUPONT", "Marc"), "FA", "{prefix}{year}-{seq:05d}"),
-    ("PAPETERIE DU LAC SAS", "stationery", "3 quai Jules Ferry", "73100", "Aix-les-Bains",
-     ("LEMOINE", "Claire"), "F", "{prefix}{year}{seq:06d}"),
-    ("RESTAURATION COLLECTIVE DES ALPES SAS", "catering", "880 rue Pierre et Marie Curie",
-     "73000", "Chambéry", ("BERNARD", "Nadia"), "RCA", "{prefix}-{year}-{seq:05d}"),
-    ("VERTS ESPACES PAYSAGE SARL", "landscaping", "27 chemin de la Plaine", "73200",
-     "Albertville", ("ROUX", "Thomas"), "VEP", "{prefix}{year}/{seq:04d}"),
-    ("INFORMATIQUE ET RESEAUX SAVOIE SAS", "it", "17 avenue du Lac Léman", "73370",
-     "Le Bourget-du-Lac", ("MOREL", "Julien"), "IRS", "{prefix}-{seq:06d}"),
-    ("TRANSPORTS BERTHIER SARL", "transport", "5 route de Lyon", "38500", "Voiron",
-     ("BERTHIER", "Paul"), "TB", "{prefix}{year}-{seq:04d}"),
-    ("QUINCAILLERIE MODERNE SARL", "hardware", "41 rue de la République", "73000", "Chambéry",
-     ("FAURE", "Isabelle"), "QM", "{prefix}{year}{seq:05d}"),
-    ("NETTOYAGE PRO DAUPHINE SAS", "cleaning", "9 rue Paul Helbronner", "38100", "Grenoble",
-     ("PERRIN", "Sandrine"), "NPD", "{prefix}-{year}-{seq:04d}"),
-    ("LIBRAIRIE DES ECOLES SARL", "books", "8 place Saint-Léger", "73000", "Chambéry",
-     ("MERCIER", "Hélène"), "LE", "{prefix}{year}-{seq:05d}"),
-]
-FACTOR_TABLE = [
-    ("AFFACTURAGE ALPIN SA", "factoring", "60 cours Lafayette", "69003", "Lyon",
-     ("CHEVALIER", "Anne"), "", ""),
-]
+def _data_rows(name: str) -> list:
+    """The rows of one CSV shipped in ``chorus_pro/data`` (the simulator's data, not code)."""
+    text = resources.files("chorus_pro").joinpath(f"data/{name}").read_text("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _supplier_row(row: dict) -> tuple:
+    # name, activity, street, zip, city, contact (last, first), number prefix, number format
+    return (row["name"], row["activity"], row["street"], row["zip"], row["city"],
+            (row["contact_last"], row["contact_first"]), row["number_prefix"], row["number_format"])
+
+
+_SUPPLIER_ROWS = [_supplier_row(row) for row in _data_rows("simulator_suppliers.csv")]
+SUPPLIER_TABLE = [row for row in _SUPPLIER_ROWS if row[1] != "factoring"]
+FACTOR_TABLE = [row for row in _SUPPLIER_ROWS if row[1] == "factoring"]
 
 SERVICE_OF_ACTIVITY = {
     "works": "SERV_TECH", "electricity": "SERV_TECH", "landscaping": "SERV_TECH",
@@ -167,73 +162,20 @@ SERVICE_OF_ACTIVITY = {
     "stationery": "ECOLES", "catering": "ECOLES", "transport": "ECOLES", "books": "ECOLES",
 }
 
-# reference, designation, unit code (UN/ECE rec. 20), unit label, min price, max price, VAT rate
-CATALOGUE = {
-    "works": [
-        ("MAC-01", "Maçonnerie - reprise de mur en pierre", "MTK", "m2", 85, 160, RATE_20),
-        ("TER-02", "Terrassement et évacuation des déblais", "MTQ", "m3", 28, 55, RATE_20),
-        ("ENR-03", "Enrobé à chaud 0/10 mis en oeuvre", "TNE", "t", 95, 140, RATE_20),
-        ("BOR-04", "Fourniture et pose de bordures T2", "MTR", "ml", 32, 48, RATE_20),
-    ],
-    "electricity": [
-        ("LED-60", "Luminaire LED éclairage public 60 W", "C62", "u", 380, 520, RATE_20),
-        ("MO-ELEC", "Main d'oeuvre électricien", "HUR", "h", 48, 62, RATE_20),
-        ("NAC-01", "Location nacelle 12 m avec chauffeur", "DAY", "j", 420, 560, RATE_20),
-        ("ARM-MAINT", "Maintenance armoire de commande éclairage", "C62", "u", 150, 260,
-         RATE_20),
-        ("CAB-316", "Câble U1000 R2V 3G16 mm2", "MTR", "m", 7, 12, RATE_20),
-    ],
-    "stationery": [
-        ("PAP-A4", "Ramette papier A4 80 g (carton de 5)", "C62", "carton", 19, 27, RATE_20),
-        ("CLA-50", "Classeur à levier dos 50 mm", "C62", "u", 2, 4, RATE_20),
-        ("CAH-96", "Cahier 96 pages grands carreaux", "C62", "u", 1, 2, RATE_20),
-        ("FEU-12", "Boîte de 12 feutres de coloriage", "C62", "boîte", 3, 6, RATE_20),
-        ("TON-HP", "Toner laser noir compatible", "C62", "u", 45, 90, RATE_20),
-    ],
-    "catering": [
-        ("REP-ELEM", "Repas élémentaire livré (liaison froide)", "C62", "repas", 3, 5, RATE_5_5),
-        ("REP-MAT", "Repas maternelle livré (liaison froide)", "C62", "repas", 3, 4, RATE_5_5),
-        ("REP-ADU", "Repas adulte servi sur place", "C62", "repas", 6, 9, RATE_10),
-        ("GOU-01", "Goûter périscolaire", "C62", "u", 1, 2, RATE_5_5),
-        ("PERS-01", "Mise à disposition de personnel de service", "HUR", "h", 24, 32, RATE_20),
-    ],
-    "landscaping": [
-        ("TON-01", "Tonte des espaces verts", "MTK", "m2", 1, 2, RATE_20),
-        ("TAI-02", "Taille de haies", "MTR", "ml", 3, 6, RATE_20),
-        ("PLA-03", "Fourniture de plants fleuris", "C62", "u", 3, 7, RATE_10),
-        ("ELA-04", "Élagage d'arbres d'alignement", "C62", "arbre", 120, 260, RATE_20),
-    ],
-    "it": [
-        ("PC-PRO14", "Ordinateur portable 14 pouces", "C62", "u", 780, 1150, RATE_20),
-        ("LIC-OFF", "Licence suite bureautique (1 an)", "C62", "u", 90, 140, RATE_20),
-        ("ASS-HOT", "Assistance utilisateurs (forfait mensuel)", "MON", "mois", 350, 650,
-         RATE_20),
-        ("SW-24", "Commutateur réseau 24 ports", "C62", "u", 260, 420, RATE_20),
-    ],
-    "transport": [
-        ("CIR-01", "Transport scolaire - circuit matin et soir", "DAY", "j", 180, 260, RATE_10),
-        ("SOR-01", "Sortie scolaire en autocar 57 places", "C62", "sortie", 380, 690, RATE_10),
-        ("KM-SUP", "Kilomètres supplémentaires", "KMT", "km", 1, 3, RATE_10),
-    ],
-    "hardware": [
-        ("VIS-INOX", "Boîte de vis inox 5x50 (200)", "C62", "boîte", 14, 24, RATE_20),
-        ("CAD-01", "Cadenas laiton 50 mm", "C62", "u", 9, 16, RATE_20),
-        ("PEI-10", "Peinture de signalisation routière 10 l", "C62", "u", 48, 82, RATE_20),
-        ("OUT-PEL", "Pelle de terrassier manche bois", "C62", "u", 18, 29, RATE_20),
-    ],
-    "cleaning": [
-        ("NET-LOC", "Nettoyage des locaux (forfait mensuel)", "MON", "mois", 1800, 3200,
-         RATE_20),
-        ("VIT-01", "Nettoyage des vitreries", "MTK", "m2", 2, 4, RATE_20),
-        ("PRD-ENT", "Produits d'entretien écolabellisés", "C62", "lot", 60, 140, RATE_20),
-    ],
-    "books": [
-        ("MAN-CE2", "Manuel de mathématiques CE2", "C62", "u", 12, 19, RATE_5_5),
-        ("ALB-JEU", "Albums jeunesse (sélection bibliothèque)", "C62", "u", 8, 17, RATE_5_5),
-        ("DIC-01", "Dictionnaire scolaire", "C62", "u", 14, 22, RATE_5_5),
-        ("FOU-SCO", "Fournitures scolaires assorties", "C62", "lot", 25, 60, RATE_20),
-    ],
-}
+def _load_catalogue() -> dict:
+    """What each activity's suppliers sell: ``(reference, designation, unit code (UN/ECE rec. 20),
+    unit label, min price, max price, VAT rate)`` per activity, read from the CSV shipped with the
+    package (data, not code)."""
+    catalogue: dict = {}
+    for row in _data_rows("simulator_catalogue.csv"):
+        catalogue.setdefault(row["activity"], []).append((
+            row["reference"], row["designation"], row["unit_code"], row["unit_label"],
+            int(row["min_price"]), int(row["max_price"]), Decimal(row["vat_rate"]),
+        ))
+    return catalogue
+
+
+CATALOGUE = _load_catalogue()
 
 SUBJECTS = {
     "works": "Travaux de voirie - chemin des Écoliers",
@@ -266,12 +208,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
-def main_document_name(number: str) -> str:
-    """File name of the invoice PDF (PIVOT NomPJ, at most 50 characters)."""
-    return f"{_slug(number)[:45]}.pdf"
+def main_document_name(number: str, extension: str = "pdf") -> str:
+    """File name of the invoice document (PIVOT NomPJ, at most 50 characters)."""
+    return f"{_slug(number)[:45]}.{extension}"
 
 
-def main_document_size(line_count: int) -> int:
+def main_document_size(line_count: int, as_xml: bool = False) -> int:
+    if as_xml:
+        return MAIN_XML_BASE_SIZE + MAIN_XML_PER_LINE_SIZE * line_count
     return MAIN_PDF_BASE_SIZE + MAIN_PDF_PER_LINE_SIZE * line_count
 
 
@@ -433,10 +377,16 @@ class _Builder:
 
     # -- attachments ----------------------------------------------------------------------------
     def set_attachments(self, invoice: SimInvoice, complementary: int) -> None:
+        # A structured invoice deposited as a flow (UBL) has its XML as the type 01 attachment,
+        # as on the portal; the readable PDF is then Chorus's rendering (format PDF).
+        as_xml = invoice.deposit_mode == "DEPOT_FLUX" and bool(invoice.lines)
+        if as_xml:
+            invoice.tags.add(TAG_XML_MAIN)
         invoice.attachments = [SimAttachment(
-            id=0, name=main_document_name(invoice.number), type_code="01",
-            category="Avoir" if invoice.is_credit_note else "Facture", kind="invoice",
-            size_estimate=main_document_size(len(invoice.lines)),
+            id=0, name=main_document_name(invoice.number, "xml" if as_xml else "pdf"),
+            type_code="01", category="Avoir" if invoice.is_credit_note else "Facture",
+            kind="invoice_xml" if as_xml else "invoice",
+            size_estimate=main_document_size(len(invoice.lines), as_xml),
         )]
         for position in range(complementary):
             kind, category, stem = COMPLEMENTARY_KINDS[position % len(COMPLEMENTARY_KINDS)]
@@ -694,6 +644,18 @@ def _special_invoices(builder: _Builder) -> list[SimInvoice]:
             + ("décompte général et définitif" if frame.startswith("A8") else "état d'acompte")
         )
         works.download_refused = TAG_DOWNLOAD_REFUSED in extra_tags
+        made.append(works)
+    # Works invoices older than a first retrieval's cutoff: one still waiting for a decision
+    # (always retrieved), one long closed (left out or imported as history).
+    for days, steps in ((150, []), (120, [(st.SERVICE_FAIT, 5, "", AGENT_ACTOR),
+                                          (st.MANDATEE, 6, "", AGENT_ACTOR)])):
+        works = builder.new_invoice(
+            supplier=works_supplier, structure=commune, service_code="SERV_TECH",
+            available_at=at(days), structured=False, forced_rates=(RATE_20,),
+            frame="A5_ETAT_ACOMPTE_FOURNISSEUR", tags={TAG_WORKS, TAG_OLD_WORKS},
+        )
+        works.subject = "Réhabilitation de l'école Jules Ferry - état d'acompte"
+        builder.follow_up(works, steps)
         made.append(works)
     return made
 

@@ -12,14 +12,12 @@ import socket
 import struct
 import threading
 import time
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .admin_client import SimulatorAdmin
 from .core import SimulatorCore
-from .generator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGIN, DEFAULT_PASSWORD
 from .protocol import ADMIN_PREFIX, API_PREFIX, TOKEN_PATH, Response, _json
 from .runtime import SimulatorConfig
 from .world import World
@@ -165,28 +163,21 @@ class Simulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        invoices: Optional[int] = None,
-        seed: Optional[int] = None,
-        anchor_date: Optional[date] = None,
         latency_ms: float = 0.0,
         fail_rate: float = 0.0,
         token_ttl: int = 3600,
         max_download_mb: float = 120.0,
         state_path: Optional[str] = None,
-        client_id: str = DEFAULT_CLIENT_ID,
-        client_secret: str = DEFAULT_CLIENT_SECRET,
-        login: str = DEFAULT_LOGIN,
-        password: str = DEFAULT_PASSWORD,
         allow_remote: bool = False,
+        **world_options,
     ):
+        """``world_options``: the seeded world's (see :class:`SimulatorCore`)."""
         check_bind_host(host, allow_remote)
         config = SimulatorConfig()
         config.update({"latency_ms": latency_ms, "fail_rate": fail_rate, "token_ttl": token_ttl,
                        "max_download_mb": max_download_mb})  # validates the ranges
         self.core = SimulatorCore(
-            seed=seed, invoices=invoices, anchor_date=anchor_date, config=config,
-            state_path=state_path, client_id=client_id, client_secret=client_secret, login=login,
-            password=password,
+            config=config, state_path=state_path, **world_options,
         )
         self.httpd = _HTTPServer((host, port), self.core)
         self.host = host

@@ -27,15 +27,27 @@ from .protocol import (
     LABEL_TRANSITION, LABEL_UNKNOWN_INVOICE, Response, _functional, _json, _ok,
 )
 from .runtime import SimulatorConfig
-from .world import HIDDEN_FROM_RECIPIENT, SimHistoryEntry, SimInvoice, World
+from .world import (
+    CORRUPT_NO_RENDERING, HIDDEN_FROM_RECIPIENT, SimHistoryEntry, SimInvoice, World,
+)
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(PARIS).isoformat(timespec="milliseconds")
 
 
-def _money(value: Decimal) -> float:
-    return float(value)
+# The real portal sends identifiers and amounts as JSON strings ("12345", "1200.50") as often
+# as numbers; the simulator always sends strings, so that every client test meets that shape.
+def _money(value: Decimal) -> str:
+    return f"{Decimal(value):.2f}"
+
+
+def _number(value) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def _id(value) -> Optional[str]:
+    return None if value is None else str(value)
 
 
 def _amounts(invoice: SimInvoice) -> dict:
@@ -46,9 +58,17 @@ def _amounts(invoice: SimInvoice) -> dict:
 
 def _service_fields(service, name_key: str = "nomServiceExecutant") -> dict:
     """The executing service of an invoice (``None``: no service)."""
-    return {"idServiceExecutant": service.id if service else None,
+    return {"idServiceExecutant": _id(service.id) if service else None,
             "codeServiceExecutant": service.code if service else "",
             name_key: service.name if service else ""}
+
+
+def _works_service_fields(service) -> dict:
+    """A works invoice names its service ``identifiantServiceExecutant`` (real answers), not
+    ``codeServiceExecutant``."""
+    fields = _service_fields(service)
+    fields["identifiantServiceExecutant"] = fields.pop("codeServiceExecutant")
+    return fields
 
 
 def _rate_code(rate: Decimal) -> str:
@@ -85,7 +105,7 @@ class ChorusOperations:
         service = self._service_of(invoice)
         supplier = world.supplier_of(invoice)
         item = {
-            "idFacture": invoice.id,
+            "idFacture": _id(invoice.id),
             "numeroFacture": invoice.number,
             "typeDemandePaiement": invoice.payment_request_type,
             "typeFacture": invoice.invoice_type,
@@ -96,7 +116,7 @@ class ChorusOperations:
             "dateDepot": invoice.deposit_date.isoformat(),
             "devise": invoice.currency,
             **_amounts(invoice),
-            "idDestinataire": structure.id,
+            "idDestinataire": _id(structure.id),
             "codeDestinataire": structure.siret,
             "designationDestinataire": structure.name,
             **_service_fields(service),
@@ -244,7 +264,7 @@ class ChorusOperations:
         service = self._service_of(invoice)
         supplier = world.supplier_of(invoice)
         return {
-            "idFactureTravaux": invoice.id,
+            "idFactureTravaux": _id(invoice.id),
             "numeroFactureTravaux": invoice.number,
             "statutFactureTravaux": invoice.status,
             "typeFactureTravaux": invoice.works_type,
@@ -252,7 +272,7 @@ class ChorusOperations:
             "identifiantFournisseur": supplier.siret,
             "typeIdentifiantFournisseur": "SIRET",
             "designationFournisseur": supplier.name,
-            "idDestinataire": structure.id,
+            "idDestinataire": _id(structure.id),
             "identifiantDestinataire": structure.siret,
             "designationDestinataire": structure.name,
             "dateDepot": invoice.deposit_date.isoformat(),
@@ -261,7 +281,7 @@ class ChorusOperations:
             "dateHeureEtatCourant": _iso(invoice.status_at),
             **_amounts(invoice),
             "devise": invoice.currency,
-            **_service_fields(service),
+            **_works_service_fields(service),
             "numeroBonCommande": invoice.purchase_order,
             "numeroMarche": invoice.contract,
             "factureTelechargeeParDestinataire": invoice.downloaded,
@@ -333,7 +353,7 @@ class ChorusOperations:
         factor = world.factor_of(invoice)
         iban = payee.iban
         fournisseur = {
-            "idFournisseur": supplier.id,
+            "idFournisseur": _id(supplier.id),
             "codeFournisseur": supplier.siret,
             "typeIdentifiantFournisseur": "SIRET",
             "designationFournisseur": supplier.name,
@@ -341,7 +361,7 @@ class ChorusOperations:
             "codeServiceFournisseur": "",
             "libelleServiceFournisseur": "",
             "numeroRcsFournisseur": supplier.rcs,
-            "adresseFournisseurId": supplier.id * 10 + 1,
+            "adresseFournisseurId": _id(supplier.id * 10 + 1),
             "adresseFournisseurDetail": supplier.address.street,
             "adresseFournisseurComplement1": supplier.address.street2,
             "adresseFournisseurComplement2": "",
@@ -349,7 +369,7 @@ class ChorusOperations:
             "adresseFournisseurVille": supplier.address.city,
             "adresseFournisseurCodePays": supplier.address.country_code,
             "adresseFournisseurLibellePays": supplier.address.country_name,
-            "coordBancairesFournisseurId": payee.bank_account_id,
+            "coordBancairesFournisseurId": _id(payee.bank_account_id),
             "coordBancairesFournisseurType": "IBAN",
             "coordBancairesFournisseurLibelle": (
                 f"Compte {payee.name} (affacturage)" if factor else "Compte principal"),
@@ -364,7 +384,7 @@ class ChorusOperations:
         }
         if factor is not None:
             fournisseur["affactureur"] = {
-                "affactureurId": factor.id,
+                "affactureurId": _id(factor.id),
                 "affactureurCode": factor.siret,
                 "affactureurTypeIdentifiant": "SIRET",
                 "affactureurRaisonSociale": factor.name,
@@ -374,29 +394,29 @@ class ChorusOperations:
             "lignePosteNumero": line.number,
             "lignePosteReference": line.reference,
             "lignePosteDenomination": line.name,
-            "lignePosteQuantite": float(line.quantity),
+            "lignePosteQuantite": _number(line.quantity),
             "lignePosteUniteCode": line.unit_code,
             "lignePosteUniteLibelle": line.unit_label,
             "lignePosteMontantUnitaireHT": _money(line.unit_price),
             "lignePosteMontantRemiseHT": _money(line.discount),
             "lignePosteTauxTva": _rate_code(line.vat_rate),
-            "lignePosteTauxTvaManuel": float(line.vat_rate),
+            "lignePosteTauxTvaManuel": _number(line.vat_rate),
             "lignePosteMontantTva": _money(line.amount_vat),
             "lignePosteMontantHtApresRemise": _money(line.amount_ht),
             "lignePosteMontantTtcApresRemise": _money(line.amount_ht + line.amount_vat),
         } for line in invoice.lines]
         vat_rows = [{
             "ligneTvaTauxRefCode": _rate_code(vat.rate),
-            "ligneTvaTauxRefValeur": float(vat.rate),
+            "ligneTvaTauxRefValeur": _number(vat.rate),
             "ligneTvaTauxRefLibelle": f"{documents.format_rate(vat.rate)}",
             "ligneTvaTauxManuel": None,
             "ligneTvaMontantBaseHtParTaux": _money(vat.base),
             "ligneTvaMontantTvaParTaux": _money(vat.amount),
         } for vat in invoice.vat]
         attachments = [{
-            "pieceJointeId": a.id,
+            "pieceJointeId": _id(a.id),
             "pieceJointeDesignation": a.name.rsplit(".", 1)[0],
-            "pieceJointeExtension": "PDF",
+            "pieceJointeExtension": "XML" if a.is_xml else "PDF",
             "pieceJointeTypeCode": a.type_code,
             "pieceJointeTypeLibelle": a.type_label,
             "pieceJointeIdLiaison": a.id + 500000,
@@ -404,19 +424,19 @@ class ChorusOperations:
         } for a in invoice.attachments]
         main = invoice.main_attachment
         return {
-            "identifiantFactureCPP": invoice.id,
+            "identifiantFactureCPP": _id(invoice.id),
             "numeroFacture": invoice.number,
             "statutFacture": invoice.status,
             "modeDepot": invoice.deposit_mode,
             "commentaire": invoice.comment,
             "cadreDeFacturation": {"codeCadreFacturation": invoice.frame},
             "destinataire": {
-                "idDestinataire": structure.id,
+                "idDestinataire": _id(structure.id),
                 "codeDestinataire": structure.siret,
                 "libelleDestinataire": structure.name,
                 **_service_fields(service, name_key="libelleServiceExecutant"),
                 "destinataireEtat": "NON",
-                "adresseDestinataireId": structure.id * 10 + 1,
+                "adresseDestinataireId": _id(structure.id * 10 + 1),
                 "adresseDestinataireDetail": structure.address.street,
                 "adresseDestinataireComplement1": structure.address.street2,
                 "adresseDestinataireCodePostal": structure.address.zip,
@@ -467,8 +487,8 @@ class ChorusOperations:
                 attachments, body.get("recherchePj"), "ListePieceJointe", "ListePieceJointe",
                 ("pieceJointe", "pageCouranteListePiecesJointe", "pagesListePiecesJointe",
                  "nbResultatsParPageListePiecesJointe", "totalListePiecesJointe")),
-            "pieceJointePrincipale": {"idPieceJointePrincipale": main.id,
-                                      "idLiaisonPieceJointePrincipale": main.id + 500000},
+            "pieceJointePrincipale": {"idPieceJointePrincipale": _id(main.id),
+                                      "idLiaisonPieceJointePrincipale": _id(main.id + 500000)},
         }
 
     def op_consult(self, body: dict) -> Response:
@@ -500,7 +520,8 @@ class ChorusOperations:
                 invoice = self.world.invoices.get(invoice_id)
                 if invoice is None or not self.world.structures[invoice.structure_id].attached:
                     return _functional(CODE_UNKNOWN, f"{LABEL_UNKNOWN_INVOICE} ({invoice_id})")
-                if invoice.download_refused:
+                if invoice.download_refused or (
+                        file_format == "PDF" and invoice.corruption == CORRUPT_NO_RENDERING):
                     return _functional(
                         CODE_DOWNLOAD_REFUSED,
                         f"GDP_MSG_11.017 Le fichier de la facture {invoice.number} "
@@ -565,7 +586,7 @@ class ChorusOperations:
             if target == st.MANDATEE and mandate not in (None, ""):
                 invoice.mandate_number = str(mandate)
             self.mark_dirty()
-            return _ok(idFacture=invoice.id, numeroFacture=invoice.number,
+            return _ok(idFacture=_id(invoice.id), numeroFacture=invoice.number,
                        dateTraitement=now.date().isoformat(), nouveauStatut=target)
 
     def _add_history(self, invoice: SimInvoice, code: str, at: datetime, comment: str,
@@ -597,7 +618,7 @@ class ChorusOperations:
                                  default_size=max(len(entries), 1))
             chunk, pages, total = _page_of(entries, page, size)
             rows = [{
-                "histoStatutId": entry.id,
+                "histoStatutId": _id(entry.id),
                 "histoStatutCode": entry.code,
                 "histoStatutDatePassage": entry.at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M"),
                 "histoStatutCommentaire": entry.comment,
@@ -608,7 +629,7 @@ class ChorusOperations:
             } for entry in chunk]
             current = invoice.current
             return _ok(
-                idFacture=invoice.id, numeroFacture=invoice.number,
+                idFacture=_id(invoice.id), numeroFacture=invoice.number,
                 modeDepot=invoice.deposit_mode, statutCourantCode=invoice.status,
                 derniereAction={"derniereActionId": current.id,
                                 "derniereActionCode": current.code},
@@ -641,10 +662,13 @@ class ChorusOperations:
 
     def op_active_structures(self, body: dict) -> Response:
         with self.lock:
-            return _ok(listeStructures=[
-                {"idStructureCPP": s.id, "identifiant": s.siret, "designationStructure": s.name}
+            structures = [
+                {"idStructureCPP": _id(s.id), "identifiant": s.siret,
+                 "designationStructure": s.name, "statut": "ACTIVE"}
                 for s in self.world.attached_structures()
-            ])
+            ]
+        # A single structure comes as an object, not as a list of one (real answers).
+        return _ok(listeStructures=structures[0] if len(structures) == 1 else structures)
 
     def op_vat_rates(self, body: dict) -> Response:
         rates = [("TVA20", 20.0), ("TVA10", 10.0), ("TVA5_5", 5.5), ("TVA2_1", 2.1),
@@ -690,13 +714,15 @@ class ChorusOperations:
                     and (p["public"] or p["attached"] or not restrict)
                 ]
         chunk, pages, total = _page_of(found, page, size)
+        rows = [{
+            "idStructureCPP": _id(p["id"]), "identifiantStructure": p["siret"],
+            "typeIdentifiantStructure": "SIRET", "designationStructure": p["name"],
+            "statut": "ACTIVE" if p["public"] else "ACTIF",
+        } for p in chunk]
         return _json({
             "codeRetour": 0, "libelle": "GCU_MSG_01_000",
-            "listeStructures": [{
-                "idStructureCPP": p["id"], "identifiantStructure": p["siret"],
-                "typeIdentifiantStructure": "SIRET", "designationStructure": p["name"],
-                "statut": "ACTIF",
-            } for p in chunk],
+            # One structure found: an object rather than a list of one (real answers).
+            "listeStructures": rows[0] if len(rows) == 1 else rows,
             "parametresRetour": {"pageCourante": page, "pages": pages, "nbResultatsParPage": size,
                                  "total": total},
         })
@@ -709,7 +735,7 @@ class ChorusOperations:
             structure = world.structures.get(structure_id)
             if structure is not None:
                 info = {
-                    "idStructureCPP": structure.id, "identifiantStructure": structure.siret,
+                    "idStructureCPP": _id(structure.id), "identifiantStructure": structure.siret,
                     "typeIdentifiantStructure": "SIRET", "raisonSocialeStructure": structure.name,
                     "libelleStructure": structure.name, "nomStructure": "", "prenomStructure": "",
                     "emailStructure": structure.email, "numeroTVA": structure.vat_number,
@@ -734,7 +760,7 @@ class ChorusOperations:
                 if company is None:
                     return _functional(CODE_UNKNOWN, "GCU_MSG_05.001 La structure est inconnue")
                 info = {
-                    "idStructureCPP": company.id, "identifiantStructure": company.siret,
+                    "idStructureCPP": _id(company.id), "identifiantStructure": company.siret,
                     "typeIdentifiantStructure": "SIRET", "raisonSocialeStructure": company.name,
                     "libelleStructure": company.name, "nomStructure": "", "prenomStructure": "",
                     "emailStructure": company.email, "numeroTVA": company.vat_number,
@@ -778,7 +804,7 @@ class ChorusOperations:
         return _json({
             "codeRetour": 0, "libelle": "GCU_MSG_01_000",
             "listeServices": [{
-                "idService": s.id, "codeService": s.code, "libelleService": s.name,
+                "idService": _id(s.id), "codeService": s.code, "libelleService": s.name,
                 "estActif": s.active, "statutService": "ACTIF" if s.active else "INACTIF",
             } for s in chunk],
             "parametresRetour": {"pageCourante": page, "pages": pages, "nbResultatsParPage": size,

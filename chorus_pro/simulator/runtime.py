@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-FAULT_KINDS = frozenset({"500", "503", "429", "timeout", "malformed", "reset", "401"})
+# "no_code": the operation is carried out, but its HTTP 200 answer lacks codeRetour and libelle
+# (seen on the real portal: the outcome of a status change is then unknown).
+FAULT_KINDS = frozenset({"500", "503", "429", "timeout", "malformed", "reset", "401", "no_code"})
 
 
 @dataclass

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Optional
 
+from chorus_pro.records import Address
 from chorus_pro.timeutil import PARIS
 
 # Stable tags the generator puts on notable invoices (also exposed by ``/_admin/invoices?tag=``).
@@ -43,6 +44,9 @@ TAG_REJECTED = "rejected"  # current status REJETEE
 TAG_CCAS = "ccas"  # addressed to the second structure (CCAS)
 TAG_FILLER = "filler"  # ordinary invoice generated to reach --invoices N
 TAG_DEPOSITED = "deposited"  # created at run time by /_admin/deposit
+# Works invoices months old (before a first retrieval's cutoff): one still waiting, one closed.
+TAG_OLD_WORKS = "old_works"
+TAG_XML_MAIN = "xml_main"  # deposited as a UBL flow: its type 01 attachment is XML, not a PDF
 
 TAGS = frozenset(
     {
@@ -50,7 +54,7 @@ TAGS = frozenset(
         TAG_STRUCTURED, TAG_MULTI_VAT, TAG_PDF_ONLY, TAG_A2, TAG_WORKS, TAG_COMPLETED,
         TAG_OLD_PENDING, TAG_DUPLICATE, TAG_DUPLICATE_AMOUNT, TAG_DOWNLOAD_REFUSED,
         TAG_MANDATED, TAG_PAID, TAG_SERVICE_DONE, TAG_TO_RECYCLE, TAG_REJECTED, TAG_CCAS,
-        TAG_FILLER, TAG_DEPOSITED,
+        TAG_FILLER, TAG_DEPOSITED, TAG_OLD_WORKS, TAG_XML_MAIN,
     }
 )
 
@@ -71,9 +75,15 @@ CORRUPT_MALFORMED_PIVOT = "malformed_pivot"  # well-formed XML that breaks the X
 CORRUPT_BROKEN_XML = "broken_xml"  # not well-formed XML at all
 CORRUPT_TOO_LARGE = "too_large"  # its size makes any bundle answer HTTP 413
 CORRUPT_DOWNLOAD_REFUSED = "download_refused"
+CORRUPT_ZIP_BOMB = "zip_bomb"  # its PIVOT main document: a ZIP inflating a thousandfold
+CORRUPT_PATH_MEMBER = "path_member"  # its PIVOT main document's ZIP member named ../../etc/passwd
+CORRUPT_NO_RENDERING = "no_rendering"  # format PDF refused for it (20003); PIVOT still served
 CORRUPTION_KINDS = frozenset(
-    {CORRUPT_MALFORMED_PIVOT, CORRUPT_BROKEN_XML, CORRUPT_TOO_LARGE, CORRUPT_DOWNLOAD_REFUSED}
+    {CORRUPT_MALFORMED_PIVOT, CORRUPT_BROKEN_XML, CORRUPT_TOO_LARGE, CORRUPT_DOWNLOAD_REFUSED,
+     CORRUPT_ZIP_BOMB, CORRUPT_PATH_MEMBER, CORRUPT_NO_RENDERING}
 )
+ZIP_BOMB_SIZE = 16 * 1024 * 1024  # bytes of zeros a "zip_bomb" member inflates to
+PATH_MEMBER_NAME = "../../etc/passwd"
 TOO_LARGE_SIZE = 200 * 1024 * 1024  # bytes announced for a "too_large" invoice
 
 
@@ -87,11 +97,9 @@ def _money(value) -> Decimal:
 
 
 @dataclass
-class SimAddress:
-    street: str = ""
-    street2: str = ""
-    zip: str = ""
-    city: str = ""
+class SimAddress(Address):
+    """An address the simulator stores (French unless said otherwise)."""
+
     country_code: str = "FR"
     country_name: str = "France"
 
@@ -255,8 +263,12 @@ class SimAttachment:
     name: str  # file name, at most 50 characters (PIVOT NomPJ)
     type_code: str  # "01" | "02"
     category: str  # "Facture", "Bon de livraison", "Devis signé", ...
-    kind: str  # renderer key in documents.py: invoice, delivery_note, quote, ...
+    kind: str  # renderer key in documents.py: invoice, invoice_xml, delivery_note, quote, ...
     size_estimate: int  # bytes, what ``taille`` adds up
+
+    @property
+    def is_xml(self) -> bool:
+        return self.kind == "invoice_xml"
 
     @property
     def type_label(self) -> str:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.mandating import (
     bookkeeping_allowed,
     checked_mandate_ids,
@@ -29,6 +30,35 @@ from chorus_pro import statuses as chorus_statuses
 from chorus_pro.timeutil import paris_today
 
 _logger = logging.getLogger(__name__)
+
+# What the accountant pays on a posted mandate: frozen (see _chorus_pro_check_frozen).
+FROZEN_MANDATE_FIELDS = {
+    "partner_id", "commercial_partner_id", "partner_bank_id", "invoice_date", "invoice_date_due",
+    "date", "invoice_payment_term_id", "currency_id", "journal_id", "line_ids",
+    "invoice_line_ids", "amount_untaxed", "amount_tax", "amount_total", "fiscal_position_id",
+    "move_type",
+}
+FROZEN_MANDATE_LINE_FIELDS = {
+    "move_id", "partner_id", "account_id", "price_unit", "quantity", "discount", "tax_ids",
+    "debit", "credit", "balance", "amount_currency", "currency_id", "price_subtotal",
+    "price_total", "date_maturity", "product_id", "display_type", "tax_repartition_line_id",
+}
+
+
+def changes_value(record, name, value):
+    """Whether writing ``value`` to ``record[name]`` would change it (relations: any command on
+    an x2many changes it; many2one: another id; floats: beyond rounding noise)."""
+    field = record._fields[name]
+    current = record[name]
+    if field.type in ("one2many", "many2many"):
+        return bool(value)
+    if field.type == "many2one":
+        return current.id != (value.id if isinstance(value, models.BaseModel) else value or False)
+    if field.type in ("float", "monetary"):
+        return abs((current or 0.0) - float(value or 0.0)) > 1e-6
+    if field.type == "date":
+        return current != fields.Date.to_date(value)
+    return (current or False) != (value or False)
 
 MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 # Push states after which Chorus knows (or may know) the mandate number.
@@ -68,6 +98,16 @@ class AccountMove(models.Model):
         check_company=True,
     )
     chorus_pro_exercice = fields.Integer(string="Exercice", readonly=True, copy=False, index=True)
+    # A mandate orders a payment: its amounts read positive (a reduction mandate's negative),
+    # unlike Odoo's signed amounts of a vendor bill.
+    chorus_pro_mandate_untaxed = fields.Monetary(
+        string="Mandate amount excl. VAT", compute="_compute_chorus_pro_mandate_amounts",
+        store=True, currency_field="company_currency_id",
+    )
+    chorus_pro_mandate_total = fields.Monetary(
+        string="Mandate amount", compute="_compute_chorus_pro_mandate_amounts",
+        store=True, currency_field="company_currency_id",
+    )
     chorus_pro_bordereau_id = fields.Many2one(
         "chorus.pro.bordereau", string="Bordereau", readonly=True, copy=False, index=True,
         ondelete="restrict",
@@ -115,6 +155,13 @@ class AccountMove(models.Model):
         related="chorus_pro_invoice_id.credit_note_outcome"
     )
 
+    @api.depends("amount_untaxed_signed", "amount_total_signed", "chorus_pro_invoice_id")
+    def _compute_chorus_pro_mandate_amounts(self):
+        for move in self:
+            sign = -1 if move.chorus_pro_invoice_id else 0
+            move.chorus_pro_mandate_untaxed = sign * move.amount_untaxed_signed
+            move.chorus_pro_mandate_total = sign * move.amount_total_signed
+
     def init(self):
         super().init()
         # One live mandate per Chorus invoice, whatever happens (double click, retry, two
@@ -151,6 +198,31 @@ class AccountMove(models.Model):
                 "(\"Mandater\") only.", fields=", ".join(touched),
             ))
 
+    def _chorus_pro_frozen_mandates(self):
+        """The posted mandates among these moves: what the accountant pays is frozen."""
+        return self.filtered(lambda move: move.chorus_pro_invoice_id and move.state == "posted")
+
+    def _chorus_pro_check_frozen(self, vals):
+        """A posted mandate (more so one on a validated bordereau) keeps its payee, bank account,
+        dates, amounts and lines: a change goes through reset to draft (traced in its chatter)
+        or a credit note. Writing the same value again is harmless."""
+        if bookkeeping_allowed():
+            return
+        frozen = self._chorus_pro_frozen_mandates()
+        if not frozen:
+            return
+        changed = sorted(name for name in set(vals) & FROZEN_MANDATE_FIELDS if any(
+            changes_value(move, name, vals[name]) for move in frozen))
+        if changed:
+            raise UserError(_(
+                "Mandate %(number)s is validated: %(fields)s can no longer be changed. Reset it "
+                "to draft (when it is not on a validated bordereau nor known to Chorus Pro) or "
+                "reduce or cancel it with a credit note.",
+                number=", ".join(str(n) for n in frozen.mapped("chorus_pro_mandate_number") if n)
+                or frozen[:1].display_name,
+                fields=", ".join(self._fields[name].string for name in changed),
+            ))
+
     @api.model_create_multi
     def create(self, vals_list):
         self._chorus_pro_check_protected(vals_list)
@@ -161,6 +233,7 @@ class AccountMove(models.Model):
 
     def write(self, vals):
         self._chorus_pro_check_protected([vals])
+        self._chorus_pro_check_frozen(vals)
         if vals.get("auto_post", "no") != "no" and self.filtered("chorus_pro_invoice_id"):
             raise UserError(_("A mandate is validated by a person, never automatically."))
         return super().write(vals)
@@ -321,6 +394,7 @@ class AccountMove(models.Model):
                 move._chorus_pro_store(vals)
 
     def action_post(self):
+        check_action_access(self.filtered("chorus_pro_invoice_id"), "write")
         result = super().action_post()
         if not self.env.context.get("chorus_pro_no_push"):
             pending = self.filtered(
@@ -333,6 +407,7 @@ class AccountMove(models.Model):
         return result
 
     def button_draft(self):
+        check_action_access(self.filtered("chorus_pro_invoice_id"), "write")
         for move in self.filtered("chorus_pro_invoice_id"):
             if move.chorus_pro_bordereau_id.state not in (False, "draft"):
                 raise UserError(_(
@@ -351,6 +426,7 @@ class AccountMove(models.Model):
         return super().button_draft()
 
     def button_cancel(self):
+        check_action_access(self.filtered("chorus_pro_invoice_id"), "write")
         numbered = self.filtered("chorus_pro_mandate_number")
         if numbered:
             raise UserError(_(
@@ -405,6 +481,7 @@ class AccountMove(models.Model):
 
     # ------------------------------------------------------------------ actions
     def action_open_chorus_pro_invoice(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -416,13 +493,15 @@ class AccountMove(models.Model):
 
     def action_chorus_pro_push_again(self):
         """"Send now" on a mandate whose MANDATEE is waiting to be sent (or was withdrawn)."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(MANDATING_GROUP):
-            raise UserError(_("Only mandating officers can send the status Mandatée."))
+            raise AccessError(_("Only mandating officers can send the status Mandatée."))
         pushes = self._chorus_pro_push_mandated()
         outcomes = [(push.invoice_id, push, push.sudo().answer_message or "") for push in pushes]
         return self.env["chorus.pro.invoice"]._chorus_outcome_notification(outcomes)
 
     def action_open_chorus_pro_push(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -431,3 +510,35 @@ class AccountMove(models.Model):
             "res_id": self.chorus_pro_push_id.id,
             "view_mode": "form",
         }
+
+
+class AccountMoveLine(models.Model):
+    _inherit = "account.move.line"
+
+    def write(self, vals):
+        if not bookkeeping_allowed() and set(vals) & FROZEN_MANDATE_LINE_FIELDS:
+            posted = self.filtered(lambda line: line.move_id.chorus_pro_invoice_id
+                                   and line.move_id.state == "posted")
+            changed = sorted(name for name in set(vals) & FROZEN_MANDATE_LINE_FIELDS if any(
+                changes_value(line, name, vals[name]) for line in posted))
+            if changed:
+                raise UserError(_(
+                    "The lines of a validated mandate (%(number)s) cannot be changed "
+                    "(%(fields)s): reset it to draft or reduce it with a credit note.",
+                    number=", ".join(str(n) for n in posted.move_id.mapped(
+                        "chorus_pro_mandate_number") if n) or posted.move_id[:1].display_name,
+                    fields=", ".join(self._fields[name].string for name in changed),
+                ))
+        return super().write(vals)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not bookkeeping_allowed():
+            moves = self.env["account.move"].browse(
+                {vals["move_id"] for vals in vals_list if vals.get("move_id")})
+            if moves._chorus_pro_frozen_mandates():
+                raise UserError(_(
+                    "No line can be added to a validated mandate: reset it to draft or issue a "
+                    "credit note."
+                ))
+        return super().create(vals_list)

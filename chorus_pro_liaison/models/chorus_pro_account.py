@@ -9,6 +9,7 @@ from datetime import date
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -155,9 +156,9 @@ class ChorusProAccount(models.Model):
     sync_cutoff_date = fields.Date(
         string="Cutoff date",
         default=lambda self: first_day_of_month(paris_today()),
-        help="At the first retrieval, invoices whose last status change is older than this date "
-        "and that are already closed are left out (or imported as history). Invoices still "
-        "waiting for a decision always come in: their payment delay is running.",
+        help="The first retrieval treats closed invoices whose last status change is older than "
+        "this date as described in Older invoices; invoices still waiting for a decision always "
+        "come in, whatever their date.",
     )
     sync_cutoff_mode = fields.Selection(
         [
@@ -167,6 +168,9 @@ class ChorusProAccount(models.Model):
         string="Older invoices",
         default="skip",
         required=True,
+        help="What the first retrieval does with closed invoices older than the cutoff date: "
+        "leave them out of Odoo, or import them marked as already processed, with nothing left "
+        "to do on them.",
     )
     sync_overlap_hours = fields.Integer(
         string="Overlap (hours)",
@@ -437,6 +441,30 @@ class ChorusProAccount(models.Model):
             if account.mandate_background_threshold < 0:
                 raise ValidationError(self.env._("The background threshold cannot be negative."))
 
+    def _same_structure_domain(self):
+        self.ensure_one()
+        domain = [("id", "!=", self.id), ("structure_chorus_id", "=", self.structure_chorus_id),
+                  ("environment", "=", self.environment)]
+        if self.environment == "custom":
+            domain.append(("custom_api_url", "=", self.custom_api_url or False))
+        return domain
+
+    @api.constrains("structure_chorus_id", "environment", "custom_api_url")
+    def _check_structure_unique(self):
+        """A recipient structure belongs to one account: each Chorus invoice is then imported
+        by one company only."""
+        for account in self.filtered("structure_chorus_id"):
+            other = self.sudo().with_context(active_test=False).search(
+                account._same_structure_domain(), limit=1)
+            if other:
+                raise ValidationError(_(
+                    "The recipient structure %(structure)s is already the one of %(company)s: "
+                    "a structure belongs to one company only, otherwise its invoices would be "
+                    "retrieved twice. Choose another structure.",
+                    structure=account.structure_name or account.structure_chorus_id,
+                    company=other.company_id.name,
+                ))
+
     @api.constrains("environment", "custom_api_url", "custom_token_url")
     def _check_custom_urls(self):
         for account in self:
@@ -577,18 +605,36 @@ class ChorusProAccount(models.Model):
             client.close()
 
     # ------------------------------------------------------------------ actions
+    def action_update(self):
+        """"Mettre à jour": the form saves the account (as before any button), then the
+        connection is tested with what was just saved."""
+        check_action_access(self, "write")
+        return self.action_test_connection()
+
     def action_test_connection(self):
         """"Tester la connexion": token, technical account, structure access, in plain words."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         lines = []
         ok = True
+        typed_expiry = (self.password_expiry_date
+                        if self.password_expiry_source == "manual" else False)
         try:
             with self._chorus_client("connection_test") as client:
                 ok = self._run_connection_checks(client, lines)
         except ChorusGuardError as error:
             ok = False
             lines.append("✗ " + error.args[0])
+        if (typed_expiry and self.password_expiry_source == "chorus"
+                and self.password_expiry_date != typed_expiry):
+            # Say it: the date the manager typed is not silently overwritten.
+            lines.append("ℹ " + _(
+                "The password expiry date you typed (%(typed)s) was replaced by the one Chorus "
+                "Pro gives (%(chorus)s).",
+                typed=typed_expiry.strftime("%d/%m/%Y"),
+                chorus=self.password_expiry_date.strftime("%d/%m/%Y"),
+            ))
         self.sudo().write(
             {
                 "last_test_date": fields.Datetime.now(),
@@ -698,6 +744,7 @@ class ChorusProAccount(models.Model):
 
     def action_load_structures(self):
         """Load the structures the technical account can receive for, to pick one."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         try:
@@ -709,6 +756,7 @@ class ChorusProAccount(models.Model):
 
     def action_find_structure_by_siret(self):
         """Find the structure of the company's SIRET."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         siret = (self.company_id.siret or "").replace(" ", "")
@@ -729,6 +777,7 @@ class ChorusProAccount(models.Model):
         return self.env["chorus.pro.structure.choice"]._open_for(self, structures)
 
     def action_load_services(self):
+        check_action_access(self, "write")
         self.ensure_one()
         self._check_manager_access()
         if not self.structure_chorus_id:
@@ -763,6 +812,7 @@ class ChorusProAccount(models.Model):
 
     def action_launch_sync(self):
         """"Lancer la vérification": checks at once, then retrieves in the background."""
+        check_action_access(self, "read")
         self.ensure_one()
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_processor"):
             raise UserError(_("Only Chorus Pro processors can launch the retrieval."))

@@ -22,6 +22,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account import MANAGER_GROUP
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError
 from odoo.addons.chorus_pro_liaison.services.key_messages import (
     token_problem_message,
@@ -435,6 +436,7 @@ class ChorusProAccount(models.Model):
 
     def action_token_check(self):
         """"Vérifier la clé": the certificate details, or exactly what is wrong."""
+        check_action_access(self, "read")
         self.ensure_one()
         self._check_token_user()
         if self._token_config() is None:
@@ -472,6 +474,7 @@ class ChorusProAccount(models.Model):
 
     def action_token_forget_refused_pin(self):
         """Allow the current PIN to be tried once more (managers; when it is known to be right)."""
+        check_action_access(self, "write")
         self.ensure_one()
         if not (self.env.su or self.env.user.has_group(MANAGER_GROUP)):
             raise AccessError(_("Only Chorus Pro managers can do this."))

@@ -14,6 +14,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import PES_STATES
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro.timeutil import paris_today
 
@@ -130,8 +131,9 @@ class ChorusProBordereau(models.Model):
 
     def action_validate(self):
         """Freeze the bordereau and give it its number; it can then be signed."""
+        check_action_access(self, "write")
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can validate a bordereau."))
+            raise AccessError(_("Only mandating officers can validate a bordereau."))
         for bordereau in self.sorted("id"):
             if bordereau.state != "draft":
                 continue
@@ -193,11 +195,13 @@ class ChorusProBordereau(models.Model):
         return super().write(vals)
 
     def action_print(self):
+        check_action_access(self, "read")
         return self.env.ref("chorus_pro_liaison.action_report_chorus_pro_bordereau").report_action(
             self, config=False
         )
 
     def action_open_mandates(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

@@ -32,6 +32,7 @@ from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.account_move import MANDATING_GROUP
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import pes_amount
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.pes_files import (
     HashingWriter,
     attach_file,
@@ -257,6 +258,7 @@ class ChorusProBordereau(models.Model):
     # ------------------------------------------------------------------ actions
     def action_pes_generate(self):
         """*Générer le flux PES*: every problem listed at once, or the file attached."""
+        check_action_access(self, "write")
         self._pes_check(PREPARING_STATES)
         for bordereau in self.sorted("number"):
             bordereau._pes_generate()
@@ -326,6 +328,7 @@ class ChorusProBordereau(models.Model):
 
     def action_pes_sign(self):
         """*Signer*: the PIN is asked in a small window, each time."""
+        check_action_access(self, "read")
         self._pes_check(("generated",), group=SIGNATORY_GROUP, operation="read")
         self.ensure_one()
         return {
@@ -338,6 +341,7 @@ class ChorusProBordereau(models.Model):
         }
 
     def action_pes_download(self):
+        check_action_access(self, "read")
         self.check_access("read")
         self.ensure_one()
         if not self.pes_attachment_id:
@@ -350,6 +354,7 @@ class ChorusProBordereau(models.Model):
 
     def action_pes_mark_sent(self):
         """The user handed the signed file to the accountant (Odoo does not transmit it)."""
+        check_action_access(self, "write")
         self._pes_check(("signed",))
         for bordereau in self:
             expected = bordereau._pes_previous_cumul()
@@ -365,6 +370,7 @@ class ChorusProBordereau(models.Model):
         return True
 
     def action_pes_import_acquittement(self):
+        check_action_access(self, "write")
         self._pes_check(("sent",))
         self.ensure_one()
         return {
@@ -378,6 +384,7 @@ class ChorusProBordereau(models.Model):
 
     def action_pes_resend(self):
         """The mandates of a rejected bordereau (corrected meanwhile) go in a new bordereau."""
+        check_action_access(self, "write")
         self._pes_check(("rejected",))
         self.ensure_one()
         if self.pes_resent_bordereau_id:

@@ -19,7 +19,11 @@ tried again (as Odoo does for its own gap-free sequences).
 from datetime import date
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
+
+from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+
+from chorus_pro import text as chorus_text
 
 from odoo.addons.base.models.ir_sequence import _update_nogap
 
@@ -384,6 +388,28 @@ class ChorusProBudgetArticle(models.Model):
         ("budget_code_unique", "unique(budget_id, code, fonction)",
          "This article already exists in this budget."),
     ]
+
+    @api.model
+    def _check_nature_values(self, vals_list):
+        """The article number is a nature of the chart of accounts (digits only): it goes into
+        the mandate, its Mandatée and the PES file as it is. Refused in words otherwise."""
+        for vals in vals_list:
+            for name in ("code", "pes_nature"):
+                if name not in vals or (name == "pes_nature" and not vals[name]):
+                    continue
+                try:
+                    vals[name] = chorus_text.check_nature_code(vals[name])
+                except chorus_text.TextRefused as refused:
+                    raise ValidationError(text_refusal_message(refused, self.env)) from None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_nature_values(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_nature_values([vals])
+        return super().write(vals)
 
     @api.depends("code", "name", "fonction")
     def _compute_display_name(self):

@@ -10,6 +10,7 @@ the evidence alone (no key needed) and says whether it is intact.
 
 from odoo import _, api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.key_messages import (
     evidence_problem_messages,
     token_problem_message,
@@ -76,6 +77,7 @@ class ChorusProEvidenceMixin(models.AbstractModel):
 
     def action_verify_evidence(self):
         """"Vérifier": says whether the stored evidence is intact."""
+        check_action_access(self, "read")
         self.ensure_one()
         return self._chorus_evidence_notification(self._chorus_verify_evidence(), self.evidence)
 

@@ -8,8 +8,11 @@ from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models, tools
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro import text as chorus_text
 from chorus_pro.mapping import KNOWN_FIELDS, invoice_values
 from chorus_pro.records import IDENTIFIER_TYPES
 from chorus_pro.timeutil import paris_date, to_utc_naive
@@ -208,6 +211,11 @@ class ChorusProInvoice(models.Model):
     duplicate_check_pending = fields.Boolean(
         string="Arrival checks pending", readonly=True, copy=False
     )
+    # Set when Chorus's status history of the invoice is needed but could not be read (the
+    # payment delay's interruptions come from it): the next retrieval reads it again.
+    history_pending = fields.Boolean(
+        string="Status history to read", readonly=True, copy=False, index=True
+    )
 
     _sql_constraints = [
         (
@@ -216,6 +224,21 @@ class ChorusProInvoice(models.Model):
             "This Chorus Pro invoice already exists in this company.",
         )
     ]
+
+    def init(self):
+        super().init()
+        # One Chorus invoice of one recipient structure is one record, whatever the company
+        # (a structure belongs to one account: chorus.pro.account._check_structure_unique).
+        self.env.cr.execute(
+            """SELECT 1 FROM chorus_pro_invoice WHERE recipient_chorus_id > 0
+                GROUP BY recipient_chorus_id, chorus_id HAVING count(*) > 1 LIMIT 1"""
+        )
+        if not self.env.cr.fetchone():
+            self.env.cr.execute(
+                """CREATE UNIQUE INDEX IF NOT EXISTS chorus_pro_invoice_one_per_structure
+                       ON chorus_pro_invoice (recipient_chorus_id, chorus_id)
+                    WHERE recipient_chorus_id > 0"""
+            )
 
     # ------------------------------------------------------------------ compute
     @api.depends("payment_request_type")
@@ -255,6 +278,7 @@ class ChorusProInvoice(models.Model):
         return code if code in KNOWN_STATUSES else "OTHER"
 
     def action_open_files(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -404,21 +428,25 @@ class ChorusProInvoice(models.Model):
 
     def _store_pivot_attachments(self, pivot):
         """Attach the PIVOT's files: the invoice PDF flagged as main document, each complementary
-        attachment under its original name. A file already attached (same content) is kept."""
+        attachment under its original name. A file already attached (same content) is kept.
+        A main document that is not a PDF (the supplier's UBL, CII or PIVOT XML) is kept as
+        another file: the PDF shown is then Chorus's rendering (``_store_pdf_rendering``)."""
         self.ensure_one()
         Attachment = self.env["ir.attachment"].sudo()
         existing = {
             att.checksum: att
             for att in Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)])
         }
-        main = pivot.main_document
+        main = pivot.main_pdf
         main_attachment = None
         for document in pivot.attachments:
             if not document.content:
                 continue
             checksum = hashlib.sha1(document.content).hexdigest()
             attachment = existing.get(checksum)
-            name = document.original_name or document.name or _("attachment")
+            # A name from outside: no folders, no invisible or control characters.
+            name = chorus_text.clean_file_name(
+                document.original_name or document.name, default=_("attachment"))
             if not attachment:
                 attachment = Attachment.create({
                     "name": name,
@@ -442,6 +470,37 @@ class ChorusProInvoice(models.Model):
                 "main_attachment_pdf_id": main_attachment.id,
                 "message_main_attachment_id": main_attachment.id,
             })
+
+
+    def _store_pdf_rendering(self, content):
+        """Chorus's PDF rendering of an invoice deposited as structured data becomes its main
+        document (shown, attached to the mandate); the supplier's XML stays among its files."""
+        self.ensure_one()
+        if not content.startswith(b"%PDF"):
+            raise ValueError("not a PDF")
+        Attachment = self.env["ir.attachment"].sudo()
+        checksum = hashlib.sha1(content).hexdigest()
+        files = Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)])
+        rendering = files.filtered(lambda att: att.checksum == checksum)[:1]
+        if not rendering:
+            name = "%s.pdf" % (self.number or self.chorus_id)
+            rendering = Attachment.create({
+                "name": name,
+                "raw": content,
+                "mimetype": "application/pdf",
+                "res_model": self._name,
+                "res_id": self.id,
+                "company_id": self.company_id.id,
+                "chorus_pro_original_name": name,
+                "chorus_pro_type_code": "01",
+            })
+        (files - rendering).filtered("chorus_pro_is_main").write({"chorus_pro_is_main": False})
+        rendering.chorus_pro_is_main = True
+        self.write({
+            "main_attachment_pdf_id": rendering.id,
+            "message_main_attachment_id": rendering.id,
+        })
+        return rendering
 
 
 class ChorusProInvoiceTax(models.Model):

@@ -31,7 +31,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
+from odoo.tools.misc import formatLang
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
 
 from chorus_pro import billing
@@ -322,7 +324,12 @@ class ChorusProInvoice(models.Model):
         if line.reference and line.name and line.reference not in line.name:
             label = f"[{line.reference}] {label}"
         if line.quantity and line.price_unit:
-            label += f" ({line.quantity:g}{(' ' + line.unit_code) if line.unit_code else ''} × {line.price_unit:.2f})"
+            # Numbers written the reader's way (a decimal comma in French).
+            integral = float(line.quantity).is_integer()
+            quantity = formatLang(self.env, line.quantity, digits=0 if integral else 3)
+            unit = (" " + line.unit_code) if line.unit_code else ""
+            price = formatLang(self.env, line.price_unit, digits=2)
+            label += f" ({quantity}{unit} × {price})"
         return label[:250]
 
     def _mandate_lines(self, budget, article):
@@ -662,9 +669,11 @@ class ChorusProInvoice(models.Model):
     # ------------------------------------------------------------------ actions
     def action_mandate_selection(self):
         """"Mandater" on selected invoices: the mandating screen with just them."""
+        check_action_access(self, "read")
         return self.env["chorus.pro.mandate.wizard"]._open(self)
 
     def action_open_mandate(self):
+        check_action_access(self, "read")
         self.ensure_one()
         move = self.mandate_move_id or self.credit_note_mandate_id
         return {

@@ -27,6 +27,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -604,6 +605,22 @@ class ChorusProInvoice(models.Model):
                     "one.", partner=commercial.display_name, company=commercial.company_id.name,
                     own=invoice.company_id.name,
                 ))
+        commercial = partner.commercial_partner_id
+        if commercial.siret and not identifiers.is_valid_siret(commercial.siret):
+            raise UserError(_(
+                "The SIRET of %(partner)s (%(siret)s) is not valid: a SIRET is 14 digits with a "
+                "valid check digit. Correct it on the partner before matching it.",
+                partner=commercial.display_name, siret=commercial.siret,
+            ))
+        wrong = commercial.sudo().bank_ids.filtered(
+            lambda bank: identifiers.looks_like_iban(bank.acc_number)
+            and not identifiers.is_valid_iban(bank.acc_number))
+        if wrong:
+            raise UserError(_(
+                "%(partner)s has a bank account whose IBAN is not valid (%(iban)s): correct or "
+                "archive it before matching this partner.", partner=commercial.display_name,
+                iban=identifiers.mask_iban(wrong[0].acc_number) or "?",
+            ))
 
     def _chorus_confirm_match(self, partner, factor_partner=None, origin="manual"):
         """Link this invoice's supplier (and factor) to partners, remember it, and apply it at
@@ -787,6 +804,8 @@ class ChorusProInvoice(models.Model):
                     "%(partner)s already has the SIRET %(siret)s: select it rather than create a "
                     "duplicate.", partner=same.display_name, siret=vals["siret"],
                 ))
+        if not self.company_id.chorus_pro_share_partners:
+            vals["company_id"] = self.company_id.id
         # Processors may lack Odoo's contact-creation right: this controlled creation from Chorus
         # data is theirs (checked above), hence sudo.
         partner = Partner.sudo().create(vals).sudo(False)
@@ -879,6 +898,7 @@ class ChorusProInvoice(models.Model):
     # ------------------------------------------------------------------ actions
     def action_open_supplier_match(self):
         """"Valider les tiers": the matching screen for this invoice."""
+        check_action_access(self, "write")
         self.ensure_one()
         self._chorus_check_can_match()
         return self.env["chorus.pro.supplier.match"]._open_for(self)
@@ -886,6 +906,7 @@ class ChorusProInvoice(models.Model):
     def action_refresh_proposals(self):
         """"Refresh the proposals" of the list of suppliers to match (the selected invoices, or
         all of them): remembered matches applied, best candidates found again."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can match suppliers to partners."))
         invoices = self or self.search(self._to_match_domain())
@@ -904,10 +925,12 @@ class ChorusProInvoice(models.Model):
         }
 
     def action_confirm_bank_account(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.env["chorus.pro.bank.confirm"]._open_for(self)
 
     def action_open_partner(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.partner_id._get_records_action() if self.partner_id else False
 

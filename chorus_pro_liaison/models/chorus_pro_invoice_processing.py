@@ -17,8 +17,11 @@ from odoo.osv import expression
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_motif import PROCESSING_TARGET_SELECTION
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_STATES
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
 
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro import text as chorus_text
 from chorus_pro.timeutil import paris_today
 
 PROCESSOR_GROUP = "chorus_pro_liaison.group_chorus_pro_processor"
@@ -27,6 +30,8 @@ MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
 
 DECISION_FIELDS = frozenset({
     "decision_status", "decision_motif", "decision_motif_id", "service_done_date",
+    # Renaming the main document from the worklist (the file keeps its Chorus name).
+    "main_attachment_name",
 })
 VALIDATION_FIELDS = frozenset({"chorus_pro_validated", "validation_reset_reason"})
 DUPLICATE_MOTIF_CODE = "duplicate"
@@ -48,8 +53,11 @@ class ChorusProInvoice(models.Model):
         "chorus.pro.motif",
         string="Usual motif",
         copy=False,
-        domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
-        help="Pick a usual motif to fill the motif text, then edit it if needed.",
+        # Only the motifs of the chosen decision (or of none): a motif never changes it.
+        domain="[('suggested_status', 'in', [decision_status, False]), "
+        "'|', ('company_id', '=', False), ('company_id', '=', company_id)]",
+        help="Pick a usual motif of the chosen decision to fill the motif text, then edit it "
+        "if needed.",
     )
     decision_motif = fields.Char(
         string="Motif",
@@ -121,6 +129,15 @@ class ChorusProInvoice(models.Model):
     validated_at = fields.Datetime(string="Validated at", readonly=True, copy=False)
     validation_reset_reason = fields.Char(
         string="Reason for withdrawing the validation", copy=False, tracking=True,
+    )
+
+    # ------------------------------------------------------------------ main document
+    main_attachment_name = fields.Char(
+        string="Main document",
+        compute="_compute_main_attachment_name",
+        inverse="_inverse_main_attachment_name",
+        help="The name of the invoice's main document, editable in place; its name in Chorus "
+        "Pro stays recorded on the file.",
     )
 
     # ------------------------------------------------------------------ rights (for views)
@@ -204,21 +221,35 @@ class ChorusProInvoice(models.Model):
             )]
         return []
 
+    @api.depends("main_attachment_pdf_id.name")
+    def _compute_main_attachment_name(self):
+        for invoice in self:
+            invoice.main_attachment_name = invoice.main_attachment_pdf_id.name or False
+
+    def _inverse_main_attachment_name(self):
+        for invoice in self:
+            attachment = invoice.main_attachment_pdf_id
+            if attachment and invoice.main_attachment_name != attachment.name:
+                # The file's own rules apply: extension kept, rename traced, Chorus name kept.
+                attachment.write({"name": invoice.main_attachment_name})
+
     # ------------------------------------------------------------------ onchange / checks
     @api.onchange("decision_status")
     def _onchange_decision_status(self):
         if self.decision_status == chorus_statuses.SERVICE_FAIT and not self.service_done_date:
             self.service_done_date = paris_today()
+        motif = self.decision_motif_id
+        if motif.suggested_status and motif.suggested_status != self.decision_status:
+            # A usual motif of another decision does not follow the decision it was not for.
+            if " ".join((self.decision_motif or "").split()) == " ".join(motif.text.split()):
+                self.decision_motif = False
+            self.decision_motif_id = False
 
     @api.onchange("decision_motif_id")
     def _onchange_decision_motif_id(self):
-        motif = self.decision_motif_id
-        if not motif:
-            return
-        self.decision_motif = motif.text
-        if motif.suggested_status:
-            self.decision_status = motif.suggested_status
-            self._onchange_decision_status()
+        # The motif fills the text only: the decision stays the one the user chose.
+        if self.decision_motif_id:
+            self.decision_motif = self.decision_motif_id.text
 
     @api.constrains("service_done_date")
     def _check_service_done_date(self):
@@ -242,6 +273,24 @@ class ChorusProInvoice(models.Model):
     def _chorus_check_write_rights(self, vals):
         user = self.env.user
         touched = set(vals)
+        # The company and Chorus account of a received invoice are those it arrived for:
+        # moving it would hand its bank details to another company and send its decisions
+        # through another company's Chorus Pro account.
+        moved = sorted(name for name in ("company_id", "account_id") if name in touched and any(
+            invoice[name].id != (vals[name] or False) for invoice in self))
+        if moved:
+            raise AccessError(_(
+                "A Chorus Pro invoice stays in the company and on the Chorus Pro account it was "
+                "received for: %(fields)s cannot be changed.",
+                fields=", ".join(self._fields[name].string for name in moved),
+            ))
+        if vals.get("message_main_attachment_id"):
+            self._chorus_check_main_attachment(vals["message_main_attachment_id"])
+        if vals.get("decision_motif"):
+            # Checked before the field's size would cut it: refused in words, never cut.
+            problem = self._chorus_motif_problem(vals["decision_motif"])
+            if problem:
+                raise UserError(problem)
         # What Chorus says and what the application records (status, amounts, bank details,
         # validator, mandate...) is read-only for people: only server code (sudo) writes it.
         read_only = sorted(
@@ -269,6 +318,17 @@ class ChorusProInvoice(models.Model):
                 and touched - VALIDATION_FIELDS):
             raise AccessError(_("You can only give or withdraw the internal validation of "
                                 "Chorus Pro invoices."))
+
+    def _chorus_check_main_attachment(self, attachment_id):
+        """The main file of an invoice is one of its own files, never another record's."""
+        attachment = self.env["ir.attachment"].sudo().browse(attachment_id).exists()
+        for invoice in self:
+            if not (attachment and attachment.res_model == invoice._name
+                    and attachment.res_id == invoice.id):
+                raise AccessError(_(
+                    "The main file of a Chorus Pro invoice can only be one of that invoice's "
+                    "own files."
+                ))
 
     def _chorus_write_validation(self, vals):
         validated = bool(vals["chorus_pro_validated"])
@@ -387,6 +447,16 @@ class ChorusProInvoice(models.Model):
             ))
         return reasons
 
+    @api.model
+    def _chorus_motif_problem(self, motif):
+        """Why this motif cannot reach Chorus Pro as typed (empty when it can): an invisible or
+        control character, or over Chorus's limit (never cut silently)."""
+        try:
+            chorus_text.check_motif(motif)
+        except chorus_text.TextRefused as refused:
+            return text_refusal_message(refused, self.env)
+        return ""
+
     def _chorus_push_blockers(self, target, *, motif="", service_date=None, mandate_number="",
                               user=None):
         """Every reason why this decision cannot be taken now (empty list when it can).
@@ -444,11 +514,9 @@ class ChorusProInvoice(models.Model):
                 current=invoice._status_label(current) or "?",
             ))
         # Motif
-        if len(motif) > chorus_statuses.MOTIF_MAX_LENGTH:
-            reasons.append(_(
-                "The motif has %(length)s characters; Chorus Pro accepts at most %(max)s.",
-                length=len(motif), max=chorus_statuses.MOTIF_MAX_LENGTH,
-            ))
+        problem = self._chorus_motif_problem(motif)
+        if problem:
+            reasons.append(problem)
         if not motif:
             if chorus_statuses.motif_required(target):
                 reasons.append(_(
@@ -520,6 +588,9 @@ class ChorusProInvoice(models.Model):
         user = user or self.env.user
         self.check_access("read")
         invoice = self.sudo()
+        problem = self._chorus_motif_problem(motif)
+        if problem:
+            raise UserError(problem)
         motif = " ".join(str(motif or "").split())
         mandate_number = (mandate_number or "").strip()
         if target == chorus_statuses.SERVICE_FAIT:
@@ -625,6 +696,7 @@ class ChorusProInvoice(models.Model):
 
     def action_confirm_decision(self):
         """Row button: confirm this invoice's decision now."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can send decisions to Chorus Pro."))
         if len(self) == 1:
@@ -642,6 +714,7 @@ class ChorusProInvoice(models.Model):
 
     def action_confirm_selected(self):
         """List header button: review the selected decisions (consequences), then confirm."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can send decisions to Chorus Pro."))
         with_decision = self.filtered("decision_status")
@@ -694,6 +767,7 @@ class ChorusProInvoice(models.Model):
 
     def action_send_pending(self):
         """"Send now" on a line whose decision is waiting to be sent."""
+        check_action_access(self, "write")
         pending = self.sudo().push_ids.filtered(lambda push: push.state == "pending")
         if not pending:
             raise UserError(_("No decision is waiting to be sent for this invoice."))
@@ -702,6 +776,7 @@ class ChorusProInvoice(models.Model):
         return self._chorus_outcome_notification(outcomes)
 
     def action_open_pushes(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -715,6 +790,7 @@ class ChorusProInvoice(models.Model):
     def action_preview_files(self):
         """Eye icon: the invoice PDF first, then the complementary attachments, in Odoo's
         file viewer."""
+        check_action_access(self, "read")
         self.ensure_one()
         attachments = self.env["ir.attachment"].search(
             [("res_model", "=", self._name), ("res_id", "=", self.id)]
@@ -831,6 +907,7 @@ class ChorusProInvoice(models.Model):
 
     def action_not_duplicate(self):
         """"Not a duplicate": clear the flag (and the proposed rejection)."""
+        check_action_access(self, "write")
         if not self.env.user.has_group(PROCESSOR_GROUP):
             raise AccessError(_("Only Chorus Pro processors can clear a duplicate suspicion."))
         for invoice in self.filtered("is_duplicate_suspect"):
@@ -848,6 +925,7 @@ class ChorusProInvoice(models.Model):
         return True
 
     def action_open_duplicate(self):
+        check_action_access(self, "read")
         self.ensure_one()
         if not self.duplicate_of_id:
             return False

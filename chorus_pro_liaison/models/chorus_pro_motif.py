@@ -5,7 +5,10 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+
 from chorus_pro import statuses as chorus_statuses
+from chorus_pro import text as chorus_text
 
 # The decisions of the processing screen (the library's list), with the names users know.
 PROCESSING_TARGET_LABELS = {
@@ -39,7 +42,9 @@ class ChorusProMotif(models.Model):
     )
     suggested_status = fields.Selection(
         PROCESSING_TARGET_SELECTION,
-        help="Decision this motif usually goes with; picking the motif selects it.",
+        string="Decision",
+        help="The decision this motif is offered for (empty: offered for every decision). "
+        "Picking a motif never changes the decision chosen.",
     )
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
@@ -52,13 +57,28 @@ class ChorusProMotif(models.Model):
     @api.constrains("text")
     def _check_text_length(self):
         for motif in self:
-            if len(chorus_statuses.clean_motif(motif.text or "")) != len(
-                " ".join((motif.text or "").split())
-            ):
-                raise ValidationError(
-                    _("A motif is limited to %(max)s characters (what Chorus Pro accepts).",
-                      max=chorus_statuses.MOTIF_MAX_LENGTH)
-                )
+            try:
+                chorus_text.check_motif(motif.text or "")
+            except chorus_text.TextRefused as refused:
+                raise ValidationError(text_refusal_message(refused, self.env)) from None
+
+    def _check_text_before_storing(self, vals_list):
+        # Before the field's size would cut it: a motif too long is refused, never cut.
+        for vals in vals_list:
+            if vals.get("text"):
+                try:
+                    vals["text"] = chorus_text.check_motif(vals["text"])
+                except chorus_text.TextRefused as refused:
+                    raise ValidationError(text_refusal_message(refused, self.env)) from None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_text_before_storing(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_text_before_storing([vals])
+        return super().write(vals)
 
     @api.model
     def _for_code(self, code, company=None):

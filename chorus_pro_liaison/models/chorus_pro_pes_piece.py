@@ -19,6 +19,8 @@ from types import SimpleNamespace
 
 from odoo import api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro import identifiers
 from chorus_pro.pes import Address, BankAccount, DgpBlock, Line, OriginRef, PesFile, Piece, Tiers
 from chorus_pro.pes import codes as pes_codes
@@ -78,6 +80,7 @@ class ChorusProPesPiece(models.Model):
                 piece.state = state if state in dict(PES_STATES) else "generated"
 
     def action_open_bordereau(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.bordereau_id._get_records_action(name=self.bordereau_id.display_name)
 

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from odoo import _, api, fields, models
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account_token import CONTEXT_RUN_KEY
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.mandating import MandateRunner
 from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer
 from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, commit, rollback
@@ -59,7 +60,8 @@ class ChorusProRun(models.Model):
     _inherit = ["mail.thread"]
     _order = "id desc"
 
-    name = fields.Char(compute="_compute_name", store=True)
+    # Computed when read, in the reader's language (not stored in the launcher's).
+    name = fields.Char(compute="_compute_name")
     company_id = fields.Many2one("res.company", required=True, index=True)
     account_id = fields.Many2one("chorus.pro.account", required=True, index=True, ondelete="cascade")
     run_type = fields.Selection(
@@ -70,7 +72,9 @@ class ChorusProRun(models.Model):
         [("manual", "Launched by a user"), ("cron", "Scheduled")], required=True, default="manual"
     )
     user_id = fields.Many2one("res.users", string="Launched by", default=lambda self: self.env.user)
-    state = fields.Selection(RUN_STATES, default="queued", required=True, index=True, tracking=True)
+    # Not tracked: the chatter would keep the states in the language of the process that ran
+    # it (the statusbar and the start and end times say it in the reader's language).
+    state = fields.Selection(RUN_STATES, default="queued", required=True, index=True)
     started_at = fields.Datetime(readonly=True)
     ended_at = fields.Datetime(readonly=True)
     duration = fields.Float(compute="_compute_duration", string="Duration (s)")
@@ -79,7 +83,11 @@ class ChorusProRun(models.Model):
     progress = fields.Float(compute="_compute_progress")
     count_failed = fields.Integer(string="Failed", readonly=True)
     count_calls = fields.Integer(string="Chorus Pro calls", readonly=True)
-    summary = fields.Text(readonly=True)
+    # The outcome is stored as facts (counters, numbers) and written out in the reader's
+    # language; only free texts (an error's own message) are stored as text.
+    summary = fields.Text(compute="_compute_summary", inverse="_inverse_summary")
+    summary_facts = fields.Json(string="Summary facts", readonly=True, copy=False)
+    summary_message = fields.Text(string="Summary text", readonly=True, copy=False)
     line_ids = fields.One2many("chorus.pro.run.line", "run_id", string="Run messages", readonly=True)
     failed_line_count = fields.Integer(compute="_compute_failed_line_count")
 
@@ -125,6 +133,82 @@ class ChorusProRun(models.Model):
         for run in self:
             when = fields.Datetime.context_timestamp(run, run.create_date or fields.Datetime.now())
             run.name = f"{labels.get(run.run_type, run.run_type)} {when:%d/%m/%Y %H:%M}"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # No "created" line in the chatter: it would stay in the creator's language (a
+        # scheduled run's is the server's); the run's form says when and by whom.
+        return super(ChorusProRun, self.with_context(mail_create_nolog=True)).create(vals_list)
+
+    @api.depends("summary_facts", "summary_message")
+    @api.depends_context("lang")
+    def _compute_summary(self):
+        for run in self:
+            facts = run.summary_facts
+            run.summary = run._render_summary(facts) if facts else (run.summary_message or False)
+
+    def _inverse_summary(self):
+        for run in self:
+            run.write({"summary_message": run.summary or False, "summary_facts": False})
+
+    def _render_summary(self, facts):
+        """The run's outcome in words, in the language of whoever reads it."""
+        self.ensure_one()
+        kind = facts.get("kind")
+        if kind == "sync":
+            return self._render_sync_summary(facts)
+        if kind == "mandate":
+            return self._render_mandate_summary(facts)
+        if kind == "skipped":
+            return self._skipped_summary()
+        if kind == "interrupted":
+            return self._interrupted_summary()
+        return self.summary_message or False
+
+    def _render_sync_summary(self, facts):
+        text = _(
+            "%(new)s new, %(updated)s updated, %(unchanged)s unchanged, %(failed)s failed.",
+            new=self.count_new,
+            updated=self.count_updated,
+            unchanged=self.count_unchanged,
+            failed=self.count_failed,
+        )
+        if facts.get("notices"):
+            text += " " + _("%(count)s notice(s): see the messages below.", count=facts["notices"])
+        if self.count_failed:
+            text += " " + _(
+                "The failed invoices are listed below with the reason; they are tried again at "
+                "the next retrieval."
+            )
+        return text
+
+    def _render_mandate_summary(self, facts):
+        numbers = facts.get("numbers") or []
+        text = _("%(count)s mandate(s) created", count=self.count_mandates)
+        if numbers:
+            text += _(" (n° %(first)s to %(last)s)", first=numbers[0], last=numbers[-1]) if len(
+                numbers) > 1 else _(" (n° %(first)s)", first=numbers[0])
+        text += _(", %(pushed)s sent to Chorus Pro as Mandatée.", pushed=self.count_pushed)
+        if facts.get("credit_notes"):
+            text += " " + _("%(count)s credit note(s) applied.", count=facts["credit_notes"])
+        if facts.get("skipped"):
+            text += " " + _("%(count)s already mandated (nothing done again).",
+                            count=facts["skipped"])
+        if facts.get("blocked"):
+            text += " " + _("%(count)s stopped: the reasons are listed below.",
+                            count=facts["blocked"])
+        if self.count_failed:
+            text += " " + _(
+                "%(count)s not accepted by Chorus Pro yet (see below): those Chorus Pro could "
+                "not receive are sent again automatically.", count=self.count_failed)
+        return text
+
+    def _writer_lang(self):
+        """The language messages written during the run are in: the launcher's (a scheduled
+        run: the company's)."""
+        self.ensure_one()
+        return (self.user_id.lang or self.company_id.partner_id.lang
+                or self.env.lang or "en_US")
 
     def _compute_duration(self):
         for run in self:
@@ -214,8 +298,8 @@ class ChorusProRun(models.Model):
                 "simple_notification",
                 {
                     "type": {"done": "success", "warning": "warning"}.get(self.state, "danger"),
-                    "title": self.name,
-                    "message": self.summary or "",
+                    "title": self.with_context(lang=self.user_id.lang).name,
+                    "message": self.with_context(lang=self.user_id.lang).summary or "",
                     "sticky": self.state not in ("done",),
                 },
             )
@@ -250,6 +334,9 @@ class ChorusProRun(models.Model):
             if not run._try_lock():
                 run._end_skipped()
                 continue
+            # What the run writes as it goes (its messages, the invoices' chatter) is in the
+            # launcher's language; its summary is rendered for each reader.
+            run = run.with_context(lang=run._writer_lang())
             try:
                 run._execute_locked()
             except BaseException:
@@ -289,6 +376,13 @@ class ChorusProRun(models.Model):
     def _end_skipped(self):
         """Another run of the same kind and account is being executed: this one does not start."""
         self.ensure_one()
+        self.write({"state": "skipped", "summary_facts": {"kind": "skipped"},
+                    "summary_message": False, "ended_at": fields.Datetime.now()})
+        self._notify(final=True)
+        self._commit()
+
+    def _skipped_summary(self):
+        self.ensure_one()
         if self.run_type == "mandate":
             summary = _(
                 "Another mandating run is in progress for %(company)s: this one did not start. "
@@ -299,9 +393,7 @@ class ChorusProRun(models.Model):
                 "A retrieval is already running for %(company)s; this one was not started. Its "
                 "results will appear when it ends.", company=self.company_id.name,
             )
-        self.write({"state": "skipped", "summary": summary, "ended_at": fields.Datetime.now()})
-        self._notify(final=True)
-        self._commit()
+        return summary
 
     # ------------------------------------------------------------------ interrupted runs
     def _interrupted_summary(self):
@@ -328,10 +420,12 @@ class ChorusProRun(models.Model):
             if not run._try_lock():
                 continue  # its process is alive
             try:
-                summary = run._interrupted_summary()
-                run.write({"state": "failed", "summary": summary,
-                           "ended_at": fields.Datetime.now()})
-                run._log(summary, level="error")
+                run.write({"state": "failed", "summary_facts": {"kind": "interrupted"},
+                           "summary_message": False, "ended_at": fields.Datetime.now()})
+                run.with_context(lang=run._writer_lang())._log(
+                    run.with_context(lang=run._writer_lang())._interrupted_summary(),
+                    level="error",
+                )
                 _logger.warning("Chorus Pro run %s (%s) was interrupted: marked failed",
                                 run.id, run.run_type)
             finally:
@@ -403,6 +497,7 @@ class ChorusProRun(models.Model):
         }
 
     def action_open_invoices(self):
+        check_action_access(self, "read")
         self.ensure_one()
         invoices = self.invoice_ids | self.line_ids.invoice_id
         return {
@@ -414,6 +509,7 @@ class ChorusProRun(models.Model):
         }
 
     def action_open_mandates(self):
+        check_action_access(self, "read")
         self.ensure_one()
         moves = self.mandate_request_ids.move_id
         action = {

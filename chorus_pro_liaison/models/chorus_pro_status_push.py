@@ -26,9 +26,10 @@ import psycopg2
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import STATUS_SELECTION
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
@@ -616,16 +617,17 @@ class ChorusProStatusPush(models.Model):
         if (self - mandatee or not self) and not user.has_group(
             "chorus_pro_liaison.group_chorus_pro_processor"
         ):
-            raise UserError(_("Only Chorus Pro processors can withdraw a decision.") if withdraw
-                            else _("Only Chorus Pro processors can send decisions to Chorus Pro."))
+            raise AccessError(_("Only Chorus Pro processors can withdraw a decision.") if withdraw
+                              else _("Only Chorus Pro processors can send decisions to Chorus Pro."))
         if mandatee and not user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can send or withdraw the status "
-                              "Mandatée."))
+            raise AccessError(_("Only mandating officers can send or withdraw the status "
+                                "Mandatée."))
 
     def action_retry(self):
         """"Send now": a pending push is sent at once. A push withdrawn or not sent is decided
         again by the current user: a new push, every rule checked anew (and, for Mandatée, only
         for a validated mandate)."""
+        check_action_access(self, "read")
         self._check_send_rights()
         for push in self.sorted("id"):
             if push.state == "failed":
@@ -647,6 +649,7 @@ class ChorusProStatusPush(models.Model):
 
     def action_cancel(self):
         """Withdraw a decision still waiting to be sent (e.g. to take another one)."""
+        check_action_access(self, "read")
         self._check_send_rights(withdraw=True)
         for push in self.sudo():
             if push.state != "pending" or not push._lock():

@@ -7,9 +7,10 @@ supplier are then matched at retrieval time without anyone looking.
 """
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice import IDENTIFIER_TYPE_SELECTION
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro.identifiers import compact_identifier
 
@@ -90,6 +91,12 @@ class ChorusProSupplier(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        if not self.env.su and "company_id" in vals and any(
+                supplier.company_id.id != (vals["company_id"] or False) for supplier in self):
+            raise AccessError(_(
+                "A remembered supplier match belongs to the company that made it: its company "
+                "cannot be changed (archive it and match the supplier in the other company)."
+            ))
         if "identifier" in vals:
             vals["identifier"] = compact_identifier(vals["identifier"])
         if "partner_id" in vals and "matched_by" not in vals:
@@ -133,6 +140,7 @@ class ChorusProSupplier(models.Model):
         })
 
     def action_open_invoices(self):
+        check_action_access(self, "read")
         self.ensure_one()
         field = "factor_identifier_key" if self.role == "factor" else "supplier_identifier_key"
         action = self.env["ir.actions.act_window"]._for_xml_id(

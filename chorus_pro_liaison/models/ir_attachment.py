@@ -10,6 +10,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from chorus_pro import text as chorus_text
+
 CHORUS_INVOICE = "chorus.pro.invoice"
 
 
@@ -69,7 +71,8 @@ class IrAttachment(models.Model):
     def _chorus_pro_renamed(self, name):
         """The new name, keeping the file's extension when the user left it out."""
         self.ensure_one()
-        name = " ".join((name or "").split())
+        # No folders, no invisible or control characters: "../../etc/passwd" is "passwd".
+        name = chorus_text.clean_file_name(name, default="")
         if not name:
             raise UserError(_("A file needs a name."))
         extension = os.path.splitext(self.chorus_pro_original_name or self.name or "")[1]

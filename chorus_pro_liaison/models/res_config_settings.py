@@ -2,6 +2,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
@@ -11,6 +13,9 @@ class ResConfigSettings(models.TransientModel):
         compute="_compute_chorus_pro_enabled",
         inverse="_inverse_chorus_pro_enabled",
         help="Liaison automatique Chorus Portail Pro for this company.",
+    )
+    chorus_pro_share_partners = fields.Boolean(
+        related="company_id.chorus_pro_share_partners", readonly=False,
     )
     chorus_pro_account_id = fields.Many2one(
         "chorus.pro.account", compute="_compute_chorus_pro_enabled"
@@ -32,5 +37,6 @@ class ResConfigSettings(models.TransientModel):
                 account.enabled = settings.chorus_pro_enabled
 
     def action_open_chorus_pro_account(self):
+        check_action_access(self, "read")
         account = self.env["chorus.pro.account"]._for_company(self.company_id, create=True)
         return account._action_open_form()

@@ -8,6 +8,9 @@ import logging
 import psycopg2
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro import identifiers
 
@@ -97,11 +100,13 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------ actions
     def action_chorus_pro_history(self):
         """Past Chorus invoices, vendor bills and payments of this partner."""
+        check_action_access(self, "read")
         self.ensure_one()
         return self.env["chorus.pro.partner.history"]._open_for(self.commercial_partner_id)
 
     def action_chorus_pro_pick_for_match(self):
         """The "…" list of the matching screen: this partner becomes the selected one."""
+        check_action_access(self, "read")
         self.ensure_one()
         match = self.env["chorus.pro.supplier.match"].browse(
             self.env.context.get("chorus_pro_match_id")
@@ -113,3 +118,21 @@ class ResPartner(models.Model):
             field = "partner_id"
         match.write({field: self.commercial_partner_id.id})
         return match._reopen(_("Valider les tiers"))
+
+
+class ResPartnerBank(models.Model):
+    _inherit = "res.partner.bank"
+
+    @api.constrains("acc_number")
+    def _check_chorus_pro_iban(self):
+        """A number written as an IBAN must be one: a typo would send a mandate's payment to
+        nobody (rejected) or to someone else."""
+        for bank in self:
+            if identifiers.looks_like_iban(bank.acc_number) and not identifiers.is_valid_iban(
+                bank.acc_number
+            ):
+                raise ValidationError(_(
+                    "%(number)s is not a valid IBAN: its check digits or its length for the "
+                    "country do not match. Copy it again from the supplier's RIB.",
+                    number=identifiers.mask_iban(bank.acc_number) or bank.acc_number[:4],
+                ))

@@ -48,6 +48,10 @@ def chorus_error_message(error, env):
         errors.ChorusPayloadTooLarge: lambda: _(
             "The file is too large for Chorus Pro to send in one piece (HTTP 413).%(detail)s",
             detail=detail),
+        errors.ChorusOutcomeUnknown: lambda: _(
+            "Chorus Pro answered without saying whether it accepted the status change: the "
+            "outcome is unknown. The invoice's history in Chorus Pro is read before the decision "
+            "is sent again, so it is never sent twice."),
         errors.ChorusMalformedResponse: lambda: _(
             "Chorus Pro sent an answer that could not be read.%(detail)s Nothing was lost; "
             "the operation can be tried again later.", detail=detail),
@@ -66,3 +70,75 @@ def chorus_error_message(error, env):
         if kind in explanations:
             return explanations[kind]()
     return _("Chorus Pro error: %(message)s", message=error.message or str(error))
+
+
+def pivot_error_message(error, env):
+    """A :class:`chorus_pro.pivot.PivotError` in the user's words: where in the file (invoice
+    rank, number, IdCPRO, XML line) and what is wrong, all translated (never the library's
+    English inside a French sentence)."""
+    _ = env._
+    params = error.params
+    reasons = {
+        "malformed_xml": lambda: _(
+            "the XML is malformed (%(detail)s); %(read)s invoice(s) read before it",
+            detail=params.get("detail", ""), read=params.get("read", 0)),
+        "doctype": lambda: _("a DOCTYPE declaration is not allowed in a PIVOT file"),
+        "not_pivot": lambda: _("this is not a PIVOT invoice file (root element <%(root)s>)",
+                               root=params.get("root", "")),
+        "missing_amount": lambda: _("the amount %(path)s is missing", path=params.get("path", "")),
+        "invalid_decimal": lambda: _("the amount %(path)s is not a number (%(value)s)",
+                                     path=params.get("path", ""), value=params.get("value", "")),
+        "invalid_date": lambda: _("the date %(path)s is not a date (%(value)s)",
+                                  path=params.get("path", ""), value=params.get("value", "")),
+        "invalid_integer": lambda: _("%(path)s is not a whole number (%(value)s)",
+                                     path=params.get("path", ""), value=params.get("value", "")),
+        "missing_data": lambda: _("the invoice data (DonneesFacture) is missing"),
+        "missing_number": lambda: _("the invoice number (DonneesFacture/Id) is missing"),
+        "missing_supplier_identifier": lambda: _(
+            "the supplier identifier (Fournisseur/Identifiant) is missing"),
+        "invalid_line_order": lambda: _("a line number (Ligne/@NumOrdre) is invalid (%(value)s)",
+                                        value=params.get("value", "")),
+        "not_base64": lambda: _("the content of attachment %(label)s cannot be decoded",
+                                label=params.get("label", "")),
+    }
+    explain = reasons.get(error.code)
+    reason = explain() if explain else error.reason
+    where = []
+    if error.position:
+        where.append(_("invoice no. %(position)s in the file", position=error.position))
+    if error.invoice_number:
+        where.append(_("number %(number)s", number=error.invoice_number))
+    if error.chorus_id:
+        where.append(_("IdCPRO %(id)s", id=error.chorus_id))
+    if error.line:
+        where.append(_("XML line %(line)s", line=error.line))
+    if where:
+        return _("%(where)s: %(reason)s", where=", ".join(where), reason=reason)
+    return reason
+
+
+def text_refusal_message(refused, env, what=None):
+    """A :class:`chorus_pro.text.TextRefused` in words: the character and where it is, the limit,
+    the expected shape. ``what`` names the text (default: the motif)."""
+    _ = env._
+    what = what or _("The motif")
+    params = refused.params
+    if refused.code == "character":
+        return _(
+            "%(what)s contains an invisible or control character (%(char)s, at position "
+            "%(position)s): retype it without that character (it often comes from a copy and "
+            "paste).", what=what, char=params["char"], position=params["position"],
+        )
+    if refused.code == "too_long":
+        return _(
+            "%(what)s has %(length)s characters; Chorus Pro accepts at most %(limit)s. Shorten "
+            "it (nothing is cut for you: the supplier would read half a sentence).",
+            what=what, length=params["length"], limit=params["limit"],
+        )
+    if refused.code == "nature_shape":
+        return _(
+            "The budget article \"%(value)s\" is not a nature of the chart of accounts: "
+            "%(min)s to %(max)s digits, the first not 0, nothing else (for example 6042).",
+            value=params["value"], min=params["min"], max=params["max"],
+        )
+    return str(refused)

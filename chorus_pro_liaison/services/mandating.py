@@ -110,7 +110,8 @@ class MandateRunner:
             raise
         self._close_client()
         state = "warning" if self.blocked or run.count_failed else "done"
-        run.write({"state": state, "summary": self._summary()})
+        run.write({"state": state, "summary_facts": self._summary_facts(),
+                   "summary_message": False})
         _logger.info("Chorus Pro mandating run %s: %s mandates in %.1f s", run.id,
                      run.count_mandates, time.monotonic() - started)
 
@@ -128,27 +129,20 @@ class MandateRunner:
             run._commit()
             run._notify()
 
-    def _summary(self):
+    def _summary_facts(self):
+        """The facts the run's summary is written from, in each reader's language."""
         run = self.run
         requests = run.mandate_request_ids
         numbers = sorted(n for n in requests.move_id.mapped("chorus_pro_mandate_number") if n)
-        text = _("%(count)s mandate(s) created", count=run.count_mandates)
-        if numbers:
-            text += _(" (n° %(first)s to %(last)s)", first=numbers[0], last=numbers[-1]) if len(
-                numbers) > 1 else _(" (n° %(first)s)", first=numbers[0])
-        text += _(", %(pushed)s sent to Chorus Pro as Mandatée.", pushed=run.count_pushed)
-        credit_notes = requests.filtered(lambda r: r.state == "done" and r.invoice_id.credit_note_outcome)
-        if credit_notes:
-            text += " " + _("%(count)s credit note(s) applied.", count=len(credit_notes))
-        if self.skipped:
-            text += " " + _("%(count)s already mandated (nothing done again).", count=self.skipped)
-        if self.blocked:
-            text += " " + _("%(count)s stopped: the reasons are listed below.", count=self.blocked)
-        if run.count_failed:
-            text += " " + _(
-                "%(count)s not accepted by Chorus Pro yet (see below): those Chorus Pro could "
-                "not receive are sent again automatically.", count=run.count_failed)
-        return text
+        credit_notes = requests.filtered(
+            lambda r: r.state == "done" and r.invoice_id.credit_note_outcome)
+        return {
+            "kind": "mandate",
+            "numbers": [numbers[0], numbers[-1]] if len(numbers) > 1 else numbers,
+            "credit_notes": len(credit_notes),
+            "skipped": self.skipped,
+            "blocked": self.blocked,
+        }
 
     # ------------------------------------------------------------------ mandates
     def _user_env_model(self, model):

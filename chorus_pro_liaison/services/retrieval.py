@@ -24,7 +24,8 @@ The path of an invoice: :meth:`InvoiceSynchronizer.execute` → searches (``_sea
 ``_process_chunk`` per batch: what is new or changed → HTTP (histories, PIVOT downloads) with
 nothing pending in the transaction → ``_write_batch`` (values from ``chorus_pro.mapping``,
 ``chorus.pro.invoice._apply_history``) → ``_store_downloads`` (files) → ``_complete_factored``
-(consult) → ``_after_sync`` (``chorus.pro.invoice._chorus_after_retrieval``: what each step does
+(consult) → ``_complete_pdf_renderings`` (Chorus's PDF of an invoice deposited as XML) →
+``_after_sync`` (``chorus.pro.invoice._chorus_after_retrieval``: what each step does
 with new or changed invoices) → the batch is committed (``_end_batch``).
 """
 
@@ -35,35 +36,39 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg2
 
-from odoo import _, fields
+from odoo import Command, _, fields
 from odoo.tools import split_every
 
 from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
+    pivot_error_message,
 )
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro import statuses as chorus_statuses
-from chorus_pro.pivot import PivotError, iter_pivot_invoices
+from chorus_pro.pivot import (
+    CODE_DAMAGED_ARCHIVE as PIVOT_DAMAGED_ARCHIVE,
+    CODE_UNSAFE_NAME as PIVOT_UNSAFE_NAME,
+    CODE_ZIP_BOMB as PIVOT_ZIP_BOMB,
+    PivotError,
+    iter_pivot_invoices,
+)
+from chorus_pro.retrieval import (
+    BATCH_SIZE,
+    PAGE_SIZE,
+    chunked,
+    download_bundles,
+    history_needed,
+)
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
 _logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 100
-DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
+# A listing that moved while it was paged is listed again, at most this many times in all.
+MAX_LISTINGS = 3
 UNAVAILABLE_RETRY_HOURS = 24
-
-
-def chunked(iterable, size):
-    chunk = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+PDF_RENDERINGS_PER_CALL = 50  # Chorus's PDFs of invoices deposited as XML, asked together
 
 
 class SyncInterrupted(Exception):
@@ -84,12 +89,19 @@ class InvoiceSynchronizer:
             )
         )
         # Invoices per committed batch: a crash loses at most one batch.
+        params = self.env["ir.config_parameter"].sudo()
         self.batch_size = max(1, int(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "chorus_pro_liaison.sync_batch_size", BATCH_SIZE
-            )
+            params.get_param("chorus_pro_liaison.sync_batch_size", BATCH_SIZE)
         ))
+        self.page_size = max(1, int(
+            params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
+        ))
+        # Read once: the HTTP phase runs in worker threads, which never touch the ORM.
+        self.workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        self.bundle_cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
         self.seen = set()
+        # Invoices this run created: no VAT lines nor lines to replace yet (see _store_pivot).
+        self.fresh_ids = set()
         self.failed_ids = set()
         # Invoices that could not be recorded keep the watermark back (see _record_failure):
         # None, or the earliest status change (UTC naive) to examine again; False when unknown.
@@ -111,6 +123,14 @@ class InvoiceSynchronizer:
         if not first_sync:
             window_from = account.last_sync_at - timedelta(hours=account.sync_overlap_hours or 0)
         run.write({"window_from": window_from, "window_to": now})
+        if not account.structure_chorus_id:
+            # Without a structure, Chorus lists the invoices of every structure the technical
+            # account is attached to: another company's among them.
+            message = _("Choose the recipient structure on the Chorus Pro account first (Load "
+                        "my structures): the retrieval brings the invoices of that structure.")
+            run.write({"state": "failed", "summary": message})
+            run._log(message, level="error")
+            return
         self._after_sync_leftovers()
         try:
             with account._chorus_client(
@@ -159,68 +179,87 @@ class InvoiceSynchronizer:
         state = "warning" if run.count_failed or run.line_ids.filtered(
             lambda line: line.level != "info"
         ) else "done"
-        run.write({"state": state, "summary": self._summary()})
+        run.write({"state": state, "summary_facts": self._summary_facts(),
+                   "summary_message": False})
 
-    def _summary(self):
-        run = self.run
-        text = _(
-            "%(new)s new, %(updated)s updated, %(unchanged)s unchanged, %(failed)s failed.",
-            new=run.count_new,
-            updated=run.count_updated,
-            unchanged=run.count_unchanged,
-            failed=run.count_failed,
-        )
-        notices = len(run.line_ids.filtered(lambda line: line.level == "warning"))
-        if notices:
-            text += " " + _(
-                "%(count)s notice(s): see the messages below.", count=notices
-            )
-        if run.count_failed:
-            text += " " + _(
-                "The failed invoices are listed below with the reason; they are tried again at "
-                "the next retrieval."
-            )
-        return text
+    def _summary_facts(self):
+        """The facts the run's summary is written from, in each reader's language."""
+        notices = len(self.run.line_ids.filtered(lambda line: line.level == "warning"))
+        return {"kind": "sync", "notices": notices}
 
     # ------------------------------------------------------------------ searching
     def _search_specs(self, first_sync, window_from, now):
-        """(label, kwargs, works?) of each search to run."""
+        """(label, kwargs, works?) of each search to run. Every search is made for ordinary
+        invoices and for works invoices alike (their own API): a works invoice waiting for a
+        decision has its payment delay running just the same."""
         account = self.account
-        structure = account.structure_chorus_id or None
+        structure = account.structure_chorus_id
         to = now.replace(tzinfo=timezone.utc)
-        specs = []
+        searches = []
         if first_sync:
             # Invoices still waiting for our decision come in whatever their date: their
-            # payment delay is already running.
+            # payment delay is already running. Later runs see them change in their window.
             for status in sorted(chorus_statuses.AWAITING_DECISION):
-                specs.append(("pending", {"recipient_id": structure, "statuses": [status]}, False))
+                searches.append(("pending", {"recipient_id": structure, "statuses": [status]}))
             cutoff = account.sync_cutoff_date
             since = None
             if cutoff and account.sync_cutoff_mode == "skip":
                 # The cutoff is a Paris date (like the status dates compared with it).
                 since = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=PARIS)
-            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
-                                     "status_changed_to": to}, False))
-            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
-                                    "status_changed_to": to}, True))
         else:
             since = window_from.replace(tzinfo=timezone.utc)
-            specs.append(("window", {"recipient_id": structure, "status_changed_from": since,
-                                     "status_changed_to": to}, False))
-            specs.append(("works", {"recipient_id": structure, "status_changed_from": since,
-                                    "status_changed_to": to}, True))
-        return specs
+        searches.append(("window", {"recipient_id": structure, "status_changed_from": since,
+                                    "status_changed_to": to}))
+        return [(label, kwargs, works) for label, kwargs in searches for works in (False, True)]
 
     def _examine_everything(self, first_sync, window_from, now):
-        for _label, kwargs, works in self._search_specs(first_sync, window_from, now):
-            search = (
-                self.client.search_works_invoices(**kwargs)
-                if works
-                else self.client.search_received_invoices(**kwargs)
-            )
-            for chunk in chunked(self._with_total(search), self.batch_size):
-                self._process_chunk(chunk, first_sync=first_sync)
-                self._end_batch()
+        for label, kwargs, works in self._search_specs(first_sync, window_from, now):
+            self._examine_search(label, kwargs, works, first_sync)
+
+    def _examine_search(self, label, kwargs, works, first_sync):
+        """Page through one search. Chorus keeps receiving invoices meanwhile: one arriving or
+        leaving before the page being read shifts the others, and one may be skipped at a page
+        boundary. The ids collected are checked against the totals announced, and the search is
+        listed again when they differ (what was already examined is not examined twice)."""
+        search_for = (self.client.search_works_invoices if works
+                      else self.client.search_received_invoices)
+        for listing in range(MAX_LISTINGS):
+            search = search_for(page_size=self.page_size, **kwargs)
+            collected = set()
+            items = self._listed(search, collected, count_total=listing == 0)
+            self._process_chunks(chunked(items, self.batch_size), first_sync)
+            announced = search.totals[0] if search.totals else None
+            if not search.total_moved and (
+                    announced is None or len(collected) + search.skipped >= announced):
+                return
+            _logger.info("Chorus Pro retrieval, run %s: the %s search moved while it was "
+                         "paged (%s listed, totals %s); listed again", self.run.id, label,
+                         len(collected), search.totals)
+        # Still moving: this run cannot vouch for the listing; the next one looks again.
+        self.hold_watermark = False
+        self.run._log(
+            _("Chorus Pro's list of invoices kept changing while it was read: the next "
+              "retrieval reads it again, so that no invoice is left behind."),
+            level="warning",
+        )
+
+    def _listed(self, search, collected, count_total=True):
+        """The items of a search not examined yet by this run, the ids collected; the total is
+        added to the run's "to examine" counter (the first listing only)."""
+        structure = self.account.structure_chorus_id
+        items = self._with_total(search) if count_total else search
+        for summary in items:
+            collected.add(summary.chorus_id)
+            if summary.recipient_id and summary.recipient_id != structure:
+                # Another structure's invoice (a portal ignoring the filter): not ours.
+                if count_total and self.run.total:
+                    self.run.total -= 1
+                continue
+            if not count_total and summary.chorus_id in self.seen:
+                continue
+            if not count_total:
+                self.run.total += 1
+            yield summary
 
     def _with_total(self, search):
         """Iterate a search, adding its total to the run's "to examine" counter once known."""
@@ -243,7 +282,51 @@ class InvoiceSynchronizer:
         run._notify()
 
     # ------------------------------------------------------------------ one chunk
+    def _process_chunks(self, chunks, first_sync):
+        """Each chunk: planned (what is new or changed), its Chorus calls made (histories, PIVOT
+        downloads), then written and committed. The calls of the next chunk run in a worker
+        thread while this one is written: Odoo's work and Chorus's latency overlap, with the
+        same calls in flight (one chunk's calls at a time)."""
+        ahead = None  # (todo, future of its calls)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chorus-fetch") as fetcher:
+            try:
+                for chunk in chunks:
+                    todo = self._plan_chunk(chunk, first_sync)
+                    previous = ahead
+                    ahead = (todo, fetcher.submit(self._fetch, todo) if todo else None)
+                    if previous is not None:
+                        self._write_fetched(*previous)
+                        self._end_batch()
+                if ahead is not None:
+                    current, ahead = ahead, None
+                    self._write_fetched(*current)
+                    self._end_batch()
+            finally:
+                if ahead is not None and ahead[1] is not None:
+                    # Interrupted: the files fetched ahead are not kept.
+                    try:
+                        self._cleanup(ahead[1].result()[1])
+                    except Exception:  # noqa: BLE001 - already failing
+                        pass
+
     def _process_chunk(self, summaries, first_sync=False):
+        """One chunk, its calls made here (no overlap)."""
+        todo = self._plan_chunk(summaries, first_sync)
+        if todo:
+            self._write_fetched(todo, None)
+
+    def _fetch(self, todo):
+        """The Chorus calls of a planned chunk: HTTP only (a worker thread, no ORM)."""
+        histories = self._fetch_histories([
+            summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
+            if not is_new or history_needed(summary)])
+        downloads = self._fetch_downloads(
+            [summary for summary, _invoice, _new, _history, files in todo if files])
+        return histories, downloads
+
+    def _plan_chunk(self, summaries, first_sync=False):
+        """What is new or changed in ``summaries``: the todo list ``(summary, invoice or None,
+        is_new, as_history, needs_files)``, empty when nothing is to be done."""
         run = self.run
         fresh = []
         for summary in summaries:
@@ -254,7 +337,7 @@ class InvoiceSynchronizer:
             self.seen.add(summary.chorus_id)
             fresh.append(summary)
         if not fresh:
-            return
+            return []
         existing = {
             invoice.chorus_id: invoice
             for invoice in self.Invoice.search(
@@ -289,6 +372,7 @@ class InvoiceSynchronizer:
                 invoice.chorus_status_code != summary.status
                 or (status_at and invoice.status_datetime != status_at)
                 or invoice.id in awaiting_history
+                or invoice.history_pending
             )
             needs_files = invoice.files_state in ("pending", "error") or (
                 changed and invoice.files_state == "unavailable"
@@ -301,17 +385,24 @@ class InvoiceSynchronizer:
                 todo.append((summary, invoice, False, False, bool(needs_files)))
             else:
                 run.count_unchanged += 1
+        return todo
+
+    def _write_fetched(self, todo, future):
+        """Write a planned chunk once its calls are made (``future``: made ahead in a worker
+        thread; None: made now)."""
         if not todo:
             return
-        # HTTP first, with nothing pending in this transaction (no row is locked while Chorus
-        # is waited for), then all the writes of the batch, committed together.
+        # Nothing pending in this transaction while Chorus is waited for (no row is locked),
+        # then all the writes of the batch, committed together.
         self.run._commit()
-        histories = self._http_histories(
-            [summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
-             if not is_new or summary.status != chorus_statuses.MISE_A_DISPOSITION]
-        )
+        raw_histories, raw_downloads = future.result() if future else self._fetch(todo)
+        try:
+            histories = self._histories_outcome(raw_histories)
+        except BaseException:
+            self._cleanup(raw_downloads)
+            raise
+        downloads = self._downloads_outcome(raw_downloads)
         file_items = [summary for summary, _invoice, _new, _history, files in todo if files]
-        downloads = self._http_downloads(file_items)
         try:
             records = self._write_batch(todo, histories)
             items = {summary.chorus_id: (summary, records[summary.chorus_id][1])
@@ -320,7 +411,15 @@ class InvoiceSynchronizer:
         finally:
             self._cleanup(downloads)
         self._download_singly(retry_singly, items)
+        # A new invoice whose PIVOT says it was completed (or recycled) went through a
+        # suspension before this first look: its history tells the payment delay's interruption.
+        self._read_histories(self.Invoice.browse([
+            invoice.id for chorus_id, (_s, invoice, is_new) in records.items()
+            if is_new and chorus_id not in histories and invoice.redelivery
+            and invoice.redelivery.strip().lower() not in ("non", "no")
+        ]))
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
+        self._complete_pdf_renderings([invoice for _s, invoice, _n in records.values()])
         touched = self.Invoice.browse([invoice.id for _s, invoice, _n in records.values()])
         self.run.invoice_ids = [(4, invoice_id) for invoice_id in touched.ids]
         self._after_sync(touched)
@@ -337,19 +436,31 @@ class InvoiceSynchronizer:
         )
 
     def _write_batch_together(self, todo, histories):
-        records = {}
+        written = {}
+        new_vals, new_summaries = [], []
         for summary, invoice, is_new, as_history, _files in todo:
-            written = self._write_invoice(summary, invoice, is_new, as_history)
-            records[summary.chorus_id] = (summary, written, is_new)
+            if is_new:
+                # Created together below: one INSERT for the batch.
+                new_vals.append(self._new_invoice_values(summary, as_history))
+                new_summaries.append(summary)
+                continue
+            written[summary.chorus_id] = self._write_invoice(summary, invoice, False, False)
+        if new_vals:
+            created = self.Invoice.create(new_vals)
+            written.update(zip([summary.chorus_id for summary in new_summaries], created))
+            self.fresh_ids.update(created.ids)
+        records = {
+            summary.chorus_id: (summary, written[summary.chorus_id], is_new)
+            for summary, _invoice, is_new, _history, _files in todo
+        }
         for chorus_id, (history, error) in histories.items():
             if chorus_id not in records:
                 continue
             invoice = records[chorus_id][1]
             if error is not None:
-                self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                      reason=chorus_error_message(error, self.env)))
+                self._history_unavailable(invoice, error)
                 continue
-            invoice._apply_history(history)
+            self._apply_history(invoice, history)
         return records
 
     def _write_batch_one_by_one(self, todo, histories):
@@ -367,13 +478,52 @@ class InvoiceSynchronizer:
                 continue
             summary, invoice = records[chorus_id][:2]
             if error is not None:
-                self._fail(invoice, _("Status history unavailable: %(reason)s",
-                                      reason=chorus_error_message(error, self.env)))
+                self._isolated(self._history_unavailable, invoice, error)
                 continue
-            _done, error = self._isolated(invoice._apply_history, history)
+            _done, error = self._isolated(self._apply_history, invoice, history)
             if error is not None:
                 self._record_failure(summary, invoice, error)
         return records
+
+    # ------------------------------------------------------------------ histories
+    @staticmethod
+    def _apply_history(invoice, history):
+        invoice._apply_history(history)
+        if invoice.history_pending:
+            invoice.history_pending = False
+
+    def _history_unavailable(self, invoice, error):
+        """The history could not be read: the invoice is kept, flagged, and its history read
+        again by the next retrieval (see _retry_unfinished)."""
+        invoice.history_pending = True
+        self.run._log(
+            _("Status history unavailable: %(reason)s It is read again at the next retrieval.",
+              reason=chorus_error_message(error, self.env)),
+            level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+            invoice=invoice,
+        )
+
+    def _read_histories(self, invoices):
+        """Read and store the history of ``invoices`` (flagged first: a run interrupted on the
+        way leaves them to the next one)."""
+        if not invoices:
+            return
+        invoices.write({"history_pending": True})
+        self.run._commit()
+        histories = self._http_histories(invoices.mapped("chorus_id"))
+        for invoice in invoices:
+            history, error = histories[invoice.chorus_id]
+            if error is not None:
+                self._isolated(self._history_unavailable, invoice, error)
+                continue
+            _done, error = self._isolated(self._apply_history, invoice, history)
+            if error is not None:
+                self.run._log(
+                    _("Status history unavailable: %(reason)s It is read again at the next "
+                      "retrieval.", reason=self._error_text(error)),
+                    level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
+                    invoice=invoice,
+                )
 
     # ------------------------------------------------------------------ checks on arrival
     def _after_sync(self, invoices):
@@ -447,8 +597,12 @@ class InvoiceSynchronizer:
             self.services = services
             return None, error
 
-    @staticmethod
-    def _error_text(error):
+    def _error_text(self, error):
+        # The library's errors are written out in the user's words, never quoted in English.
+        if isinstance(error, chorus_errors.ChorusProError):
+            return chorus_error_message(error, self.env)
+        if isinstance(error, PivotError):
+            return pivot_error_message(error, self.env)
         if isinstance(error, psycopg2.Error):
             return (error.pgerror or str(error)).strip()
         return str(error.args[0]) if getattr(error, "args", None) else str(error)
@@ -479,30 +633,40 @@ class InvoiceSynchronizer:
     def _write_invoice(self, summary, invoice, is_new, as_history):
         """Create or update one invoice from its search summary (metadata)."""
         run = self.run
-        vals = self._values_from_summary(summary)
         if is_new:
-            vals.update(
-                company_id=self.company.id,
-                account_id=self.account.id,
-                chorus_id=summary.chorus_id,
-                imported_as_history=as_history,
-                files_state="pending",
-                duplicate_check_pending=True,
-            )
-            if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
-                # Its first mise à disposition is its current status: no history call needed.
-                vals.update(
-                    mise_a_disposition_at=to_utc_naive(summary.status_datetime),
-                    mise_a_disposition_date=paris_date(summary.status_datetime),
-                )
-            run.count_new += 1
-            return self.Invoice.create(vals)
+            created = self.Invoice.create(self._new_invoice_values(summary, as_history))
+            self.fresh_ids.add(created.id)
+            return created
+        vals = self._values_from_summary(summary)
         previous = invoice.chorus_status_code
         invoice.write(vals)
         if previous != summary.status:
             invoice._post_status_change(previous, summary.status, summary.status_comment)
         run.count_updated += 1
         return invoice
+
+    def _new_invoice_values(self, summary, as_history):
+        """The values of an invoice seen for the first time (counted as new)."""
+        vals = self._values_from_summary(summary)
+        vals.update(
+            company_id=self.company.id,
+            account_id=self.account.id,
+            # Keyed by its structure too: one Chorus invoice is one record, whatever the
+            # company (chorus.pro.invoice's unique index).
+            recipient_chorus_id=vals.get("recipient_chorus_id") or self.account.structure_chorus_id,
+            chorus_id=summary.chorus_id,
+            imported_as_history=as_history,
+            files_state="pending",
+            duplicate_check_pending=True,
+        )
+        if summary.status == chorus_statuses.MISE_A_DISPOSITION and summary.status_datetime:
+            # Its first mise à disposition is its current status: no history call needed.
+            vals.update(
+                mise_a_disposition_at=to_utc_naive(summary.status_datetime),
+                mise_a_disposition_date=paris_date(summary.status_datetime),
+            )
+        self.run.count_new += 1
+        return vals
 
     def _service_for(self, chorus_id, code, name):
         """The account's service ``chorus_id``; a service Chorus names that we do not know yet
@@ -527,10 +691,16 @@ class InvoiceSynchronizer:
     # ------------------------------------------------------------------ HTTP phase
     def _http_histories(self, chorus_ids):
         """{chorus_id: (StatusHistory, None) or (None, error)}; Chorus unreachable interrupts."""
-        results = self._parallel(
+        return self._histories_outcome(self._fetch_histories(chorus_ids))
+
+    def _fetch_histories(self, chorus_ids):
+        """HTTP only (may run in a worker thread): [(chorus_id, history, error)]."""
+        return self._parallel(
             [(chorus_id, chorus_id) for chorus_id in chorus_ids],
             lambda chorus_id: self.client.get_history(chorus_id),
         )
+
+    def _histories_outcome(self, results):
         outcome = {}
         for chorus_id, history, error in results:
             if isinstance(error, chorus_errors.ChorusTransportError):
@@ -542,24 +712,18 @@ class InvoiceSynchronizer:
         """Download PIVOT bundles under the size cap, a few in flight; returns a list of
         (chorus ids, DownloadedFile or error). A bundle refused as a whole is split in halves
         until the bad invoice is isolated. The files are temporary: see :meth:`_cleanup`."""
+        return self._downloads_outcome(self._fetch_downloads(summaries, single=single))
+
+    def _fetch_downloads(self, summaries, single=False):
+        """HTTP only (may run in a worker thread): [(chorus ids, DownloadedFile or error)]."""
         if not summaries:
             return []
         if single:
             bundles = [[summary.chorus_id] for summary in summaries]
         else:
-            cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
-            bundles, current, current_size = [], [], 0
-            for summary in summaries:
-                size = summary.size or DEFAULT_SIZE
-                if current and current_size + size > cap:
-                    bundles.append(current)
-                    current, current_size = [], 0
-                current.append(summary.chorus_id)
-                current_size += size
-            if current:
-                bundles.append(current)
+            bundles = download_bundles(summaries, self.bundle_cap)
         outcomes = []
-        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        workers = self.workers
         try:
             if workers == 1 or len(bundles) == 1:
                 for bundle in bundles:
@@ -571,6 +735,10 @@ class InvoiceSynchronizer:
         except BaseException:
             self._cleanup(outcomes)
             raise
+        return outcomes
+
+    def _downloads_outcome(self, outcomes):
+        """Chorus unreachable interrupts (the files are removed); the downloads are counted."""
         interrupted = next(
             (error for _ids, error in outcomes if isinstance(error, chorus_errors.ChorusTransportError)),
             None,
@@ -658,8 +826,13 @@ class InvoiceSynchronizer:
         by_number = {}
         for chorus_id in remaining:
             by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
+        # Together, the VAT lines and lines of the bundle's new invoices are created at once.
+        children = None if isolate else {}
+        unreadable = []  # invoices of the bundle refused alone (zip bomb, bad data...)
         try:
-            for position, pivot in enumerate(iter_pivot_invoices(downloaded.path)):
+            for index, pivot in enumerate(
+                    iter_pivot_invoices(downloaded.path, on_error="skip", errors=unreadable)):
+                position = index + len(unreadable)  # its rank in the file, skipped ones included
                 chorus_id = pivot.chorus_id
                 if chorus_id not in remaining:
                     # PIVOT before V2_02 has no IdCPRO: fall back on the invoice number, then order.
@@ -672,26 +845,58 @@ class InvoiceSynchronizer:
                 remaining.remove(chorus_id)
                 summary, invoice = items[chorus_id]
                 if not isolate:
-                    self._store_invoice_files(invoice, summary, pivot)
+                    self._store_invoice_files(invoice, summary, pivot, children)
                     continue
                 _done, error = self._isolated(self._store_invoice_files, invoice, summary, pivot)
                 if error is not None:
                     self._fail(invoice, _("The files of this invoice could not be recorded: "
                                           "%(reason)s", reason=self._error_text(error)))
         except PivotError as error:
+            self._fail_unreadable(unreadable, ids, remaining, by_number, items)
             if split and len(remaining) > 1:
                 return remaining
             for chorus_id in remaining:
                 self._fail(items[chorus_id][1], _(
-                    "The PIVOT file sent by Chorus Pro is malformed: %(error)s", error=str(error)))
+                    "The PIVOT file sent by Chorus Pro is malformed: %(error)s",
+                    error=pivot_error_message(error, self.env)))
             return []
+        for model, values in (children or {}).items():
+            self.env[model].sudo().create(values)
+        self._fail_unreadable(unreadable, ids, remaining, by_number, items)
         for chorus_id in remaining:
             self._fail(items[chorus_id][1], _(
                 "Chorus Pro did not include this invoice in the downloaded file."))
         return []
 
-    def _store_invoice_files(self, invoice, summary, pivot):
+    def _fail_unreadable(self, unreadable, ids, remaining, by_number, items):
+        """Invoices the PIVOT parser refused one by one (the rest of their bundle is read):
+        each is recorded in error with the reason, and tried again at the next run."""
+        for error in unreadable:
+            candidates = [error.chorus_id] if error.chorus_id else []
+            candidates += by_number.get(error.invoice_number, [])
+            if error.position and error.position <= len(ids):
+                candidates.append(ids[error.position - 1])
+            chorus_id = next((c for c in candidates if c in remaining), None)
+            if chorus_id is None:
+                continue
+            remaining.remove(chorus_id)
+            self._fail(items[chorus_id][1], unreadable_pivot_message(error, self.env))
+
+    CHILDREN = {"tax_ids": "chorus.pro.invoice.tax", "line_ids": "chorus.pro.invoice.line"}
+
+    def _store_invoice_files(self, invoice, summary, pivot, children=None):
         vals = invoice._chorus_record_values(pivot)
+        if children is not None and invoice.id in self.fresh_ids:
+            # A new invoice has no VAT lines nor lines to replace: theirs are created with the
+            # bundle's (one INSERT per model instead of one per invoice and a search each).
+            for field, model in self.CHILDREN.items():
+                commands = vals.get(field) or []
+                if all(command[0] in (Command.CLEAR, Command.CREATE) for command in commands):
+                    vals.pop(field, None)
+                    children.setdefault(model, []).extend(
+                        dict(command[2], invoice_id=invoice.id)
+                        for command in commands if command[0] == Command.CREATE
+                    )
         vals.update(
             files_state="done",
             files_size=summary.size or 0,
@@ -734,6 +939,47 @@ class InvoiceSynchronizer:
                     invoice=invoice,
                 )
 
+    def _complete_pdf_renderings(self, invoices):
+        """An invoice deposited as structured data (UBL, CII, PIVOT) has the supplier's XML as
+        its main document: Chorus's PDF rendering of it (download format PDF), a few invoices
+        per call, becomes the document shown and mandated; the XML stays among its files. A
+        rendering that cannot be had leaves the invoice in error, tried again next run."""
+        missing = [invoice for invoice in invoices
+                   if invoice.files_state == "done" and not invoice.main_attachment_pdf_id]
+        if not missing:
+            return
+        self.run._commit()
+        renderings, errors = {}, {}
+        bundles = [[invoice.chorus_id for invoice in part]
+                   for part in split_every(PDF_RENDERINGS_PER_CALL, missing, list)]
+        for bundle, found, error in self._parallel(
+                [(tuple(bundle), bundle) for bundle in bundles],
+                lambda bundle: self.client.download_invoice_pdfs(bundle)):
+            if isinstance(error, chorus_errors.ChorusTransportError):
+                raise SyncInterrupted(chorus_error_message(error, self.env))
+            renderings.update(found or {})
+        alone = [invoice.chorus_id for invoice in missing if invoice.chorus_id not in renderings]
+        for chorus_id, content, error in self._parallel(
+                [(chorus_id, chorus_id) for chorus_id in alone],
+                lambda chorus_id: self.client.download_invoice_pdf(chorus_id)):
+            if isinstance(error, chorus_errors.ChorusTransportError):
+                raise SyncInterrupted(chorus_error_message(error, self.env))
+            if error is not None:
+                errors[chorus_id] = chorus_error_message(error, self.env)
+            else:
+                renderings[chorus_id] = content
+        for invoice in missing:
+            content = renderings.get(invoice.chorus_id)
+            if content is not None:
+                _done, error = self._isolated(invoice._store_pdf_rendering, content)
+                if error is None:
+                    continue
+                errors[invoice.chorus_id] = self._error_text(error)
+            self._fail(invoice, _(
+                "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF "
+                "of it could not be downloaded: %(reason)s It is tried again at the next "
+                "retrieval.", reason=errors.get(invoice.chorus_id) or "?"))
+
     def _files_unavailable(self, invoice, error):
         reason = chorus_error_message(error, self.env)
         if invoice.is_works or isinstance(error, chorus_errors.ChorusFunctionalError):
@@ -773,6 +1019,13 @@ class InvoiceSynchronizer:
              "|", ("files_attempted_at", "=", False),
              ("files_attempted_at", "<", retry_unavailable_before)]
         )
+        pending_histories = self.Invoice.search(
+            [("account_id", "=", self.account.id), ("history_pending", "=", True),
+             ("chorus_id", "not in", list(self.seen))]
+        )
+        for ids in split_every(self.batch_size, pending_histories.ids):
+            self._read_histories(self.Invoice.browse(ids))
+            self._end_batch()
         for chunk in chunked(leftovers, self.batch_size):
             items = {}
             for invoice in chunk:
@@ -786,13 +1039,14 @@ class InvoiceSynchronizer:
                 self._cleanup(downloads)
             self._download_singly(retry_singly, items)
             self._complete_factored([invoice for _summary, invoice in items.values()])
+            self._complete_pdf_renderings([invoice for _summary, invoice in items.values()])
             self._end_batch()
 
     # ------------------------------------------------------------------ helpers
     def _parallel(self, items, call):
         """Run ``call(key)`` for each (key, payload) with a few calls in flight; results in the
         input order as (payload, result, error)."""
-        workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
+        workers = self.workers
 
         def guarded(key):
             try:
@@ -814,6 +1068,32 @@ class _Known:
         self.chorus_id = invoice.chorus_id
         self.size = invoice.files_size or None
         self.status = invoice.chorus_status_code
+
+
+def unreadable_pivot_message(error, env):
+    """What the accountant reads for an invoice refused alone in a PIVOT file."""
+    _ = env._
+    label = error.params.get("label") or "?"
+    if error.code == PIVOT_ZIP_BOMB:
+        return _(
+            "The file %(name)s of this invoice was refused: once unpacked it would be far larger "
+            "than a real document (a \"zip bomb\" or a damaged file). The other invoices are not "
+            "affected. It is tried again at the next retrieval; if it stays refused, ask the "
+            "supplier to deposit it again.", name=label)
+    if error.code == PIVOT_UNSAFE_NAME:
+        return _(
+            "The file %(name)s of this invoice was refused: its archive holds a file named "
+            "%(member)s, a path pointing outside the archive (a malicious or broken file). The "
+            "other invoices are not affected. It is tried again at the next retrieval; if it "
+            "stays refused, ask the supplier to deposit it again.",
+            name=label, member=error.params.get("member") or "?")
+    if error.code == PIVOT_DAMAGED_ARCHIVE:
+        return _(
+            "The file %(name)s of this invoice could not be unpacked: its archive is damaged, "
+            "empty or password-protected. The other invoices are not affected. It is tried "
+            "again at the next retrieval.", name=label)
+    return _("The PIVOT file sent by Chorus Pro is malformed: %(error)s",
+             error=pivot_error_message(error, env))
 
 
 def attachment_checksum(content):

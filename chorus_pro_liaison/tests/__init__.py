@@ -16,3 +16,12 @@ from . import test_tour_mandate
 from . import test_security_guards
 from . import test_pes
 from . import test_tour_pes
+from . import test_translations
+from . import test_tour_screens
+from . import test_tour_french
+from . import test_tour_matching_picker
+from . import test_sync_completeness
+from . import test_company_isolation
+from . import test_bad_input
+from . import test_every_button
+from . import test_real_shapes

@@ -1,6 +1,6 @@
 # Copyright 2026 chorus_pro_liaison contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from datetime import timedelta
+from datetime import date, timedelta
 
 from psycopg2 import IntegrityError
 
@@ -86,7 +86,9 @@ class TestChorusProAccount(ChorusCase, TransactionCase):
         self.assertFalse(managed.read(["technical_password"])[0]["technical_password"])
 
     def test_other_company_account_invisible(self):
-        other = self.create_chorus_account(self.sim, company=self.company_b)
+        other = self.create_chorus_account(
+            self.sim, company=self.company_b,
+            structure_chorus_id=self.sim.info["second_structure_id"])
         accounts = self.env["chorus.pro.account"].with_user(self.manager).search([])
         self.assertIn(self.account, accounts)
         self.assertNotIn(other, accounts)
@@ -107,6 +109,21 @@ class TestChorusProAccount(ChorusCase, TransactionCase):
         # The simulator reports the technical password's expiry: it is used.
         detail = self.sim.admin.state()
         self.assertEqual(self.account.password_expiry_source, "chorus", detail)
+
+    def test_update_says_when_chorus_replaces_the_typed_expiry_date(self):
+        account = self.account.with_user(self.manager)
+        typed = date(2031, 1, 15)
+        account.password_expiry_date = typed
+        self.assertEqual(account.password_expiry_source, "manual")
+        action = account.action_update()
+        self.assertTrue(account.last_test_ok, account.last_test_report)
+        self.assertEqual(account.password_expiry_source, "chorus")
+        self.assertNotEqual(account.password_expiry_date, typed)
+        self.assertIn("you typed (15/01/2031) was replaced", action["params"]["message"])
+        # Chorus's date typed again: nothing to say.
+        account.password_expiry_date = account.password_expiry_date
+        action = account.action_update()
+        self.assertNotIn("was replaced", action["params"]["message"])
 
     def test_connection_test_wrong_password(self):
         self.account.technical_password = "mauvais-mot-de-passe"

@@ -324,11 +324,17 @@ class TestProcessingRules(ProcessingCase):
         form.decision_status = "REJETEE"
         self.assertIn("new invoice with a new number", form.decision_warning)
         self.assertTrue(form.decision_motif_required)
+        form.decision_motif_id = self.env.ref("chorus_pro_liaison.motif_missing_purchase_order")
+        self.assertEqual(form.decision_status, "REJETEE", "a motif never changes the decision")
+        form.decision_status = "A_RECYCLER"
+        self.assertFalse(form.decision_motif_id, "a motif of another decision is dropped")
+        self.assertFalse(form.decision_motif)
         form.decision_motif_id = self.env.ref("chorus_pro_liaison.motif_wrong_recipient")
-        self.assertEqual(form.decision_status, "A_RECYCLER", "the motif suggests À recycler")
+        self.assertEqual(form.decision_status, "A_RECYCLER")
         self.assertIn("same invoice number", form.decision_warning)
         self.assertTrue(form.decision_motif.startswith("Mauvais destinataire"))
         form.decision_status = "SERVICE_FAIT"
+        self.assertFalse(form.decision_motif_id)
         self.assertEqual(form.service_done_date, paris_today())
         form.save()
         with self.assertRaises(ValidationError):

@@ -297,7 +297,8 @@ class TestRgsKey(ChorusSimulatorMixin, TransactionCase):
             self.account.write({"token_module_path": "/tmp/evil.so"})
         self.account.write({"token_module_path": self.valid.module_path + " "})
         bare = self.create_chorus_account(
-            self.sim, company=self.env["res.company"].create({"name": "Syndicat sans clé"})
+            self.sim, company=self.env["res.company"].create({"name": "Syndicat sans clé"}),
+            structure_chorus_id=self.sim.info["second_structure_id"],
         )
         with self.assertRaises(UserError):
             bare.action_token_check()

@@ -94,7 +94,11 @@ class TestSyncFull(SyncCase):
         self.assertEqual(invoice.message_main_attachment_id, main)
         others = invoice.attachment_ids - main
         self.assertTrue(all(att.chorus_pro_original_name == att.name for att in others))
-        self.assertTrue(all(att.chorus_pro_type_code == "02" for att in others))
+        # Besides the complementary files, the supplier's XML when it deposited a UBL flow
+        # (then the main document is Chorus's PDF of it).
+        xml = others.filtered(lambda att: att.mimetype == "application/xml")
+        self.assertTrue(all(att.chorus_pro_type_code == "02" for att in others - xml))
+        self.assertTrue(all(att.chorus_pro_type_code == "01" for att in xml))
         # Structured invoice: lines and VAT by rate, consistent to the cent.
         invoice, sim = self.record("multi_vat")
         self.assertTrue(invoice.line_ids)
@@ -275,7 +279,9 @@ class TestSyncFaults(SyncCase):
 
     def test_cron_skips_disabled_and_records_expired_credentials(self):
         company_b = self.env["res.company"].create({"name": "Syndicat des eaux"})
-        disabled = self.create_chorus_account(self.sim, company=company_b, enabled=False)
+        disabled = self.create_chorus_account(
+            self.sim, company=company_b, enabled=False,
+            structure_chorus_id=self.sim.info["second_structure_id"])
         self.account.password_expiry_date = date.today() - timedelta(days=2)
         Run = self.env["chorus.pro.run"]
         before = Run.search([])

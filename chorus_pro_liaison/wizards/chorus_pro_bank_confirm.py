@@ -5,6 +5,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro import identifiers
 
 
@@ -61,6 +63,7 @@ class ChorusProBankConfirm(models.TransientModel):
         }
 
     def action_confirm(self):
+        check_action_access(self, "write")
         self.ensure_one()
         if not self.confirmed_by_trusted_channel:
             raise UserError(_(

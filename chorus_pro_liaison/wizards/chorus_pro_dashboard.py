@@ -4,6 +4,8 @@
 
 from odoo import _, api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 from chorus_pro import statuses as chorus_statuses
 
 AWAITING_DECISION = sorted(chorus_statuses.AWAITING_DECISION)
@@ -11,6 +13,7 @@ AWAITING_DECISION = sorted(chorus_statuses.AWAITING_DECISION)
 
 class ChorusProDashboard(models.TransientModel):
     _name = "chorus.pro.dashboard"
+    _inherit = ["chorus.pro.screen.mixin"]
     _description = "Chorus Pro screen"
 
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company, readonly=True)
@@ -96,7 +99,10 @@ class ChorusProDashboard(models.TransientModel):
         Invoice = self.env["chorus.pro.invoice"]
         for dashboard in self:
             domain = [("company_id", "=", dashboard.company_id.id)]
-            dashboard.count_to_match = Invoice.search_count(domain + Invoice._to_match_domain())
+            # Suppliers, not invoices: one "Valider les tiers" matches all a supplier's invoices.
+            dashboard.count_to_match = len(Invoice._read_group(
+                domain + Invoice._to_match_domain(), ["supplier_identifier_key"],
+            ))
             dashboard.count_bank_to_confirm = Invoice.search_count(
                 domain + Invoice._bank_to_confirm_domain()
             )
@@ -120,6 +126,7 @@ class ChorusProDashboard(models.TransientModel):
     # ------------------------------------------------------------------ opening the screen
     @api.model
     def action_open(self):
+        check_action_access(self, "read")
         dashboard = self.create({})
         return {
             "type": "ir.actions.act_window",
@@ -140,49 +147,63 @@ class ChorusProDashboard(models.TransientModel):
 
     # ------------------------------------------------------------------ step 1
     def action_launch_sync(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.env["chorus.pro.account"].action_launch_sync_current_company()
 
     def action_open_last_run(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.last_run_id._action_open() if self.last_run_id else False
 
     def action_open_to_process(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_invoice_action", "to_process")
 
     def action_open_files_problem(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_invoice_action", "files_problem")
 
     # ------------------------------------------------------------------ step 2
     def action_open_processing(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_processing_action", "worklist")
 
     def action_open_push_pending(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_processing_action", "push_pending")
 
     def action_open_push_refused(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_processing_action", "worklist", "push_refused")
 
     def action_open_duplicates(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_processing_action", "worklist", "duplicates")
 
     # ------------------------------------------------------------------ step 3
     def action_open_to_match(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_invoice_action_to_match")
 
     def action_open_bank_to_confirm(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_invoice_action", "bank_to_confirm")
 
     # ------------------------------------------------------------------ step 4
     def action_open_mandate_screen(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return self.env["chorus.pro.mandate.wizard"]._open()
 
     def action_open_to_mandate(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_invoice_to_mandate_action")
 
     def action_open_dgp_late(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_invoice_action", "dgp_late")
 
     def action_open_bordereaux(self):
+        check_action_access(self, "read")
         return self._list_action("chorus_pro_bordereau_action", "open")

@@ -5,7 +5,9 @@
 from datetime import date
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro.timeutil import paris_today
 
@@ -24,11 +26,17 @@ def exercice_choices(today):
 
 class ChorusProMandateWizard(models.TransientModel):
     _name = "chorus.pro.mandate.wizard"
+    _inherit = ["chorus.pro.screen.mixin"]
     _description = "Mandate Chorus Pro invoices"
 
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company,
                                  required=True, readonly=True)
     account_id = fields.Many2one("chorus.pro.account", compute="_compute_account_id")
+
+    def _compute_display_name(self):
+        # The screen's breadcrumb (not "chorus.pro.mandate.wizard,1").
+        for wizard in self:
+            wizard.display_name = _("Mandater")
     exercice = fields.Selection(selection="_exercice_selection", required=True,
                                 default=lambda self: str(self._exercice_default()))
     budget_id = fields.Many2one(
@@ -103,7 +111,7 @@ class ChorusProMandateWizard(models.TransientModel):
     def _open(self, invoices=None):
         """The mandating screen for ``invoices`` (default: every open invoice of the company)."""
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can mandate invoices."))
+            raise AccessError(_("Only mandating officers can mandate invoices."))
         Invoice = self.env["chorus.pro.invoice"]
         if invoices is None:
             invoices = Invoice.search(
@@ -169,15 +177,18 @@ class ChorusProMandateWizard(models.TransientModel):
 
     # ------------------------------------------------------------------ actions
     def action_refresh(self):
+        check_action_access(self, "write")
         self.ensure_one()
         self._fill(self.line_ids.invoice_id)
         return self._reopen()
 
     def action_select_all(self):
+        check_action_access(self, "write")
         self.ready_line_ids.selected = True
         return self._reopen()
 
     def action_select_none(self):
+        check_action_access(self, "write")
         self.ready_line_ids.selected = False
         return self._reopen()
 
@@ -193,9 +204,10 @@ class ChorusProMandateWizard(models.TransientModel):
 
     def action_mandate(self):
         """"Mandater": the selected invoices become mandates (in the background when many)."""
+        check_action_access(self, "write")
         self.ensure_one()
         if not self.env.user.has_group("chorus_pro_liaison.group_chorus_pro_mandating"):
-            raise UserError(_("Only mandating officers can mandate invoices."))
+            raise AccessError(_("Only mandating officers can mandate invoices."))
         selected = self.line_ids.filtered(lambda l: l.selected and not l.blocked)
         if not selected:
             raise UserError(_("Select at least one invoice that can be mandated."))
@@ -229,6 +241,7 @@ class ChorusProMandateWizardLine(models.TransientModel):
     _name = "chorus.pro.mandate.wizard.line"
     _inherit = ["chorus.pro.invoice.screen"]
     _description = "Invoice on the mandating screen"
+    _screen_subject_fields = ("invoice_id", "wizard_id")
     _order = "blocked, dgp_ordonnateur_target, id"
 
     wizard_id = fields.Many2one("chorus.pro.mandate.wizard", required=True, ondelete="cascade")

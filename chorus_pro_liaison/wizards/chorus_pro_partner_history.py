@@ -5,11 +5,15 @@ payments, to check that the partner chosen really is this supplier."""
 
 from odoo import _, api, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 HISTORY_LIMIT = 80
 
 
 class ChorusProPartnerHistory(models.TransientModel):
     _name = "chorus.pro.partner.history"
+    _inherit = ["chorus.pro.screen.mixin"]
+    _screen_subject_fields = ("partner_id", "match_id")
     _description = "Chorus Pro partner history"
 
     partner_id = fields.Many2one("res.partner", required=True, readonly=True)
@@ -78,6 +82,7 @@ class ChorusProPartnerHistory(models.TransientModel):
 
     def action_back(self):
         """Back to the matching screen it was opened from."""
+        check_action_access(self, "read")
         self.ensure_one()
         if self.match_id:
             return self.match_id._reopen()

@@ -16,6 +16,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_bordereau_pes import SIGNATORY_GROUP
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.key_messages import token_problem_message
 
 from chorus_pro.pes import PesAnswerError, SignatureOptions, TokenSigner, parse_acquittement
@@ -29,17 +30,13 @@ class ChorusProPesScreen(models.AbstractModel):
     """A window about one bordereau: opened only for a bordereau the user can read."""
 
     _name = "chorus.pro.pes.screen"
+    _inherit = ["chorus.pro.screen.mixin"]
+    _screen_subject_fields = ("bordereau_id",)
     _description = "Window about a bordereau's PES file"
 
     bordereau_id = fields.Many2one("chorus.pro.bordereau", required=True, readonly=True,
                                    ondelete="cascade")
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env["chorus.pro.bordereau"].browse(
-            {vals["bordereau_id"] for vals in vals_list if vals.get("bordereau_id")}
-        ).check_access("read")
-        return super().create(vals_list)
 
 
 class ChorusProPesSign(models.TransientModel):
@@ -76,6 +73,7 @@ class ChorusProPesSign(models.TransientModel):
         return self.env["chorus.pro.account"].sudo()._for_company(self.bordereau_id.company_id)
 
     def action_sign(self):
+        check_action_access(self, "write")
         self.ensure_one()
         pin = self.env.context.get(PIN_CONTEXT_KEY) or ""
         # The PIN goes no further than the token: out of the context of everything below.
@@ -133,6 +131,7 @@ class ChorusProPesAcquittement(models.TransientModel):
     filename = fields.Char()
 
     def action_import(self):
+        check_action_access(self, "write")
         self.ensure_one()
         bordereau = self.bordereau_id
         bordereau._pes_check(("sent",))

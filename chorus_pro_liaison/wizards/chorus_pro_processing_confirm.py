@@ -5,7 +5,9 @@
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 
 from chorus_pro import statuses as chorus_statuses
 
@@ -55,7 +57,23 @@ class ChorusProProcessingConfirm(models.TransientModel):
                 inv.decision_status in chorus_statuses.RETURNED_FOR_GOOD for inv in invoices
             )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        wizards = super().create(vals_list)
+        check_action_access(wizards.invoice_ids, "write")
+        return wizards
+
+    def write(self, vals):
+        if "invoice_ids" in vals and not self.env.su:
+            raise AccessError(_(
+                "The invoices of this confirmation are set when it opens: select them again "
+                "in the list."
+            ))
+        return super().write(vals)
+
     def action_confirm(self):
+        check_action_access(self, "write")
+        check_action_access(self.invoice_ids, "write")
         self.ensure_one()
         if self.needs_acknowledgement and not self.acknowledged:
             raise UserError(_(

@@ -2,11 +2,15 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import _, fields, models
 
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
 
 class ChorusProStructureChoice(models.TransientModel):
     """Pick the recipient structure among those Chorus Pro returned."""
 
     _name = "chorus.pro.structure.choice"
+    _inherit = ["chorus.pro.screen.mixin"]
+    _screen_subject_fields = ("account_id",)
     _description = "Choose a Chorus Pro structure"
 
     account_id = fields.Many2one("chorus.pro.account", required=True, ondelete="cascade")
@@ -52,6 +56,7 @@ class ChorusProStructureChoiceLine(models.TransientModel):
     name = fields.Char(readonly=True)
 
     def action_choose(self):
+        check_action_access(self, "write")
         self.ensure_one()
         account = self.choice_id.account_id
         account._check_manager_access()

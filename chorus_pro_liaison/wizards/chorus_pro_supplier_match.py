@@ -7,6 +7,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_matching import REASONS
+from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+
+from chorus_pro import identifiers
 
 
 def partner_identifier(partner):
@@ -106,6 +109,9 @@ class ChorusProSupplierMatch(models.TransientModel):
                         warning = _(
                             "Another establishment of the same company (same SIREN, other SIRET)."
                         )
+            if commercial.siret and not identifiers.is_valid_siret(commercial.siret):
+                warning = _("The partner's SIRET (%(siret)s) is not valid: correct it before "
+                            "matching.", siret=commercial.siret)
             match.partner_identifier_warning = warning
 
     @api.depends("line_ids")
@@ -164,6 +170,7 @@ class ChorusProSupplierMatch(models.TransientModel):
 
     # ------------------------------------------------------------------ actions
     def action_confirm(self):
+        check_action_access(self, "write")
         self.ensure_one()
         if not self.partner_id:
             raise UserError(_("Select the partner of this supplier first."))
@@ -172,19 +179,43 @@ class ChorusProSupplierMatch(models.TransientModel):
                 "This invoice is factored: select (or create) the factoring company as well."
             ))
         self.invoice_id._chorus_confirm_match(self.partner_id, self.factor_partner_id)
-        return {"type": "ir.actions.act_window_close"}
+        return self._done(_(
+            "%(supplier)s is matched with %(partner)s; this supplier's next invoices will be "
+            "matched automatically.",
+            supplier=self.invoice_id.supplier_name or self.invoice_id.supplier_identifier or "?",
+            partner=self.partner_id.display_name,
+        ))
+
+    def _done(self, message):
+        """Close the screen and say what was done."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Valider les tiers"),
+                "message": message,
+                "type": "success",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
 
     def action_create_partner(self):
         """One click: the partner from the Chorus Pro data, matched at once."""
+        check_action_access(self, "write")
         self.ensure_one()
         partner = self.invoice_id._chorus_create_partner("supplier")
         self.partner_id = partner
         if self.is_factored and not self.factor_partner_id:
             return self._reopen()
         self.invoice_id._chorus_confirm_match(partner, self.factor_partner_id, origin="created")
-        return {"type": "ir.actions.act_window_close"}
+        return self._done(_(
+            "The partner %(partner)s was created from the Chorus Pro data and matched; its bank "
+            "account is not trusted until someone confirms it.",
+            partner=partner.display_name,
+        ))
 
     def action_create_factor(self):
+        check_action_access(self, "write")
         self.ensure_one()
         self.factor_partner_id = self.invoice_id._chorus_create_partner("factor")
         return self._reopen()
@@ -212,18 +243,22 @@ class ChorusProSupplierMatch(models.TransientModel):
 
     def action_open_partner_list(self):
         """The "…" button: the full partner list, to pick any partner."""
+        check_action_access(self, "read")
         return self._partner_list_action("partner_id")
 
     def action_open_factor_list(self):
+        check_action_access(self, "read")
         return self._partner_list_action("factor_partner_id")
 
     def action_open_history(self):
+        check_action_access(self, "read")
         self.ensure_one()
         if not self.partner_id:
             raise UserError(_("Select a partner to see its history."))
         return self.env["chorus.pro.partner.history"]._open_for(self.partner_id, match=self)
 
     def action_open_invoice(self):
+        check_action_access(self, "read")
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
@@ -235,19 +270,17 @@ class ChorusProSupplierMatch(models.TransientModel):
         }
 
     def action_open_files(self):
+        check_action_access(self, "read")
+        # Odoo's file viewer, over the screen: nothing is left, no new tab.
         self.ensure_one()
-        return self.invoice_id.action_open_files()
+        return self.invoice_id.action_preview_files()
 
     def action_open_pdf(self):
+        check_action_access(self, "read")
         self.ensure_one()
-        attachment = self.main_attachment_pdf_id
-        if not attachment:
+        if not self.main_attachment_pdf_id:
             raise UserError(_("Chorus Pro sent no PDF for this invoice (yet)."))
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=false",
-            "target": "new",
-        }
+        return self.invoice_id.action_preview_files()
 
 
 class ChorusProSupplierMatchLine(models.TransientModel):
@@ -296,6 +329,7 @@ class ChorusProSupplierMatchLine(models.TransientModel):
 
     def action_select(self):
         """Clicking a candidate fills the partner fields of the screen."""
+        check_action_access(self, "write")
         self.ensure_one()
         self.match_id.partner_id = self.partner_id
         return self.match_id._reopen()

@@ -1,0 +1,37 @@
+# Copyright 2026 chorus_pro_liaison contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The tiers screen (issue 14): a supplier's line opens the matching screen; "…" lists every
+partner over it and brings the one chosen back into it (the screen is not replaced); Valider
+says what it did."""
+
+from odoo.tests import HttpCase, tagged
+
+from .common import WHOLE_WORLD, ChorusCase
+
+OTHER_NAME = "Autre Fournisseur Choisi SAS"
+
+
+@tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
+class TestMatchingPickerTour(ChorusCase, HttpCase):
+    account_options = WHOLE_WORLD
+    retrieve_at_setup = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.invoice = cls.Invoice.search([
+            ("is_factored", "=", False), ("partner_id", "=", False),
+            ("supplier_identifier_type", "=", "SIRET"), ("imported_as_history", "=", False),
+            ("chorus_status", "=", "MISE_A_DISPOSITION"),
+        ], order="chorus_id", limit=1)
+        # A partner no candidate search would propose: only "…" finds it.
+        cls.other = cls.env["res.partner"].create({"name": OTHER_NAME, "is_company": True})
+        cls.invoice.supplier_name = "Fournisseur du tour"
+
+    def test_pick_a_partner_with_the_dots_and_come_back(self):
+        self.start_tour(
+            "/odoo/action-chorus_pro_liaison.chorus_pro_invoice_action_to_match",
+            "chorus_pro_matching_picker_tour", login="admin", timeout=120,
+        )
+        self.assertEqual(self.invoice.partner_id, self.other)
+        self.assertEqual(self.invoice.partner_match_origin, "manual")
