@@ -138,6 +138,31 @@ screen_s = time.monotonic() - started
 selected = wizard.selected_count
 admin.reset_counters()  # count the calls of the click only
 profile_path = {profile!r}
+sql_stats_path = {sql_stats!r}
+if sql_stats_path:
+    # Every query of the click, by its text (numbers blanked) and the addon's function that
+    # made it: where the database round trips go.
+    import re, sys as _sys, collections
+    import odoo.sql_db
+    _stats = collections.defaultdict(lambda: [0, 0.0])
+    _execute = odoo.sql_db.Cursor.execute
+    def _timed_execute(self, query, params=None, log_exceptions=True):
+        start = time.perf_counter()
+        try:
+            return _execute(self, query, params, log_exceptions)
+        finally:
+            frame, where = _sys._getframe(1), "?"
+            while frame is not None:
+                name = frame.f_code.co_filename
+                if "chorus_pro_liaison" in name and "services/transactions" not in name:
+                    where = name.rsplit("/", 1)[-1] + ":" + frame.f_code.co_name
+                    break
+                frame = frame.f_back
+            text = re.sub(r"\b\d+\b", "N", str(query))[:160]
+            entry = _stats[(where, text)]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - start
+    odoo.sql_db.Cursor.execute = _timed_execute
 if profile_path:
     import cProfile
     profiler = cProfile.Profile()
@@ -154,6 +179,20 @@ mandate_s = time.monotonic() - started
 if profile_path:
     profiler.disable()
     profiler.dump_stats(profile_path)
+if sql_stats_path:
+    odoo.sql_db.Cursor.execute = _execute
+    with open(sql_stats_path, "w") as _out:
+        _by_where = collections.defaultdict(lambda: [0, 0.0])
+        for (where, text), (count, seconds) in _stats.items():
+            _by_where[where][0] += count
+            _by_where[where][1] += seconds
+        _out.write("queries=%d seconds=%.2f\n" % (sum(v[0] for v in _stats.values()),
+                                                   sum(v[1] for v in _stats.values())))
+        for where, (count, seconds) in sorted(_by_where.items(), key=lambda i: -i[1][0]):
+            _out.write("%7d %7.2f  %s\n" % (count, seconds, where))
+        _out.write("\n")
+        for (where, text), (count, seconds) in sorted(_stats.items(), key=lambda i: -i[1][0])[:80]:
+            _out.write("%7d %7.2f  %s  %s\n" % (count, seconds, where, text.replace("\n", " ")))
 run.invalidate_recordset()
 moves = run.mandate_request_ids.move_id
 numbers = sorted(moves.mapped("chorus_pro_mandate_number"))
@@ -172,7 +211,7 @@ print("RESULT " + json.dumps({{
 """
 
 
-def mandate_invoices(database, simulator, wanted, profile=""):
+def mandate_invoices(database, simulator, wanted, profile="", sql_stats=""):
     """Steps 1 to 4 in ``database`` against ``simulator``: ``wanted`` invoices retrieved,
     certified Service fait in Chorus and retrieved again, matched and trusted, then mandated in
     one "Mandater" click. Returns (their Chorus ids, the figures of the click)."""
@@ -195,6 +234,7 @@ def mandate_invoices(database, simulator, wanted, profile=""):
     result = database.shell(MANDATE.format(
         chorus_ids=json.dumps(chosen), admin_url=simulator.info["admin_url"],
         profile=os.path.abspath(profile) if profile else "",
+        sql_stats=os.path.abspath(sql_stats) if sql_stats else "",
     ))[-1]
     return chosen, result
 
@@ -206,6 +246,8 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--profile", metavar="FILE", default="",
                         help="write a cProfile of the Mandater action to FILE")
+    parser.add_argument("--sql-stats", metavar="FILE", default="",
+                        help="write the queries of the Mandater action, counted, to FILE")
     args = parser.parse_args()
     wanted = args.invoices
 
@@ -215,7 +257,8 @@ def main() -> int:
     simulator = SimulatorProcess(invoices=int(wanted / 0.5) + 80, latency_ms=args.latency_ms)
     simulator.start()
     try:
-        chosen, result = mandate_invoices(database, simulator, wanted, profile=args.profile)
+        chosen, result = mandate_invoices(
+            database, simulator, wanted, profile=args.profile, sql_stats=args.sql_stats)
         log(f"mandating screen: {result['selected']} selected, opened in {result['screen_s']:.1f} s")
         counters = result["counters"]
         calls = sum(v for k, v in counters.items() if not k.startswith("_") and k != TOKEN)

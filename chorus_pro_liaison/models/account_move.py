@@ -14,6 +14,7 @@ sends it; a double click or a retry finds the same push and never sends twice.
 """
 
 import logging
+from collections import defaultdict
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -359,12 +360,21 @@ class AccountMove(models.Model):
         Bordereau = self.env["chorus.pro.bordereau"].sudo()
         today = paris_today()
         bordereaux = {}
-        for move in self.sorted("id"):
+        moves = self.sorted("id")
+        # The numbers of a budget's series are taken together (one lock, one update), given
+        # in order of creation.
+        series = defaultdict(list)
+        for move in moves.filtered(lambda m: not m.chorus_pro_mandate_number):
+            series[(move.chorus_pro_budget_id, move.chorus_pro_exercice)].append(move.id)
+        numbers = {}
+        for (budget, exercice), move_ids in series.items():
+            numbers.update(zip(move_ids, budget.sudo()._next_numbers(
+                exercice, "mandate", len(move_ids))))
+        for move in moves:
             vals = {}
             number = move.chorus_pro_mandate_number
             if not number:
-                number = move.chorus_pro_budget_id.sudo()._next_number(
-                    move.chorus_pro_exercice, "mandate")
+                number = numbers[move.id]
                 vals.update(chorus_pro_mandate_number=number, chorus_pro_mandate_date=today,
                             chorus_pro_mandated_by_id=self.env.user.id)
             if not move.chorus_pro_bordereau_id:

@@ -25,6 +25,8 @@ from odoo.addons.chorus_pro_liaison.services.errors import checked_text
 
 from chorus_pro import text as chorus_text
 
+from odoo.addons.base.models.ir_sequence import _update_nogap
+
 MAX_MANDATE_NUMBER = 99_999_999  # 8 digits: PES IdPce (Num8) and Chorus numeroDPMandat
 MAX_BORDEREAU_NUMBER = 9_999_999  # PES IdBord (Num7)
 # Each numbering series of a budget: the field holding its sequence, and its largest number.
@@ -188,6 +190,29 @@ class ChorusProBudget(models.Model):
                 budget=self.display_name, exercice=exercice, limit=limit,
             ))
         return number
+
+    def _next_numbers(self, exercice, series, count):
+        """``count`` consecutive numbers of the series at once (one lock, one update: what
+        ``_next_number`` does ``count`` times); given back together if the transaction is
+        rolled back."""
+        self.ensure_one()
+        if count <= 1:
+            return [self._next_number(exercice, series)][:count]
+        if not exercice or exercice < 2000:
+            raise UserError(_("Choose the exercice before numbering."))
+        sequence = self._numbering_sequence(series)
+        date_range = self._numbering_range(sequence, exercice, series)
+        step = sequence.number_increment or 1
+        # The gap-free taking of ir.sequence (no_gap), for ``count`` numbers.
+        first = _update_nogap(date_range, step * count)
+        numbers = [first + step * index for index in range(count)]
+        limit = SERIES[series][1]
+        if numbers[-1] > limit:
+            raise UserError(_(
+                "The numbering of budget %(budget)s for %(exercice)s is exhausted (%(limit)s).",
+                budget=self.display_name, exercice=exercice, limit=limit,
+            ))
+        return numbers
 
     def _numbering_sequence(self, series):
         """The gap-free sequence of ``series`` (made the first time it is needed)."""

@@ -10,7 +10,7 @@ administrator is never overwritten.
 
 from decimal import Decimal
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 
 from chorus_pro import dgp
 
@@ -56,23 +56,33 @@ class ChorusProEcbRate(models.Model):
     @api.model
     def _rate_table(self):
         """The table as :func:`chorus_pro.dgp.compute` takes it: ``[(date, Decimal)]``."""
+        return list(self._rate_rows())
+
+    @api.model
+    @tools.ormcache()
+    def _rate_rows(self):
+        # Read at every payment-delay computation (twice a mandate) but changed a few times a
+        # year: kept in Odoo's cache, cleared by any change to the table.
         rows = self.sudo().search_read([], ["valid_from", "ecb_mro_rate"], order="valid_from")
-        return [(row["valid_from"], Decimal(str(row["ecb_mro_rate"]))) for row in rows]
+        return tuple((row["valid_from"], Decimal(str(row["ecb_mro_rate"]))) for row in rows)
 
     @api.model_create_multi
     def create(self, vals_list):
         rates = super().create(vals_list)
+        self.env.registry.clear_cache()
         rates._recompute_late_interest()
         return rates
 
     def write(self, vals):
         result = super().write(vals)
         if {"valid_from", "ecb_mro_rate"} & set(vals):
+            self.env.registry.clear_cache()
             self._recompute_late_interest()
         return result
 
     def unlink(self):
         result = super().unlink()
+        self.env.registry.clear_cache()
         self.env["chorus.pro.ecb.rate"]._recompute_late_interest()
         return result
 

@@ -439,8 +439,9 @@ class ChorusProInvoice(models.Model):
         return " – ".join(part for part in parts if part)[:100]
 
     def _mandate_move_values(self, budget, article, exercice, accounting_date, acting_user,
-                             move_type="in_invoice", reversed_move=None):
-        """Values of the vendor bill (or vendor credit note) of this Chorus invoice."""
+                             move_type="in_invoice", reversed_move=None, journal=None):
+        """Values of the vendor bill (or vendor credit note) of this Chorus invoice.
+        ``journal``: the budget's mandate journal when the caller already has it."""
         self.ensure_one()
         if reversed_move:
             partner, bank = reversed_move.partner_id, reversed_move.partner_bank_id
@@ -458,7 +459,7 @@ class ChorusProInvoice(models.Model):
         lines = self._mandate_lines(budget, article)
         vals = {
             "move_type": move_type,
-            "journal_id": budget._mandate_journal().id,
+            "journal_id": (journal or budget._mandate_journal()).id,
             "company_id": self.company_id.id,
             "partner_id": partner.id,
             "partner_bank_id": bank.id if bank else False,
@@ -549,32 +550,66 @@ class ChorusProInvoice(models.Model):
     def _mandate_attach_files(self, move):
         """Copy every file of the Chorus invoice onto the bill; the PDF is its main document."""
         self.ensure_one()
+        return self._mandate_attach_files_many([(self, move)])[move.id]
+
+    @api.model
+    def _mandate_attach_files_many(self, pairs):
+        """``_mandate_attach_files`` for many (invoice, bill) pairs at once: one search, one
+        create. Returns {bill id: its main document copy (or None)}."""
+        invoices = self.browse([invoice.id for invoice, _move in pairs])
         attachments = self.env["ir.attachment"].sudo().search(
-            [("res_model", "=", self._name), ("res_id", "=", self.id)], order="id"
+            [("res_model", "=", self._name), ("res_id", "in", invoices.ids)], order="id"
         )
-        main_copy = None
+        by_invoice = defaultdict(list)
         for attachment in attachments:
-            copy = attachment.copy({"res_model": "account.move", "res_id": move.id})
-            if attachment == self.main_attachment_pdf_id:
-                main_copy = copy
-        if main_copy:
-            move.sudo().message_main_attachment_id = main_copy
-        return main_copy
+            by_invoice[attachment.res_id].append(attachment)
+        vals_list, origins = [], []
+        for invoice, move in pairs:
+            for attachment in by_invoice[invoice.id]:
+                vals_list.extend(attachment.copy_data(
+                    {"res_model": "account.move", "res_id": move.id}))
+                origins.append((invoice, move, attachment))
+        copies = self.env["ir.attachment"].sudo().create(vals_list)
+        main = {move.id: None for _invoice, move in pairs}
+        for (invoice, move, attachment), copy in zip(origins, copies):
+            if attachment == invoice.main_attachment_pdf_id:
+                main[move.id] = copy
+        for move_id, copy in main.items():
+            if copy:
+                # Only the chatter's main document changes: Odoo's own context keys spare the
+                # bill's line synchronisation and balance check.
+                self.env["account.move"].sudo().browse(move_id).with_context(
+                    skip_invoice_sync=True, check_move_validity=False,
+                    skip_is_manually_modified=True,
+                ).message_main_attachment_id = copy
+        return main
 
     def _mandate_post_notes(self, move):
         self.ensure_one()
-        if self.is_factored:
-            move._message_log(body=_(
-                "Factored invoice: the payment goes to %(factor)s (subrogation), on the bank "
-                "account carried by the Chorus Pro invoice.",
-                factor=self.factor_name or move.partner_bank_id.partner_id.display_name,
-            ))
-        link = Markup('<a href="#" data-oe-model="%s" data-oe-id="%s">%s</a>') % (
-            self._name, self.id, self.display_name)
-        self._message_log(body=Markup("%s ") % _("Mandate created:") + Markup(
-            '<a href="#" data-oe-model="account.move" data-oe-id="%s">%s</a>') % (
-            move.id, move.display_name))
-        move._message_log(body=Markup("%s ") % _("Made from the Chorus Pro invoice") + link)
+        self._mandate_post_notes_many([(self, move)])
+
+    @api.model
+    def _mandate_post_notes_many(self, pairs):
+        """The chatter notes of new mandates (invoice ↔ mandate links), logged together."""
+        invoice_bodies, move_bodies = {}, {}
+        for invoice, move in pairs:
+            if invoice.is_factored:
+                move._message_log(body=_(
+                    "Factored invoice: the payment goes to %(factor)s (subrogation), on the "
+                    "bank account carried by the Chorus Pro invoice.",
+                    factor=invoice.factor_name or move.partner_bank_id.partner_id.display_name,
+                ))
+            link = Markup('<a href="#" data-oe-model="%s" data-oe-id="%s">%s</a>') % (
+                invoice._name, invoice.id, invoice.display_name)
+            invoice_bodies[invoice.id] = Markup("%s ") % _("Mandate created:") + Markup(
+                '<a href="#" data-oe-model="account.move" data-oe-id="%s">%s</a>') % (
+                move.id, move.display_name)
+            move_bodies[move.id] = Markup("%s ") % _("Made from the Chorus Pro invoice") + link
+        if invoice_bodies:
+            # Each in the environment of its records (the author is who mandates the bill).
+            first_invoice, first_move = pairs[0]
+            first_invoice.browse(list(invoice_bodies))._message_log_batch(invoice_bodies)
+            first_move.browse(list(move_bodies))._message_log_batch(move_bodies)
 
     # ------------------------------------------------------------------ credit notes
     def _credit_note_target(self):

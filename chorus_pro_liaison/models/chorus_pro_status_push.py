@@ -612,7 +612,12 @@ class ChorusProStatusPush(models.Model):
                               code=self.chorus_code or "-", label=self.chorus_label or "")
         lines.append(answer.strip())
         body = Markup("<br/>").join(lines)
-        invoice.message_post(body=body, subtype_xmlid="mail.mt_note")
+        if self.env.context.get("chorus_pro_log_accepted") and self.state in ("sent", "already"):
+            # An accepted decision among many (the mandating run): logged in the chatter without
+            # message_post's pass over the followers, who are told of refusals only.
+            invoice._message_log(body=body)
+        else:
+            invoice.message_post(body=body, subtype_xmlid="mail.mt_note")
         if self.state == "refused" and not self.env.context.get("chorus_pro_user_present"):
             invoice._chorus_notify_decider(self)
 

@@ -7,8 +7,9 @@ parameters (budget, exercice, accounting date). Small selections run at once in 
 request, large ones in the background through the job cron; both go through
 :class:`MandateRunner`:
 
-* by chunks of 50 invoices: each invoice is checked in its own savepoint (its row locked, its
-  status, supplier, validation and amounts checked again, the lines built), then the chunk's
+* by chunks of 50 invoices: the chunk's invoices are locked together, then each invoice is
+  checked in its own savepoint (its status, supplier, validation and amounts checked again,
+  the lines built), then the chunk's
   mandates are created together, checked to the cent one by one, given the invoice's files and
   validated together (numbered, put in the open bordereau, their MANDATEE recorded as pending
   step 2 pushes) — when a batch step fails it is done again one invoice at a time, so that a
@@ -91,6 +92,7 @@ class MandateRunner:
         self.budget = self.run.mandate_budget_id
         self.exercice = self.run.mandate_exercice
         self.accounting_date = self.run.mandate_accounting_date
+        self.journal = None
         self.client = None
         self.client_context = None
         self.blocked = 0
@@ -151,6 +153,15 @@ class MandateRunner:
         faster), with a fallback one by one so that a problem stops only its invoice."""
         outcomes = {}
         to_create = []
+        # Two runs, two users, a double click: they wait for each other here (the chunk's
+        # invoices locked together, in a fixed order), and the second one finds the mandates of
+        # the first.
+        invoice_ids = sorted({request.invoice_id.id for request in requests})
+        self.env.cr.execute(
+            "SELECT id FROM chorus_pro_invoice WHERE id IN %s ORDER BY id FOR UPDATE",
+            (tuple(invoice_ids),))
+        self.env["chorus.pro.invoice"].browse(invoice_ids).invalidate_recordset(
+            ["mandate_move_id", "credit_note_outcome"])
         for request in requests:
             try:
                 with self.env.cr.savepoint():
@@ -172,6 +183,8 @@ class MandateRunner:
             except (MandateBlocked, UserError) as error:
                 move.with_context(force_delete=True).sudo().unlink()
                 outcomes[request] = (None, "blocked", _error_text(error))
+        completed = self._attach_files(
+            [(request, move) for request, move in created if move in completed], outcomes)
         if completed and self.account.mandate_auto_post:
             failed = self._post_all(completed)
             for request, move in created:
@@ -179,9 +192,10 @@ class MandateRunner:
                     outcomes[request] = (move, "blocked", _(
                         "The mandate was created as a draft but could not be validated: %(reason)s",
                         reason=failed[move]))
-        for request, move in created:
-            if outcomes[request][1] == "done":
-                request.invoice_id.sudo()._mandate_post_notes(move)
+        self.env["chorus.pro.invoice"].sudo()._mandate_post_notes_many([
+            (request.invoice_id.sudo(), move) for request, move in created
+            if outcomes[request][1] == "done"
+        ])
         moves = self.env["account.move"]
         for request in requests:
             move, state, message = outcomes[request]
@@ -206,12 +220,7 @@ class MandateRunner:
     def _prepare_one(self, request):
         """Check one invoice: ``(None, "create", vals)`` for a new mandate, else the outcome
         ``(move, state, message)``. Raises MandateBlocked to stop it."""
-        invoice = request.invoice_id.sudo()
-        # Two runs, two users, a double click: they wait for each other here, and the second
-        # one finds the mandate of the first.
-        self.env.cr.execute("SELECT id FROM chorus_pro_invoice WHERE id = %s FOR UPDATE",
-                            (invoice.id,))
-        invoice.invalidate_recordset(["mandate_move_id", "credit_note_outcome"])
+        invoice = request.invoice_id.sudo()  # locked with its chunk (_process_chunk)
         if invoice.invoice_type == "credit_note":
             return self._apply_credit_note(request, invoice)
         mandate = invoice._active_mandate()
@@ -232,8 +241,11 @@ class MandateRunner:
         if article.budget_id != self.budget:
             raise MandateBlocked(_("Article %(article)s is not an article of budget %(budget)s.",
                                    article=article.display_name, budget=self.budget.display_name))
+        if self.journal is None:
+            self.journal = self.budget._mandate_journal()  # once for the run
         vals = invoice._mandate_move_values(self.budget, article, self.exercice,
-                                            self.accounting_date, self.user)
+                                            self.accounting_date, self.user,
+                                            journal=self.journal)
         return None, "create", vals
 
     def _create_moves(self, to_create, outcomes):
@@ -257,14 +269,40 @@ class MandateRunner:
         return created
 
     def _complete_one(self, invoice, move):
-        """Checks to the cent, link and files of a new mandate (before its validation)."""
+        """Checks to the cent and link of a new mandate (before its validation; its files are
+        attached with the chunk's, see ``_attach_files``)."""
         if self.budget.vat_recovering:
             invoice._mandate_align_vat(move, self.budget)
         problem = invoice._mandate_check_totals(move)
         if problem:
             raise MandateBlocked(problem)
         invoice.mandate_move_id = move
-        invoice._mandate_attach_files(move)
+
+    def _attach_files(self, pairs, outcomes):
+        """The invoices' files copied onto their new mandates, together; one by one when that
+        fails (a mandate whose files cannot be attached is stopped). Returns the mandates
+        that have their files."""
+        Invoice = self.env["chorus.pro.invoice"].sudo()
+        try:
+            with self.env.cr.savepoint():
+                Invoice._mandate_attach_files_many(
+                    [(request.invoice_id.sudo(), move) for request, move in pairs])
+            return self.env["account.move"].union(*(move for _request, move in pairs))
+        except Exception:  # noqa: BLE001 - find the culprit one by one
+            _logger.info("Chorus Pro mandating: files not attached together, one by one now",
+                         exc_info=True)
+        attached = self.env["account.move"]
+        for request, move in pairs:
+            try:
+                with self.env.cr.savepoint():
+                    request.invoice_id.sudo()._mandate_attach_files(move)
+                attached |= move
+            except Exception as error:  # noqa: BLE001 - recorded on its invoice
+                with self.env.cr.savepoint():
+                    request.invoice_id.sudo().mandate_move_id = False
+                    move.with_context(force_delete=True).sudo().unlink()
+                outcomes[request] = (None, "blocked", _error_text(error))
+        return attached
 
     def _post_all(self, moves):
         """Validate together; one by one when that fails. Returns {move: reason} of failures."""
@@ -380,9 +418,15 @@ class MandateRunner:
             return
         manual = self.run.trigger == "manual"
         client = self._open_client(manual)
-        for move in moves:
+        pushed = failed = 0
+        for move_id in moves.ids:
+            # Each answer is committed, which empties Odoo's cache: a mandate read on its own
+            # (not with the chunk as prefetch) reloads its own rows only, not the chunk's.
+            move = moves.browse(move_id).with_prefetch()
             try:
-                move.with_user(self.user)._chorus_pro_push_mandated(manual=manual, client=client)
+                push = move.with_user(self.user).with_context(
+                    chorus_pro_log_accepted=True,
+                )._chorus_pro_push_mandated(manual=manual, client=client)
             except UserError as error:
                 # E.g. a withdrawn push whose invoice changed since: the mandate stays, told why.
                 self.run._log(
@@ -391,12 +435,13 @@ class MandateRunner:
                     level="warning", chorus_id=move.chorus_pro_invoice_id.chorus_id,
                     number=move.ref, invoice=move.chorus_pro_invoice_id,
                 )
-                self.run.count_failed += 1
+                failed += 1
                 continue
-            if move.chorus_pro_push_state in ("sent", "already"):
-                self.run.count_pushed += 1
+            # The push's answer, as committed (the mandate itself need not be read again).
+            if push[:1].state in ("sent", "already"):
+                pushed += 1
             else:
-                self.run.count_failed += 1
+                failed += 1
                 self.run._log(
                     _("Mandate n° %(number)s created, but Chorus Pro was not told yet: %(reason)s",
                       number=move.chorus_pro_mandate_number,
@@ -404,3 +449,6 @@ class MandateRunner:
                     level="warning", chorus_id=move.chorus_pro_invoice_id.chorus_id,
                     number=move.ref, invoice=move.chorus_pro_invoice_id,
                 )
+        # Counted once for the chunk (committed with its progress), not written at every push.
+        self.run.count_pushed += pushed
+        self.run.count_failed += failed

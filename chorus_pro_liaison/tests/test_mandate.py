@@ -96,6 +96,18 @@ class TestMandateFlow(MandateCase):
         chorus = self.sim.admin.invoice(invoice.chorus_id)
         self.assertEqual(chorus["history"][-1]["code"], "MANDATEE")
         self.assertEqual(chorus["numeroDPMandat"], str(move.chorus_pro_mandate_number))
+        # The copies keep Chorus's marks (only their name can be changed).
+        self.assertEqual(sorted(files.mapped("chorus_pro_original_name")),
+                         sorted(invoice.attachment_ids.mapped("chorus_pro_original_name")))
+        # The chatters link the invoice and its mandate both ways, and the invoice's traces
+        # the Mandatée with its number.
+        self.assertTrue(move.message_ids.filtered(
+            lambda m: f'data-oe-model="chorus.pro.invoice" data-oe-id="{invoice.id}"' in str(m.body)))
+        self.assertTrue(invoice.message_ids.filtered(
+            lambda m: f'data-oe-model="account.move" data-oe-id="{move.id}"' in str(m.body)))
+        self.assertTrue(invoice.message_ids.filtered(
+            lambda m: f"Mandate number: {push.mandate_number}" in str(m.body)
+            and "Chorus Pro accepted" in str(m.body)))
 
     def test_full_path_structured_and_pdf_only_on_both_budgets(self):
         structured = self.fresh_invoices(True, 2)

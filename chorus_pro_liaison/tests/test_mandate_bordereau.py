@@ -81,6 +81,11 @@ class TestMandateNumberingAndBordereau(MandateCase):
             self.budget_ttc._next_number(year, "mandate")
             raise UserError("posting failed")
         self.assertEqual(self.budget_ttc._next_number(year, "mandate"), 6)
+        # Numbers taken together (a chunk of mandates validated at once) too.
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            self.assertEqual(self.budget_ttc._next_numbers(year, "mandate", 3), [7, 8, 9])
+            raise UserError("posting failed")
+        self.assertEqual(self.budget_ttc._next_numbers(year, "mandate", 2), [7, 8])
         # The number is distinct from the journal entry's name, and never reused or deleted.
         move = invoices[0].mandate_move_id
         self.assertNotEqual(move.name, str(move.chorus_pro_mandate_number))
