@@ -1190,6 +1190,39 @@ class ChorusProClient:
     def _page_size(page_size: int) -> int:
         return max(1, min(MAX_PAGE_SIZE, int(page_size)))
 
+    @staticmethod
+    def _invoice_criteria(recipient_id, service_id, changed_from, changed_to, statuses,
+                          status_key: str) -> dict:
+        """The criteria both invoice searches share (ordinary and works): recipient, service,
+        period of the last status change, statuses (one sent as a string, several as a list)."""
+        criteria: dict = {}
+        if recipient_id is not None:
+            criteria["idDestinataire"] = int(recipient_id)
+        if service_id is not None:
+            criteria["idServiceExecutant"] = int(service_id)
+        if changed_from is not None:
+            criteria["periodeDateHeureEtatCourantDu"] = _period_bound(changed_from, end=False)
+        if changed_to is not None:
+            criteria["periodeDateHeureEtatCourantAu"] = _period_bound(changed_to, end=True)
+        status_list = [statuses] if isinstance(statuses, str) else list(statuses or ())
+        if status_list:
+            criteria[status_key] = status_list[0] if len(status_list) == 1 else status_list
+        return criteria
+
+    def _paged(self, base: dict, paging_key: str, page_size: int, sort_column: Optional[str]):
+        """``build(number)`` for :meth:`_search`: ``base`` with page ``number``'s parameters
+        under ``paging_key``, sorted ascending on ``sort_column`` (``None``: Chorus's order)."""
+        size = self._page_size(page_size)
+
+        def build(number: int) -> dict:
+            paging = {"pageResultatDemandee": number, "nbResultatsParPage": size,
+                      "triSens": "Ascendant"}
+            if sort_column:
+                paging["triColonne"] = sort_column
+            return {**base, paging_key: paging}
+
+        return build
+
     def search_received_invoices(
         self,
         *,
@@ -1215,37 +1248,18 @@ class ChorusProClient:
         ascending on ``sort_column`` (``None``: Chorus's default). Returns a
         :class:`SearchResult` whose ``total`` is Chorus's total once the first page is fetched.
         """
-        size = self._page_size(page_size)
         base: dict = {"typeDemandePaiement": payment_request_type}
-        if recipient_id is not None:
-            base["idDestinataire"] = int(recipient_id)
-        if service_id is not None:
-            base["idServiceExecutant"] = int(service_id)
-        if status_changed_from is not None:
-            base["periodeDateHeureEtatCourantDu"] = _period_bound(status_changed_from, end=False)
-        if status_changed_to is not None:
-            base["periodeDateHeureEtatCourantAu"] = _period_bound(status_changed_to, end=True)
-        if statuses:
-            status_list = [statuses] if isinstance(statuses, str) else list(statuses)
-            if len(status_list) == 1:
-                base["statutCourant"] = status_list[0]
-            elif status_list:
-                base["statutCourant"] = status_list
+        base.update(self._invoice_criteria(
+            recipient_id, service_id, status_changed_from, status_changed_to,
+            statuses, "statutCourant",
+        ))
         if downloaded is not None:
             base["factureTelechargeeParDestinataire"] = bool(downloaded)
         if with_size:
             base["recupererTaille"] = True
-
-        def build(number: int) -> dict:
-            paging = {"pageResultatDemandee": number, "nbResultatsParPage": size,
-                      "triSens": "Ascendant"}
-            if sort_column:
-                paging["triColonne"] = sort_column
-            return {**base, "paramRecherche": paging}
-
         return self._search(
             OP_SEARCH_RECEIVED,
-            build,
+            self._paged(base, "paramRecherche", page_size, sort_column),
             lambda item: parsing.parse_invoice_summary(
                 item, payment_request_type=payment_request_type
             ),
@@ -1275,34 +1289,16 @@ class ChorusProClient:
         the filter's name is [unconfirmed]: a portal ignoring it returns more invoices, never
         fewer, so callers must not rely on it to leave invoices out).
         """
-        size = self._page_size(page_size)
-        base: dict = {}
-        if role:
-            base["roleUtilisateur"] = role
-        if recipient_id is not None:
-            base["idDestinataire"] = int(recipient_id)
-        if service_id is not None:
-            base["idServiceExecutant"] = int(service_id)
-        if status_changed_from is not None:
-            base["periodeDateHeureEtatCourantDu"] = _period_bound(status_changed_from, end=False)
-        if status_changed_to is not None:
-            base["periodeDateHeureEtatCourantAu"] = _period_bound(status_changed_to, end=True)
-        if statuses:
-            status_list = [statuses] if isinstance(statuses, str) else list(statuses)
-            base["statutFactureTravaux"] = status_list[0] if len(status_list) == 1 else status_list
+        base: dict = {"roleUtilisateur": role} if role else {}
+        base.update(self._invoice_criteria(
+            recipient_id, service_id, status_changed_from, status_changed_to,
+            statuses, "statutFactureTravaux",
+        ))
         if downloaded is not None:
             base["flagTelecharge"] = bool(downloaded)
-
-        def build(number: int) -> dict:
-            paging = {"pageResultatDemandee": number, "nbResultatsParPage": size,
-                      "triSens": "Ascendant"}
-            if sort_column:
-                paging["triColonne"] = sort_column
-            return {**base, "rechercheFactureTravaux": paging}
-
         return self._search(
             OP_SEARCH_WORKS,
-            build,
+            self._paged(base, "rechercheFactureTravaux", page_size, sort_column),
             parsing.parse_works_invoice_summary,
             ("listeFacturesTravaux", "listeFactures"),
             EMPTY_WORKS_SEARCH_CODES,

@@ -106,6 +106,16 @@ def _first(data: dict, *keys) -> Any:
     return None
 
 
+def _identifier(value, fallback: Optional[int], refusal: str) -> int:
+    """The Chorus id an answer gives, else the one the caller asked about; none: ``refusal``."""
+    identifier = to_int(value)
+    if identifier is None:
+        identifier = fallback
+    if identifier is None:
+        raise ValueError(refusal)
+    return identifier
+
+
 def to_decimal(value) -> Optional[Decimal]:
     """An exact ``Decimal`` from a JSON number or string ("1 200,50" accepted), else ``None``."""
     if value is None or isinstance(value, bool):
@@ -472,11 +482,8 @@ def parse_invoice_detail(data: dict, *, chorus_id: Optional[int] = None) -> Invo
     factor = parse_factor(supplier_block.get("affactureur")) or parse_factor(
         invoice.get("affactureur")
     )
-    identifier = to_int(_first(invoice, "identifiantFactureCPP", "idFacture"))
-    if identifier is None:
-        identifier = chorus_id
-    if identifier is None:
-        raise ValueError("invoice answer without invoice identifier")
+    identifier = _identifier(_first(invoice, "identifiantFactureCPP", "idFacture"), chorus_id,
+                             "invoice answer without invoice identifier")
 
     return InvoiceDetail(
         chorus_id=identifier,
@@ -599,11 +606,8 @@ def parse_status_history(data: dict, *, chorus_id: Optional[int] = None) -> Stat
             )
         )
     events = _ordered_oldest_first(events)
-    identifier = to_int(data.get("idFacture"))
-    if identifier is None:
-        identifier = chorus_id
-    if identifier is None:
-        raise ValueError("history answer without invoice identifier")
+    identifier = _identifier(data.get("idFacture"), chorus_id,
+                             "history answer without invoice identifier")
     current = to_text(data.get("statutCourantCode")) or (events[-1].code if events else "")
     return StatusHistory(
         chorus_id=identifier,
@@ -617,11 +621,8 @@ def parse_status_change(
     data: dict, *, chorus_id: Optional[int] = None, new_status: str = ""
 ) -> StatusChangeResult:
     """The ``traiter/recue`` answer (``idFacture``, ``numeroFacture``, ``dateTraitement``…)."""
-    identifier = to_int(data.get("idFacture"))
-    if identifier is None:
-        identifier = chorus_id
-    if identifier is None:
-        raise ValueError("status change answer without invoice identifier")
+    identifier = _identifier(data.get("idFacture"), chorus_id,
+                             "status change answer without invoice identifier")
     return StatusChangeResult(
         chorus_id=identifier,
         number=to_text(data.get("numeroFacture")),
@@ -699,11 +700,8 @@ def parse_structure_detail(data: dict, *, chorus_id: Optional[int] = None) -> St
     """
     info = as_dict(data.get("informationGenerales") or data.get("informationsGenerales"))
     address_block = as_dict(data.get("adressePostaleDuSiege") or data.get("adressePostale"))
-    identifier = to_int(_first(info, "idStructureCPP", "idStructure"))
-    if identifier is None:
-        identifier = chorus_id
-    if identifier is None:
-        raise ValueError("structure answer without idStructureCPP")
+    identifier = _identifier(_first(info, "idStructureCPP", "idStructure"), chorus_id,
+                             "structure answer without idStructureCPP")
     name = to_text(info.get("raisonSocialeStructure"))
     if not name:
         name = " ".join(

@@ -375,9 +375,15 @@ def _decimal(element, path: str, *, required: bool = False) -> Optional[Decimal]
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        raise PivotError(f"invalid decimal in {path}: {text[:40]!r}", code="invalid_decimal",
-                         params={"path": path, "value": text[:40]})
+        raise _invalid_value("decimal", path, text)
     return value
+
+
+
+def _invalid_value(kind: str, path: str, text: str) -> PivotError:
+    """The refusal of a value that is not the ``kind`` (decimal, date, integer) it must be."""
+    return PivotError(f"invalid {kind} in {path}: {text[:40]!r}", code=f"invalid_{kind}",
+                      params={"path": path, "value": text[:40]})
 
 
 def _date(element, path: str) -> Optional[date]:
@@ -396,8 +402,7 @@ def _date(element, path: str) -> Optional[date]:
     else:
         parsed = parse_date(text)
     if parsed is None:
-        raise PivotError(f"invalid date in {path}: {text[:40]!r}", code="invalid_date",
-                         params={"path": path, "value": text[:40]})
+        raise _invalid_value("date", path, text)
     return parsed
 
 
@@ -408,8 +413,7 @@ def _integer(element, path: str) -> Optional[int]:
     try:
         return int(text)
     except ValueError:
-        raise PivotError(f"invalid integer in {path}: {text[:40]!r}", code="invalid_integer",
-                         params={"path": path, "value": text[:40]}) from None
+        raise _invalid_value("integer", path, text) from None
 
 
 # --------------------------------------------------------------------------- record building

@@ -10,6 +10,7 @@ import os
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -802,20 +803,9 @@ def test_works_search_20007_is_empty(rsps, client):
 # Other operations
 
 
-CONSULT_ANSWER = {
-    "codeRetour": 0,
-    "libelle": "TRA_MSG_00.000",
-    "facture": {
-        "identifiantFactureCPP": 98765432,
-        "numeroFacture": "FA-2025-0042",
-        "statutFacture": "MISE_A_DISPOSITION",
-        "fournisseur": {"idFournisseur": 26262962, "codeFournisseur": "55208131766522",
-                        "coordBancairesFournisseurCompteBancaire": IBAN,
-                        "coordBancairesBicSwift": "BDFEFRPPCCT"},
-        "montantTotal": {"montantHtTotal": 1000.0, "montantTVA": 200.0,
-                         "montantTtcTotal": 1200.0, "montantAPayer": 1200.0},
-    },
-}
+# chorus-pro-api.md §2.3 (the same answer the parsing tests read).
+CONSULT_ANSWER = json.loads(
+    (Path(__file__).parent / "data" / "consult_answer.json").read_text("utf-8"))
 
 
 def test_get_invoice_request_and_result(rsps, client):

@@ -4,6 +4,7 @@ the tolerance rules (unknown / missing fields, single object for a list, floats 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -55,82 +56,8 @@ SEARCH_ANSWER = """
 }
 """
 
-# chorus-pro-api.md §2.3, illustrative response (trimmed).
-CONSULT_ANSWER = """
-{
-  "codeRetour": 0,
-  "libelle": "TRA_MSG_00.000",
-  "facture": {
-    "identifiantFactureCPP": 98765432,
-    "numeroFacture": "FA-2025-0042",
-    "statutFacture": "MISE_A_DISPOSITION",
-    "modeDepot": "DEPOT_PDF_API",
-    "commentaire": "Intervention janvier",
-    "cadreDeFacturation": {"codeCadreFacturation": "A1_FACTURE_FOURNISSEUR"},
-    "destinataire": {
-      "idDestinataire": 25123456,
-      "codeDestinataire": "21730123400017",
-      "libelleDestinataire": "COMMUNE DE EXEMPLE",
-      "idServiceExecutant": 1234567,
-      "codeServiceExecutant": "SERV_TECH",
-      "libelleServiceExecutant": "Services techniques",
-      "destinataireEtat": "NON",
-      "adresseDestinataireDetail": "1 place de la Mairie",
-      "adresseDestinataireCodePostal": "73000",
-      "adresseDestinataireVille": "Exemple",
-      "adresseDestinataireCodePays": "FR"
-    },
-    "fournisseur": {
-      "idFournisseur": 26262962,
-      "codeFournisseur": "55208131766522",
-      "typeIdentifiantFournisseur": "SIRET",
-      "designationFournisseur": "ENTREPRISE DUPONT SAS",
-      "numeroRcsFournisseur": "RCS Chambery 552 081 317",
-      "adresseFournisseurDetail": "12 rue des Artisans",
-      "adresseFournisseurCodePostal": "73100",
-      "adresseFournisseurVille": "Aix-les-Bains",
-      "adresseFournisseurCodePays": "FR",
-      "coordBancairesFournisseurId": 144050,
-      "coordBancairesFournisseurType": "IBAN",
-      "coordBancairesFournisseurLibelle": "Compte principal",
-      "coordBancairesFournisseurCodePays": "FR",
-      "coordBancairesFournisseurCompteBancaire": "FR7630001007941234567890185",
-      "coordBancairesBicSwift": "BDFEFRPPCCT"
-    },
-    "references": {
-      "codeDeviseFacture": "EUR",
-      "dateFacture": "2025-01-13",
-      "dateDepot": "2025-01-15",
-      "dateEcheancePaiement": "2025-02-14",
-      "modePaiement": "VIREMENT",
-      "typeFacture": "FACTURE",
-      "typeTva": "TVA_SUR_DEBIT",
-      "numeroBonCommande": "EJ2025-000118",
-      "numeroMarche": "M2024-07"
-    },
-    "montantTotal": {
-      "montantHtTotal": 1000.0,
-      "montantTVA": 200.0,
-      "montantTtcTotal": 1200.0,
-      "montantAPayer": 1200.0
-    },
-    "recapitulatifDeTva": {
-      "ligneTva": [
-        {"ligneTvaTauxRefCode": "TVA20", "ligneTvaTauxRefValeur": 20.0,
-         "ligneTvaMontantBaseHtParTaux": 1000.0, "ligneTvaMontantTvaParTaux": 200.0}
-      ]
-    },
-    "listeDesPiecesJointes": {
-      "pieceJointe": [
-        {"pieceJointeId": 7001, "pieceJointeDesignation": "FA-2025-0042",
-         "pieceJointeExtension": "PDF", "pieceJointeTypeCode": "01",
-         "pieceJointeTypeLibelle": "Facture"}
-      ],
-      "totalListePiecesJointe": 1
-    }
-  }
-}
-"""
+# chorus-pro-api.md §2.3, illustrative response (trimmed); the client tests answer with it too.
+CONSULT_ANSWER = (Path(__file__).parent / "data" / "consult_answer.json").read_text("utf-8")
 
 # chorus-pro-api.md §2.6, illustrative response (newest first, Chorus's default order).
 HISTORY_ANSWER = """

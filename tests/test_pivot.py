@@ -127,15 +127,12 @@ def test_v2_02_bundle_every_field():
     assert plain.contract == "2025-MAPA-017"
     assert plain.purchase_order == "EJ2026-000118"
     assert plain.lines == []
-    assert plain.supplier.identifier == "55208131700018"
-    assert plain.supplier.identifier_type == "SIRET"
-    assert plain.supplier.name == "ENTREPRISE DUPONT SAS"
-    assert plain.supplier.country_code == "FR"
+    supplier, bank = plain.supplier, plain.bank
+    assert (supplier.identifier, supplier.identifier_type, supplier.name, supplier.country_code) == (
+        "55208131700018", "SIRET", "ENTREPRISE DUPONT SAS", "FR")
     assert plain.emission_mode == "flux"
-    assert plain.bank.account_type == "IBAN"
-    assert plain.bank.account == "FR7630001007941234567890185"
-    assert plain.bank.bank_name == "Banque de France"
-    assert plain.bank.holder == ""
+    assert (bank.account_type, bank.account, bank.bank_name, bank.holder) == (
+        "IBAN", "FR7630001007941234567890185", "Banque de France", "")
     assert plain.debtor_identifier == "21730028400015"
     assert plain.debtor_name == "COMMUNE DE SAINT-ALBAN-LEYSSE"
     assert (plain.service_code, plain.service_name) == ("SERV-TECH", "Services techniques")
@@ -238,13 +235,11 @@ def test_v1_22_file_every_field():
         (Decimal("5.5"), Decimal("3410.00"), Decimal("187.55"))
     ]
     assert (first.contract, first.purchase_order) == ("AO-2019-PHA-04", "BC-2021-07712")
-    assert first.supplier.identifier_type == "SIRET"
-    assert first.supplier.identifier == "38012986600642"
-    assert first.supplier.name == "LABORATOIRES ALPINS SA"
+    assert (first.supplier.identifier_type, first.supplier.identifier, first.supplier.name) == (
+        "SIRET", "38012986600642", "LABORATOIRES ALPINS SA")
     assert first.emission_mode == "numérisation"
-    assert first.bank.account_type == "RIB"
-    assert first.bank.account == "30002005500000157845Z02"
-    assert first.bank.bank_name == "Crédit Lyonnais"
+    assert (first.bank.account_type, first.bank.account, first.bank.bank_name) == (
+        "RIB", "30002005500000157845Z02", "Crédit Lyonnais")
     assert first.debtor_identifier == "26730000200016"
     assert first.debtor_name == "CENTRE HOSPITALIER METROPOLE SAVOIE"
     assert (first.service_code, first.service_name) == ("PHARMACIE", "Pharmacie à usage intérieur")

@@ -115,6 +115,37 @@ class ChorusCase(ChorusSimulatorMixin):
         self.assertEqual(invoice.chorus_status, code)
 
     @classmethod
+    def french_user(cls, *modules):
+        """Marie Dupont (manager, processor, validator), who reads French: French activated and
+        loaded for ``modules``, Odoo's base and the addon."""
+        cls.env["res.lang"]._activate_lang("fr_FR")
+        cls.env["ir.module.module"]._load_module_terms(
+            ["base", *modules, "chorus_pro_liaison"], ["fr_FR"], overwrite=True,
+        )
+        return cls.chorus_user(
+            "marie", "manager", "processor", "validator", name="Marie Dupont",
+            lang="fr_FR", tz="Europe/Paris",
+        )
+
+    def tour_as_marie(self, path, tour):
+        """The browser tour ``tour`` from ``path``, logged in as Marie (see :meth:`french_user`)."""
+        self.start_tour(path, tour, login="marie", timeout=120)
+
+    # A retrieved invoice of an ordinary supplier (SIRET, not factored) nobody matched yet.
+    UNMATCHED_DOMAIN = [
+        ("is_factored", "=", False), ("partner_id", "=", False),
+        ("supplier_identifier_type", "=", "SIRET"), ("imported_as_history", "=", False),
+    ]
+
+    @classmethod
+    def unmatched_invoices(cls, *criteria, statuses=("MISE_A_DISPOSITION",)):
+        """Such invoices with these ``statuses`` and further ``criteria``, oldest first."""
+        return cls.Invoice.search(
+            cls.UNMATCHED_DOMAIN + [("chorus_status", "in", list(statuses)), *criteria],
+            order="chorus_id",
+        )
+
+    @classmethod
     def sync(cls, account=None, trigger="manual"):
         """A retrieval run of ``account`` (default: the class's), executed now as the job cron
         executes it; returns the run."""

@@ -24,16 +24,9 @@ class FrenchMessagesCase(ChorusCase, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        cls.env["ir.module.module"]._load_module_terms(
-            ["base", "mail", "chorus_pro_liaison"], ["fr_FR"], overwrite=True,
-        )
+        cls.marie = cls.french_user("mail")
         # The server itself (cron user) speaks English: only the decider is French.
         cls.env.ref("base.user_root").lang = "en_US"
-        cls.marie = cls.chorus_user(
-            "marie", "manager", "processor", "validator", name="Marie Dupont",
-            lang="fr_FR", tz="Europe/Paris",
-        )
 
     def chatter_text(self, record):
         bodies = record.message_ids.mapped("body")

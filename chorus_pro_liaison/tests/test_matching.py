@@ -42,14 +42,12 @@ class MatchingCase(ChorusCase, TransactionCase):
     def plain_invoice(self, exclude=()):
         """A retrieved, ordinary invoice (not factored, valid SIRET and IBAN) whose supplier is
         not matched, from a supplier with no other invoice listed in ``exclude``."""
-        invoices = self.Invoice.search([
-            ("is_factored", "=", False), ("partner_id", "=", False),
-            ("supplier_identifier_type", "=", "SIRET"), ("payment_iban", "!=", False),
-            ("invoice_type", "=", "invoice"), ("amount_to_pay", ">", 0),
-            ("chorus_status", "in", ("MISE_A_DISPOSITION", "COMPLETEE", "SERVICE_FAIT")),
-            ("imported_as_history", "=", False),
+        invoices = self.unmatched_invoices(
+            ("payment_iban", "!=", False), ("invoice_type", "=", "invoice"),
+            ("amount_to_pay", ">", 0),
             ("supplier_identifier_key", "not in", list(exclude) or [""]),
-        ], order="chorus_id")
+            statuses=("MISE_A_DISPOSITION", "COMPLETEE", "SERVICE_FAIT"),
+        )
         self.assertTrue(invoices, "the simulator gave no ordinary invoice")
         return invoices[0]
 

@@ -17,14 +17,7 @@ class FrenchUserCase(ChorusCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        cls.env["ir.module.module"]._load_module_terms(
-            ["base", "web", "mail", "chorus_pro_liaison"], ["fr_FR"], overwrite=True,
-        )
-        cls.marie = cls.chorus_user(
-            "marie", "manager", "processor", "validator", name="Marie Dupont",
-            lang="fr_FR", tz="Europe/Paris",
-        )
+        cls.marie = cls.french_user("web", "mail")
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
@@ -32,10 +25,9 @@ class TestGuardRefusalTour(FrenchUserCase):
     account_options = dict(FrenchUserCase.account_options, enabled=False)
 
     def test_link_off_refusal_is_a_french_dialog(self):
-        self.start_tour(
+        self.tour_as_marie(
             "/odoo/action-chorus_pro_liaison.chorus_pro_dashboard_action",
-            "chorus_pro_guard_refusal_tour", login="marie", timeout=120,
-        )
+            "chorus_pro_guard_refusal_tour")
         self.assertFalse(self.env["chorus.pro.run"].search([("account_id", "=", self.account.id)]))
 
 
@@ -57,11 +49,9 @@ class TestFrenchUserTour(FrenchUserCase):
         self.assertEqual(self.invoice.chorus_status, "SERVICE_FAIT")
         self.assertIn(" new, ", self.scheduled_run.with_context(lang="en_US").summary)
         self.assertIn(" nouvelle(s), ", self.scheduled_run.with_context(lang="fr_FR").summary)
-        self.start_tour(
+        self.tour_as_marie(
             f"/odoo/action-chorus_pro_liaison.chorus_pro_run_action/{self.scheduled_run.id}",
-            "chorus_pro_french_run_tour", login="marie", timeout=120,
-        )
-        self.start_tour(
+            "chorus_pro_french_run_tour")
+        self.tour_as_marie(
             f"/odoo/action-chorus_pro_liaison.chorus_pro_invoice_action/{self.invoice.id}",
-            "chorus_pro_french_invoice_tour", login="marie", timeout=120,
-        )
+            "chorus_pro_french_invoice_tour")

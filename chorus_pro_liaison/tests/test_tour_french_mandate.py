@@ -39,15 +39,12 @@ class TestFrenchMandateTour(MandateCommon, HttpCase):
         blocked = self.invoice("multi_attachments")
         self.assertEqual(blocked.chorus_status, "SERVICE_FAIT")
         self.assertFalse(blocked.mandate_ready)
-        self.start_tour(
+        self.tour_as_marie(
             "/odoo/action-chorus_pro_liaison.chorus_pro_mandate_wizard_action",
-            "chorus_pro_french_mandater_tour", login="marie", timeout=120,
-        )
-        self.start_tour(
+            "chorus_pro_french_mandater_tour")
+        self.tour_as_marie(
             f"/odoo/action-chorus_pro_liaison.chorus_pro_mandate_action/{mandate.id}",
-            "chorus_pro_french_mandate_tour", login="marie", timeout=120,
-        )
-        self.start_tour(
+            "chorus_pro_french_mandate_tour")
+        self.tour_as_marie(
             f"/odoo/action-chorus_pro_liaison.chorus_pro_invoice_action/{blocked.id}",
-            "chorus_pro_french_not_ready_tour", login="marie", timeout=120,
-        )
+            "chorus_pro_french_not_ready_tour")

@@ -17,12 +17,8 @@ class TestMatchingTour(ChorusCase, HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         Invoice = cls.Invoice
-        cls.invoice = Invoice.search([
-            ("is_factored", "=", False), ("partner_id", "=", False),
-            ("supplier_identifier_type", "=", "SIRET"), ("payment_iban", "!=", False),
-            ("chorus_status", "=", "MISE_A_DISPOSITION"), ("imported_as_history", "=", False),
-            ("amount_to_pay", ">", 0),
-        ], order="chorus_id", limit=1)
+        cls.invoice = cls.unmatched_invoices(
+            ("payment_iban", "!=", False), ("amount_to_pay", ">", 0))[:1]
         # A partner known under another name, holding the supplier's IBAN (trusted) and SIRET.
         cls.partner = cls.env["res.partner"].create({
             "name": PARTNER_NAME, "is_company": True,

@@ -20,11 +20,7 @@ class TestMatchingPickerTour(ChorusCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.invoice = cls.Invoice.search([
-            ("is_factored", "=", False), ("partner_id", "=", False),
-            ("supplier_identifier_type", "=", "SIRET"), ("imported_as_history", "=", False),
-            ("chorus_status", "=", "MISE_A_DISPOSITION"), ("main_attachment_pdf_id", "!=", False),
-        ], order="chorus_id", limit=1)
+        cls.invoice = cls.unmatched_invoices(("main_attachment_pdf_id", "!=", False))[:1]
         assert cls.invoice, "the simulated world has an unmatched invoice with its PDF"
         # A partner no candidate search would propose: only "…" finds it.
         cls.other = cls.env["res.partner"].create({"name": OTHER_NAME, "is_company": True})
