@@ -106,9 +106,22 @@ rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 run = env["chorus.pro.run"].create({{"company_id": account.company_id.id, "account_id": account.id,
                                      "run_type": "sync", "trigger": "cron"}})
 env.cr.commit()
+import threading
+thread = threading.current_thread()
+thread.query_count = 0
+profile_path = {profile!r}
+profiler = None
+if profile_path:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
 started = time.monotonic()
 run._execute()
 elapsed = time.monotonic() - started
+if profiler:
+    profiler.disable()
+    profiler.dump_stats(profile_path)
+queries = thread.query_count
 env.cr.commit()
 env.cr.execute("SELECT count(*), count(DISTINCT (company_id, chorus_id)) FROM chorus_pro_invoice")
 rows, distinct = env.cr.fetchone()
@@ -117,6 +130,6 @@ print("RESULT " + json.dumps({{
     "unchanged": run.count_unchanged, "failed": run.count_failed, "calls": run.count_calls,
     "downloads": run.count_downloads, "rows": rows, "duplicates": rows - distinct,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-    "rss_before_mb": rss_before, "summary": run.summary,
+    "rss_before_mb": rss_before, "summary": run.summary, "queries": queries,
 }}))
 """

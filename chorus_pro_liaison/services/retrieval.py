@@ -60,6 +60,7 @@ from chorus_pro.retrieval import (
     chunked,
     download_bundles,
     history_needed,
+    pdf_rendering_bundles,
 )
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
@@ -68,7 +69,6 @@ _logger = logging.getLogger(__name__)
 # A listing that moved while it was paged is listed again, at most this many times in all.
 MAX_LISTINGS = 3
 UNAVAILABLE_RETRY_HOURS = 24
-PDF_RENDERINGS_PER_CALL = 50  # Chorus's PDFs of invoices deposited as XML, asked together
 
 
 class SyncInterrupted(Exception):
@@ -950,8 +950,7 @@ class InvoiceSynchronizer:
             return
         self.run._commit()
         renderings, errors = {}, {}
-        bundles = [[invoice.chorus_id for invoice in part]
-                   for part in split_every(PDF_RENDERINGS_PER_CALL, missing, list)]
+        bundles = pdf_rendering_bundles([invoice.chorus_id for invoice in missing])
         for bundle, found, error in self._parallel(
                 [(tuple(bundle), bundle) for bundle in bundles],
                 lambda bundle: self.client.download_invoice_pdfs(bundle)):
