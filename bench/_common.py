@@ -108,7 +108,7 @@ run = env["chorus.pro.run"].create({{"company_id": account.company_id.id, "accou
 env.cr.commit()
 import threading
 thread = threading.current_thread()
-thread.query_count = 0
+thread.query_count, thread.query_time = 0, 0.0  # counted by odoo.sql_db
 profile_path = {profile!r}
 profiler = None
 if profile_path:
