@@ -826,8 +826,10 @@ class InvoiceSynchronizer:
         by_number = {}
         for chorus_id in remaining:
             by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
-        # Together, the VAT lines and lines of the bundle's new invoices are created at once.
+        # Together, the VAT lines and lines of the bundle's new invoices are created at once,
+        # and the files of all its invoices.
         children = None if isolate else {}
+        files = None if isolate else []
         unreadable = []  # invoices of the bundle refused alone (zip bomb, bad data...)
         try:
             for index, pivot in enumerate(
@@ -845,13 +847,15 @@ class InvoiceSynchronizer:
                 remaining.remove(chorus_id)
                 summary, invoice = items[chorus_id]
                 if not isolate:
-                    self._store_invoice_files(invoice, summary, pivot, children)
+                    self._store_invoice_files(invoice, summary, pivot, children, files)
                     continue
                 _done, error = self._isolated(self._store_invoice_files, invoice, summary, pivot)
                 if error is not None:
                     self._fail(invoice, _("The files of this invoice could not be recorded: "
                                           "%(reason)s", reason=self._error_text(error)))
         except PivotError as error:
+            # The invoices read before the damaged spot are kept, with their lines and files.
+            self._create_collected(children, files)
             self._fail_unreadable(unreadable, ids, remaining, by_number, items)
             if split and len(remaining) > 1:
                 return remaining
@@ -860,13 +864,18 @@ class InvoiceSynchronizer:
                     "The PIVOT file sent by Chorus Pro is malformed: %(error)s",
                     error=pivot_error_message(error, self.env)))
             return []
-        for model, values in (children or {}).items():
-            self.env[model].sudo().create(values)
+        self._create_collected(children, files)
         self._fail_unreadable(unreadable, ids, remaining, by_number, items)
         for chorus_id in remaining:
             self._fail(items[chorus_id][1], _(
                 "Chorus Pro did not include this invoice in the downloaded file."))
         return []
+
+    def _create_collected(self, children, files):
+        """The lines and files of a bundle's invoices, collected by _store_invoice_files."""
+        for model, values in (children or {}).items():
+            self.env[model].sudo().create(values)
+        self.Invoice._chorus_store_pivot_files(files or [])
 
     def _fail_unreadable(self, unreadable, ids, remaining, by_number, items):
         """Invoices the PIVOT parser refused one by one (the rest of their bundle is read):
@@ -884,7 +893,10 @@ class InvoiceSynchronizer:
 
     CHILDREN = {"tax_ids": "chorus.pro.invoice.tax", "line_ids": "chorus.pro.invoice.line"}
 
-    def _store_invoice_files(self, invoice, summary, pivot, children=None):
+    def _store_invoice_files(self, invoice, summary, pivot, children=None, files=None):
+        """The PIVOT's data and files of one invoice; with ``children`` and ``files`` (a whole
+        bundle stored together), its new lines and its files are collected there, created
+        for the bundle at once."""
         vals = invoice._chorus_record_values(pivot)
         if children is not None and invoice.id in self.fresh_ids:
             # A new invoice has no VAT lines nor lines to replace: theirs are created with the
@@ -904,7 +916,10 @@ class InvoiceSynchronizer:
             sync_error=False,
         )
         invoice.write(vals)
-        invoice._store_pivot_attachments(pivot)
+        if files is not None:
+            files.append((invoice, pivot))
+        else:
+            invoice._store_pivot_attachments(pivot)
 
     def _complete_factored(self, invoices):
         """The factor's identity is only in the consult answer (not in the search nor the
