@@ -982,13 +982,24 @@ class InvoiceSynchronizer:
                 errors[chorus_id] = chorus_error_message(error, self.env)
             else:
                 renderings[chorus_id] = content
+        received = [invoice for invoice in missing if invoice.chorus_id in renderings]
+
+        def store_together():
+            for invoice in received:
+                invoice._store_pdf_rendering(renderings[invoice.chorus_id])
+
+        def store_one_by_one():
+            for invoice in received:
+                _done, error = self._isolated(invoice._store_pdf_rendering,
+                                              renderings[invoice.chorus_id])
+                if error is not None:
+                    errors[invoice.chorus_id] = self._error_text(error)
+
+        self._together_or_one_by_one("the PDF renderings of a batch could not be stored at once",
+                                     store_together, store_one_by_one)
         for invoice in missing:
-            content = renderings.get(invoice.chorus_id)
-            if content is not None:
-                _done, error = self._isolated(invoice._store_pdf_rendering, content)
-                if error is None:
-                    continue
-                errors[invoice.chorus_id] = self._error_text(error)
+            if invoice.chorus_id in renderings and invoice.chorus_id not in errors:
+                continue
             self._fail(invoice, _(
                 "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF "
                 "of it could not be downloaded: %(reason)s It is tried again at the next "
