@@ -132,7 +132,8 @@ def main() -> int:
         simulator.admin.reset_counters()
         first = database.shell(RUN_SYNC.format(profile=args.profile or ""))[0]
         log(f"first sync: {json.dumps(first)}")
-        log(f"SQL queries per new invoice: {first['queries'] / max(1, first['new']):.1f}")
+        log(f"SQL queries per new invoice: {first['queries'] / max(1, first['new']):.1f}; "
+            f"Odoo CPU time: {first['odoo_cpu_s']} s")
         first_counters = simulator.admin.counters()
         first_calls = sum(v for k, v in first_counters.items())
         simulator.admin.reset_counters()
