@@ -106,9 +106,24 @@ rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 run = env["chorus.pro.run"].create({{"company_id": account.company_id.id, "account_id": account.id,
                                      "run_type": "sync", "trigger": "cron"}})
 env.cr.commit()
+import threading
+thread = threading.current_thread()
+thread.query_count, thread.query_time = 0, 0.0  # counted by odoo.sql_db
+profile_path = {profile!r}
+profiler = None
+if profile_path:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
+cpu_before = resource.getrusage(resource.RUSAGE_SELF)
 started = time.monotonic()
 run._execute()
 elapsed = time.monotonic() - started
+cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+if profiler:
+    profiler.disable()
+    profiler.dump_stats(profile_path)
+queries = thread.query_count
 env.cr.commit()
 env.cr.execute("SELECT count(*), count(DISTINCT (company_id, chorus_id)) FROM chorus_pro_invoice")
 rows, distinct = env.cr.fetchone()
@@ -118,5 +133,8 @@ print("RESULT " + json.dumps({{
     "downloads": run.count_downloads, "rows": rows, "duplicates": rows - distinct,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     "rss_before_mb": rss_before, "summary": run.summary,
+    # CPU time of this Odoo process (all its threads), less sensitive to a busy machine.
+    "odoo_cpu_s": round(cpu_after.ru_utime + cpu_after.ru_stime
+                        - cpu_before.ru_utime - cpu_before.ru_stime, 2), "queries": queries,
 }}))
 """

@@ -18,6 +18,7 @@ PAGE_SIZE = 500
 # suspended and completed before it was first seen: its history is read even when it is new.
 ROUTING_DAYS = 2
 DEFAULT_SIZE = 1024 * 1024  # when Chorus gives no size, count 1 MB per invoice
+PDF_RENDERINGS_PER_CALL = 50  # Chorus's PDFs of invoices deposited as XML, asked together
 
 
 def chunked(iterable: Iterable, size: int) -> Iterator[list]:
@@ -57,3 +58,18 @@ def download_bundles(summaries: Sequence, cap_bytes: int) -> List[list]:
     if current:
         bundles.append(current)
     return bundles
+
+
+def pdf_rendering_needed(pivot) -> bool:
+    """Whether Chorus's PDF rendering of a PIVOT invoice must be asked: its main document is not
+    a PDF (the supplier deposited structured data: UBL, CII, PIVOT), or it came empty."""
+    main = pivot.main_pdf
+    return main is None or not main.content
+
+
+def pdf_rendering_bundles(chorus_ids: Sequence[int]) -> List[list]:
+    """The invoices whose PDF rendering is asked, grouped into calls (``download_invoice_pdfs``);
+    an invoice a bundle's answer leaves out is then asked alone (``download_invoice_pdf``)."""
+    ids = list(chorus_ids)
+    return [ids[start:start + PDF_RENDERINGS_PER_CALL]
+            for start in range(0, len(ids), PDF_RENDERINGS_PER_CALL)]

@@ -4,7 +4,16 @@ from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
 from chorus_pro import statuses
-from chorus_pro.retrieval import DEFAULT_SIZE, chunked, download_bundles, history_needed
+from chorus_pro.records import PivotAttachment, PivotInvoice
+from chorus_pro.retrieval import (
+    DEFAULT_SIZE,
+    PDF_RENDERINGS_PER_CALL,
+    chunked,
+    download_bundles,
+    history_needed,
+    pdf_rendering_bundles,
+    pdf_rendering_needed,
+)
 
 
 def summary(chorus_id=1, status=statuses.MISE_A_DISPOSITION, available=None, deposit=None,
@@ -40,3 +49,23 @@ def test_download_bundles_stay_under_the_cap_and_a_big_invoice_goes_alone():
                  summary(4, size=100), summary(5, size=None)]
     assert download_bundles(summaries, 1000) == [[1, 2], [3], [4], [5]]
     assert download_bundles(summaries[:2] + summaries[3:], DEFAULT_SIZE) == [[1, 2, 4], [5]]
+
+
+def test_pdf_rendering_asked_only_when_the_main_document_is_not_a_pdf():
+    pdf = PivotAttachment(type_code="01", mime_type="application/pdf", content=b"%PDF-1.4")
+    ubl = PivotAttachment(type_code="01", mime_type="application/xml", content=b"<Invoice/>")
+    annex = PivotAttachment(type_code="02", mime_type="application/pdf", content=b"%PDF-1.4")
+    assert not pdf_rendering_needed(PivotInvoice(attachments=[pdf, annex]))
+    assert not pdf_rendering_needed(PivotInvoice(attachments=[ubl, pdf]))  # its PDF is there
+    assert pdf_rendering_needed(PivotInvoice(attachments=[ubl, annex]))
+    assert pdf_rendering_needed(PivotInvoice(attachments=[]))
+    empty = PivotAttachment(type_code="01", mime_type="application/pdf", content=b"")
+    assert pdf_rendering_needed(PivotInvoice(attachments=[empty]))
+
+
+def test_pdf_renderings_asked_a_few_invoices_per_call_in_order():
+    ids = list(range(1, PDF_RENDERINGS_PER_CALL * 2 + 2))
+    bundles = pdf_rendering_bundles(ids)
+    assert [len(bundle) for bundle in bundles] == [PDF_RENDERINGS_PER_CALL] * 2 + [1]
+    assert [i for bundle in bundles for i in bundle] == ids
+    assert pdf_rendering_bundles([]) == []

@@ -438,45 +438,71 @@ class ChorusProInvoice(models.Model):
         A main document that is not a PDF (the supplier's UBL, CII or PIVOT XML) is kept as
         another file: the PDF shown is then Chorus's rendering (``_store_pdf_rendering``)."""
         self.ensure_one()
+        self._chorus_store_pivot_files([(self, pivot)])
+
+    @api.model
+    def _chorus_store_pivot_files(self, pairs):
+        """``_store_pivot_attachments`` of several invoices at once: ``pairs`` of (invoice, PIVOT
+        invoice). One search for the files they already have, one ``create`` for the new ones
+        (a retrieval stores a whole download bundle this way)."""
+        if not pairs:
+            return
         Attachment = self.env["ir.attachment"].sudo()
-        existing = {
-            att.checksum: att
-            for att in Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)])
-        }
-        main = pivot.main_pdf
-        main_attachment = None
-        for document in pivot.attachments:
-            if not document.content:
+        invoice_ids = [invoice.id for invoice, _pivot in pairs]
+        existing_by_invoice = {invoice_id: {} for invoice_id in invoice_ids}
+        for att in Attachment.search([("res_model", "=", self._name),
+                                      ("res_id", "in", invoice_ids)]):
+            existing_by_invoice[att.res_id].setdefault(att.checksum, att)
+        to_create = []  # values of the new files
+        plans = []  # (invoice, existing files, main: an attachment or an index in to_create)
+        for invoice, pivot in pairs:
+            existing = existing_by_invoice[invoice.id]
+            # Files of this invoice created in this call, by checksum: their index in to_create.
+            created = {}
+            main = pivot.main_pdf
+            main_attachment = None
+            for document in pivot.attachments:
+                if not document.content:
+                    continue
+                checksum = hashlib.sha1(document.content).hexdigest()
+                attachment = existing.get(checksum)
+                if attachment is None and checksum not in created:
+                    # A name from outside: no folders, no invisible or control characters.
+                    name = chorus_text.clean_file_name(
+                        document.original_name or document.name, default=_("attachment"))
+                    created[checksum] = len(to_create)
+                    to_create.append({
+                        "name": name,
+                        "raw": document.content,
+                        "mimetype": document.mime_type or None,
+                        "res_model": self._name,
+                        "res_id": invoice.id,
+                        "company_id": invoice.company_id.id,
+                        "chorus_pro_original_name": name,
+                        "chorus_pro_type_code": document.type_code or False,
+                    })
+                if document is main:
+                    main_attachment = attachment if attachment is not None else created[checksum]
+            plans.append((invoice, existing, main_attachment))
+        for _invoice, _existing, main_attachment in plans:
+            if isinstance(main_attachment, int):
+                to_create[main_attachment]["chorus_pro_is_main"] = True
+        new_files = Attachment.create(to_create) if to_create else Attachment
+        for invoice, existing, main_attachment in plans:
+            if main_attachment is None:
                 continue
-            checksum = hashlib.sha1(document.content).hexdigest()
-            attachment = existing.get(checksum)
-            # A name from outside: no folders, no invisible or control characters.
-            name = chorus_text.clean_file_name(
-                document.original_name or document.name, default=_("attachment"))
-            if not attachment:
-                attachment = Attachment.create({
-                    "name": name,
-                    "raw": document.content,
-                    "mimetype": document.mime_type or None,
-                    "res_model": self._name,
-                    "res_id": self.id,
-                    "company_id": self.company_id.id,
-                    "chorus_pro_original_name": name,
-                    "chorus_pro_type_code": document.type_code or False,
-                })
-                existing[checksum] = attachment
-            if document is main:
-                main_attachment = attachment
-        if main_attachment:
-            (existing and Attachment.browse([a.id for a in existing.values()])).write(
-                {"chorus_pro_is_main": False}
-            )
-            main_attachment.chorus_pro_is_main = True
-            self.write({
+            if isinstance(main_attachment, int):
+                main_attachment = new_files[main_attachment]
+            else:
+                main_attachment.chorus_pro_is_main = True
+            # The main document is one file: the others of the invoice are not.
+            Attachment.browse([att.id for att in existing.values()
+                               if att != main_attachment and att.chorus_pro_is_main]).write(
+                {"chorus_pro_is_main": False})
+            invoice.write({
                 "main_attachment_pdf_id": main_attachment.id,
                 "message_main_attachment_id": main_attachment.id,
             })
-
 
     def _store_pdf_rendering(self, content):
         """Chorus's PDF rendering of an invoice deposited as structured data becomes its main

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_motif import PROCESSING_TARGET_SELECTION
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_STATES
@@ -825,13 +826,13 @@ class ChorusProInvoice(models.Model):
         when = self.mise_a_disposition_at or self.status_datetime or self.create_date
         return (when or fields.Datetime.now(), self.chorus_id)
 
-    def _chorus_find_twin(self):
-        """(twin, reason) for an invoice that looks like one already received: same supplier and
-        number, or same supplier, amount and date, under another Chorus id (whatever the twin's
-        status, mandated included). The earlier of the two is the original."""
+    def _chorus_twin_searches(self):
+        """The searches for an invoice's twin, in the order they are tried: [(domain, reason)]:
+        same supplier and number, or same supplier, amount and date, under another Chorus id
+        (whatever the twin's status, mandated included)."""
         self.ensure_one()
         if not (self.supplier_identifier or self.supplier_name):
-            return self.browse(), ""
+            return []
         base = [
             ("company_id", "=", self.company_id.id),
             ("id", "!=", self.id),
@@ -844,33 +845,65 @@ class ChorusProInvoice(models.Model):
             base.append(("supplier_identifier", "=", self.supplier_identifier))
         else:
             base.append(("supplier_name", "=ilike", self.supplier_name))
-        mine = self._chorus_arrival_key()
-        candidates = []
+        searches = []
         if self.number:
             escaped = self.number.strip().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-            same_number = self.search(base + [("number", "=ilike", escaped)])
-            candidates.append((same_number, _("same supplier and invoice number")))
+            searches.append((base + [("number", "=ilike", escaped)],
+                             _("same supplier and invoice number")))
         if self.amount_total and self.invoice_date:
-            same_amount = self.search(base + [
+            searches.append((base + [
                 ("amount_total", "=", self.amount_total),
                 ("invoice_date", "=", self.invoice_date),
                 # A rejected invoice is normally re-issued with the same amount.
                 ("chorus_status_code", "!=", chorus_statuses.REJETEE),
-            ])
-            candidates.append((same_amount, _("same supplier, amount and invoice date")))
-        for found, reason in candidates:
-            earlier = found.filtered(lambda other: other._chorus_arrival_key() < mine)
-            if earlier:
-                return earlier.sorted(lambda other: other._chorus_arrival_key())[0], reason
-        return self.browse(), ""
+            ], _("same supplier, amount and invoice date")))
+        return searches
+
+    def _chorus_find_twins(self):
+        """``{invoice id: (twin, reason)}`` of these invoices (see :meth:`_chorus_find_twin`),
+        their searches made in one query (the same domains, access rules included)."""
+        searches = {invoice.id: invoice._chorus_twin_searches() for invoice in self}
+        parts = [
+            self._search(domain).subselect(SQL("%s", invoice_id), SQL("%s", rank),
+                                           SQL.identifier(self._table, "id"))
+            for invoice_id, tries in searches.items()
+            for rank, (domain, _reason) in enumerate(tries)
+        ]
+        found = {}  # (invoice id, rank): twin ids
+        if parts:
+            for invoice_id, rank, twin_id in self.env.execute_query(
+                    SQL(" UNION ALL ").join(parts)):
+                found.setdefault((invoice_id, rank), []).append(twin_id)
+        twins = {}
+        for invoice in self:
+            mine = invoice._chorus_arrival_key()
+            twins[invoice.id] = (self.browse(), "")
+            for rank, (_domain, reason) in enumerate(searches[invoice.id]):
+                candidates = self.browse(found.get((invoice.id, rank), []))
+                earlier = candidates.filtered(lambda other: other._chorus_arrival_key() < mine)
+                if earlier:
+                    twins[invoice.id] = (
+                        earlier.sorted(lambda other: other._chorus_arrival_key())[0], reason)
+                    break
+        return twins
+
+    def _chorus_find_twin(self):
+        """(twin, reason) for an invoice that looks like one already received: same supplier and
+        number, or same supplier, amount and date, under another Chorus id (whatever the twin's
+        status, mandated included). The earlier of the two is the original."""
+        self.ensure_one()
+        return self._chorus_find_twins()[self.id]
 
     def _chorus_detect_duplicates(self):
         """Flag the invoices that look like one already received, link them to their twin and
-        propose Rejetée with the motif "doublon" (the user confirms it or clears the flag)."""
+        propose Rejetée with the motif "doublon" (the user confirms it or clears the flag).
+        Their twins are searched together first (what is written here changes none of the
+        fields searched)."""
+        twins = self.filtered(lambda inv: not inv.is_duplicate_suspect)._chorus_find_twins()
         for invoice in self.sorted(lambda inv: inv._chorus_arrival_key()):
             if invoice.is_duplicate_suspect:
                 continue
-            twin, reason = invoice._chorus_find_twin()
+            twin, reason = twins[invoice.id]
             if not twin:
                 continue
             vals = {

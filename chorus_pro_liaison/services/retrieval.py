@@ -60,6 +60,7 @@ from chorus_pro.retrieval import (
     chunked,
     download_bundles,
     history_needed,
+    pdf_rendering_bundles,
 )
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
@@ -68,7 +69,6 @@ _logger = logging.getLogger(__name__)
 # A listing that moved while it was paged is listed again, at most this many times in all.
 MAX_LISTINGS = 3
 UNAVAILABLE_RETRY_HOURS = 24
-PDF_RENDERINGS_PER_CALL = 50  # Chorus's PDFs of invoices deposited as XML, asked together
 
 
 class SyncInterrupted(Exception):
@@ -826,8 +826,10 @@ class InvoiceSynchronizer:
         by_number = {}
         for chorus_id in remaining:
             by_number.setdefault(items[chorus_id][1].number, []).append(chorus_id)
-        # Together, the VAT lines and lines of the bundle's new invoices are created at once.
+        # Together, the VAT lines and lines of the bundle's new invoices are created at once,
+        # and the files of all its invoices.
         children = None if isolate else {}
+        files = None if isolate else []
         unreadable = []  # invoices of the bundle refused alone (zip bomb, bad data...)
         try:
             for index, pivot in enumerate(
@@ -845,13 +847,15 @@ class InvoiceSynchronizer:
                 remaining.remove(chorus_id)
                 summary, invoice = items[chorus_id]
                 if not isolate:
-                    self._store_invoice_files(invoice, summary, pivot, children)
+                    self._store_invoice_files(invoice, summary, pivot, children, files)
                     continue
                 _done, error = self._isolated(self._store_invoice_files, invoice, summary, pivot)
                 if error is not None:
                     self._fail(invoice, _("The files of this invoice could not be recorded: "
                                           "%(reason)s", reason=self._error_text(error)))
         except PivotError as error:
+            # The invoices read before the damaged spot are kept, with their lines and files.
+            self._create_collected(children, files)
             self._fail_unreadable(unreadable, ids, remaining, by_number, items)
             if split and len(remaining) > 1:
                 return remaining
@@ -863,13 +867,18 @@ class InvoiceSynchronizer:
                     "The PIVOT file sent by Chorus Pro is malformed: %(error)s",
                     error=pivot_error_message(error, self.env)))
             return []
-        for model, values in (children or {}).items():
-            self.env[model].sudo().create(values)
+        self._create_collected(children, files)
         self._fail_unreadable(unreadable, ids, remaining, by_number, items)
         for chorus_id in remaining:
             self._fail(items[chorus_id][1], _(
                 "Chorus Pro did not include this invoice in the downloaded file."))
         return []
+
+    def _create_collected(self, children, files):
+        """The lines and files of a bundle's invoices, collected by _store_invoice_files."""
+        for model, values in (children or {}).items():
+            self.env[model].sudo().create(values)
+        self.Invoice._chorus_store_pivot_files(files or [])
 
     def _fail_unreadable(self, unreadable, ids, remaining, by_number, items):
         """Invoices the PIVOT parser refused one by one (the rest of their bundle is read):
@@ -887,7 +896,10 @@ class InvoiceSynchronizer:
 
     CHILDREN = {"tax_ids": "chorus.pro.invoice.tax", "line_ids": "chorus.pro.invoice.line"}
 
-    def _store_invoice_files(self, invoice, summary, pivot, children=None):
+    def _store_invoice_files(self, invoice, summary, pivot, children=None, files=None):
+        """The PIVOT's data and files of one invoice; with ``children`` and ``files`` (a whole
+        bundle stored together), its new lines and its files are collected there, created
+        for the bundle at once."""
         vals = invoice._chorus_record_values(pivot)
         if children is not None and invoice.id in self.fresh_ids:
             # A new invoice has no VAT lines nor lines to replace: theirs are created with the
@@ -907,7 +919,10 @@ class InvoiceSynchronizer:
             sync_error=False,
         )
         invoice.write(vals)
-        invoice._store_pivot_attachments(pivot)
+        if files is not None:
+            files.append((invoice, pivot))
+        else:
+            invoice._store_pivot_attachments(pivot)
 
     def _complete_factored(self, invoices):
         """The factor's identity is only in the consult answer (not in the search nor the
@@ -953,8 +968,7 @@ class InvoiceSynchronizer:
             return
         self.run._commit()
         renderings, errors = {}, {}
-        bundles = [[invoice.chorus_id for invoice in part]
-                   for part in split_every(PDF_RENDERINGS_PER_CALL, missing, list)]
+        bundles = pdf_rendering_bundles([invoice.chorus_id for invoice in missing])
         for bundle, found, error in self._parallel(
                 [(tuple(bundle), bundle) for bundle in bundles],
                 lambda bundle: self.client.download_invoice_pdfs(bundle)):
@@ -971,13 +985,24 @@ class InvoiceSynchronizer:
                 errors[chorus_id] = chorus_error_message(error, self.env)
             else:
                 renderings[chorus_id] = content
+        received = [invoice for invoice in missing if invoice.chorus_id in renderings]
+
+        def store_together():
+            for invoice in received:
+                invoice._store_pdf_rendering(renderings[invoice.chorus_id])
+
+        def store_one_by_one():
+            for invoice in received:
+                _done, error = self._isolated(invoice._store_pdf_rendering,
+                                              renderings[invoice.chorus_id])
+                if error is not None:
+                    errors[invoice.chorus_id] = self._error_text(error)
+
+        self._together_or_one_by_one("the PDF renderings of a batch could not be stored at once",
+                                     store_together, store_one_by_one)
         for invoice in missing:
-            content = renderings.get(invoice.chorus_id)
-            if content is not None:
-                _done, error = self._isolated(invoice._store_pdf_rendering, content)
-                if error is None:
-                    continue
-                errors[invoice.chorus_id] = self._error_text(error)
+            if invoice.chorus_id in renderings and invoice.chorus_id not in errors:
+                continue
             self._fail(invoice, _(
                 "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF "
                 "of it could not be downloaded: %(reason)s It is tried again at the next "
