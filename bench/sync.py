@@ -18,21 +18,13 @@ import argparse
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from _common import CONFIGURE_ACCOUNT, RUN_SYNC, OdooDatabase, SimulatorProcess, log
 
 from chorus_pro import statuses
 from chorus_pro.client import ChorusProClient
-from chorus_pro.retrieval import (
-    BATCH_SIZE,
-    PAGE_SIZE,
-    chunked,
-    download_bundles,
-    history_needed,
-    pdf_rendering_bundles,
-    pdf_rendering_needed,
-)
+from chorus_pro import retrieval as rules  # the addon's retrieval follows the same rules
 from chorus_pro.pivot import iter_pivot_invoices
 
 DOWNLOAD = "factures/v1/telecharger/groupe"
@@ -63,16 +55,16 @@ def library_floor(info: dict, factored: list) -> float:
         seen = set()
         for kwargs in searches:
             for works in (False, True):
-                search = (client.search_works_invoices if works
-                          else client.search_received_invoices)(page_size=PAGE_SIZE, **kwargs)
-                for chunk in chunked(search, BATCH_SIZE):
+                searcher = client.search_works_invoices if works else client.search_received_invoices
+                search = searcher(page_size=rules.PAGE_SIZE, **kwargs)
+                for chunk in rules.chunked(search, rules.BATCH_SIZE):
                     fresh = [s for s in chunk if s.chorus_id not in seen]
                     seen.update(s.chorus_id for s in fresh)
                     if not fresh:
                         continue
                     list(pool.map(client.get_history,
-                                  [s.chorus_id for s in fresh if history_needed(s)]))
-                    bundles = download_bundles(fresh, BUNDLE_MB * 1024 * 1024)
+                                  [s.chorus_id for s in fresh if rules.history_needed(s)]))
+                    bundles = rules.download_bundles(fresh, BUNDLE_MB * 1024 * 1024)
 
                     def download(ids):
                         """The invoices of the bundle deposited as XML (their PDF rendering
@@ -90,7 +82,7 @@ def library_floor(info: dict, factored: list) -> float:
                                     downloaded.path, on_error="skip", errors=unreadable)):
                                 # Old PIVOT versions have no IdCPRO: their rank in the bundle.
                                 position = index + len(unreadable)
-                                if pdf_rendering_needed(pivot):
+                                if rules.pdf_rendering_needed(pivot):
                                     found.append(pivot.chorus_id or ids[position])
                             return found
                         finally:
@@ -101,7 +93,7 @@ def library_floor(info: dict, factored: list) -> float:
                     list(pool.map(client.get_invoice, [i for i in factored if i in ids]))
                     renderings = {}
                     for found in pool.map(client.download_invoice_pdfs,
-                                          pdf_rendering_bundles(as_xml)):
+                                          rules.pdf_rendering_bundles(as_xml)):
                         renderings.update(found)
                     list(pool.map(client.download_invoice_pdf,
                                   [i for i in as_xml if i not in renderings]))
