@@ -115,6 +115,17 @@ class ChorusCase(ChorusSimulatorMixin):
         self.assertEqual(invoice.chorus_status, code)
 
     @classmethod
+    def deposited(cls, number, attachments=0, **options):
+        """A new invoice deposited on the simulator now (the next retrieval brings it): its
+        Chorus id."""
+        return cls.sim.admin.deposit(number=number, attachments=attachments, **options)["idFacture"]
+
+    @classmethod
+    def received(cls, chorus_id):
+        """The retrieved invoice of this Chorus id."""
+        return cls.Invoice.search([("chorus_id", "=", chorus_id)])
+
+    @classmethod
     def french_user(cls, *modules):
         """Marie Dupont (manager, processor, validator), who reads French: French activated and
         loaded for ``modules``, Odoo's base and the addon."""
@@ -158,3 +169,11 @@ class ChorusCase(ChorusSimulatorMixin):
         })
         run._execute()
         return run
+
+
+class WholeWorldCase(ChorusCase):
+    """The whole simulated world (history included) retrieved once for the class; each test
+    rolls back to it."""
+
+    account_options = WHOLE_WORLD
+    retrieve_at_setup = True

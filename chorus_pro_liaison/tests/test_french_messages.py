@@ -39,7 +39,7 @@ class TestFrenchPushMessages(FrenchMessagesCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.chorus_ids = [
-            cls.sim.admin.deposit(number=f"FR-MSG-{rank}", attachments=0)["idFacture"]
+            cls.deposited(f"FR-MSG-{rank}")
             for rank in (1, 2)
         ]
         cls.sync()
@@ -106,11 +106,11 @@ class TestFrenchPivotErrors(FrenchMessagesCase):
         return run
 
     def assert_french_reason(self, corruption, expected):
-        chorus_id = self.sim.admin.deposit(number=f"FR-PIV-{len(corruption)}", attachments=0)["idFacture"]
+        chorus_id = self.deposited(f"FR-PIV-{len(corruption)}")
         self.sim.admin.corrupt(chorus_id, corruption)
         run = self.run_by_marie()
         self.assertEqual(run.user_id, self.marie)
-        invoice = self.env["chorus.pro.invoice"].search([("chorus_id", "=", chorus_id)])
+        invoice = self.received(chorus_id)
         self.assertEqual(invoice.files_state, "error")
         french_reader = run.with_user(self.marie).with_context(lang="fr_FR")
         texts = [invoice.sync_error or ""] + [

@@ -13,19 +13,14 @@ from chorus_pro import statuses as chorus_statuses
 from chorus_pro.identifiers import mask_iban
 from chorus_pro.simulator.generator import make_fr_iban, make_siret
 
-from .common import WHOLE_WORLD, ChorusCase
+from .common import WholeWorldCase
 
 
 def other_iban(seed="other"):
     return make_fr_iban(random.Random(seed), "30004")
 
 
-class MatchingCase(ChorusCase, TransactionCase):
-    """One retrieval of the whole simulated world for the class; each test rolls back."""
-
-    account_options = WHOLE_WORLD
-    retrieve_at_setup = True
-
+class MatchingCase(WholeWorldCase, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -13,18 +13,15 @@ from odoo.tests.common import TransactionCase
 from chorus_pro.evidence import Evidence, verify_evidence
 from chorus_pro.timeutil import paris_today
 
-from .common import WHOLE_WORLD, ChorusCase
+from .common import WholeWorldCase
 
 PROCESS = "factures/v1/traiter/recue"
 HISTORY = "factures/v1/consulter/historique"
 
 
-class ProcessingCase(ChorusCase, TransactionCase):
-    """One retrieval for the class; the simulator goes back to the same world before each test,
-    and Odoo rolls back to the retrieved state."""
+class ProcessingCase(WholeWorldCase, TransactionCase):
+    """The simulator also goes back to the same world before each test."""
 
-    account_options = WHOLE_WORLD
-    retrieve_at_setup = True
     reset_simulator = True
 
     @classmethod

@@ -36,10 +36,10 @@ class TestFrenchUserTour(FrenchUserCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.chorus_id = cls.sim.admin.deposit(number="FR-2026-0007", attachments=0)["idFacture"]
+        cls.chorus_id = cls.deposited("FR-2026-0007")
         # A scheduled retrieval, run by the server in English: its summary is stored as facts.
         cls.scheduled_run = cls.sync(trigger="cron")
-        cls.invoice = cls.env["chorus.pro.invoice"].search([("chorus_id", "=", cls.chorus_id)])
+        cls.invoice = cls.received(cls.chorus_id)
         # Marie certifies the service: the chatter says what Chorus Pro accepted, in French.
         cls.invoice.with_user(cls.marie).with_context(lang="fr_FR")._chorus_push_status(
             "SERVICE_FAIT", motif="Conforme", service_date=date.today(),

@@ -2,17 +2,14 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo.tests import HttpCase, tagged
 
-from .common import WHOLE_WORLD, ChorusCase
+from .common import WholeWorldCase
 
 PARTNER_NAME = "Compte connu SARL"
 HISTORY_NUMBER = "HIST-0001"
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
-class TestMatchingTour(ChorusCase, HttpCase):
-    account_options = WHOLE_WORLD
-    retrieve_at_setup = True
-
+class TestMatchingTour(WholeWorldCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

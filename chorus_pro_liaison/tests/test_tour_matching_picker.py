@@ -7,16 +7,13 @@ says what it did."""
 
 from odoo.tests import HttpCase, tagged
 
-from .common import WHOLE_WORLD, ChorusCase
+from .common import WholeWorldCase
 
 OTHER_NAME = "Autre Fournisseur Choisi SAS"
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")
-class TestMatchingPickerTour(ChorusCase, HttpCase):
-    account_options = WHOLE_WORLD
-    retrieve_at_setup = True
-
+class TestMatchingPickerTour(WholeWorldCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -17,11 +17,11 @@ class TestProcessingTour(ChorusCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.chorus_id = cls.sim.admin.deposit(number=NUMBER, attachments=1)["idFacture"]
+        cls.chorus_id = cls.deposited(NUMBER, attachments=1)
         cls.sync()
 
     def test_reject_with_motif_and_open_pdf(self):
-        invoice = self.env["chorus.pro.invoice"].search([("chorus_id", "=", self.chorus_id)])
+        invoice = self.received(self.chorus_id)
         self.assertTrue(invoice.main_attachment_pdf_id)
         self.start_tour(
             "/odoo/action-chorus_pro_liaison.chorus_pro_processing_action",

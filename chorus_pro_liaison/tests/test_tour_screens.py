@@ -27,14 +27,13 @@ class TestWorklistDecisionTour(WorklistTourCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.rejected_id = cls.sim.admin.deposit(number="TOUR-REJ-0001", attachments=0)["idFacture"]
-        cls.suspended_id = cls.sim.admin.deposit(number="TOUR-SUS-0002", attachments=0)["idFacture"]
+        cls.rejected_id = cls.deposited("TOUR-REJ-0001")
+        cls.suspended_id = cls.deposited("TOUR-SUS-0002")
         cls.sync()
 
     def test_motif_keeps_decision_and_nothing_sent_before_confirmation(self):
-        Invoice = self.env["chorus.pro.invoice"]
-        rejected = Invoice.search([("chorus_id", "=", self.rejected_id)])
-        suspended = Invoice.search([("chorus_id", "=", self.suspended_id)])
+        rejected = self.received(self.rejected_id)
+        suspended = self.received(self.suspended_id)
         calls_before = self.status_calls()
         self.start_tour(
             "/odoo/action-chorus_pro_liaison.chorus_pro_processing_action",
@@ -68,11 +67,11 @@ class TestWorklistTableTour(WorklistTourCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.chorus_id = cls.sim.admin.deposit(number="TOUR-2026-123456789", attachments=1)["idFacture"]
+        cls.chorus_id = cls.deposited("TOUR-2026-123456789", attachments=1)
         cls.sync()
 
     def test_tick_validation_and_rename_main_document(self):
-        invoice = self.env["chorus.pro.invoice"].search([("chorus_id", "=", self.chorus_id)])
+        invoice = self.received(self.chorus_id)
         main = invoice.main_attachment_pdf_id
         original = main.chorus_pro_original_name
         self.assertTrue(original)
