@@ -132,7 +132,6 @@ def main() -> int:
         second = database.shell(RUN_SYNC.format(profile=""))[0]
         log(f"re-sync: {json.dumps(second)}")
         resync_downloads = simulator.admin.counters().get(DOWNLOAD, 0)
-        first_counters = dict(first_counters)
         factored = database.shell(FACTORED)[0]
         simulator.admin.reset_counters()
         floor = library_floor(simulator.info, factored)

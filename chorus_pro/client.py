@@ -426,9 +426,8 @@ class SearchResult(Iterator[T]):
         self._total: Optional[int] = None
         self.page: Optional[Page] = None
         self.pages_fetched = 0
-        # Totals announced by each page, items served, items skipped (no identifier).
+        # Totals announced by each page, items skipped (no identifier).
         self.totals: list[int] = []
-        self.served = 0
         self.skipped = 0
 
     @property
@@ -443,15 +442,13 @@ class SearchResult(Iterator[T]):
         """Whether the pages fetched announced different totals (the listing changed)."""
         return len(set(self.totals)) > 1
 
-    @property
-    def consistent(self) -> bool:
-        """Once iterated: the total never moved and every announced item was served (or
-        skipped as unreadable). ``True`` when Chorus announces no total."""
+    def complete(self, distinct_items: int) -> bool:
+        """Once iterated: the total never moved and the ``distinct_items`` the caller collected
+        (an item shifted across a page boundary comes twice), with those skipped as unreadable,
+        reach the total announced. ``True`` when Chorus announces no total."""
         if self.total_moved:
             return False
-        if not self.totals:
-            return True
-        return self.served + self.skipped == self.totals[0]
+        return not self.totals or distinct_items + self.skipped >= self.totals[0]
 
     def __iter__(self) -> "SearchResult[T]":
         return self
@@ -461,7 +458,6 @@ class SearchResult(Iterator[T]):
             if self._exhausted:
                 raise StopIteration
             self._fetch_next()
-        self.served += 1
         return self._buffer.popleft()
 
     def _fetch_next(self) -> None:
@@ -1413,6 +1409,20 @@ class ChorusProClient:
             )
         return downloaded
 
+    @staticmethod
+    def _unpack_pdfs(downloaded, keep_folders: bool = False) -> list:
+        """The members of a downloaded ZIP of PDF renderings, read with the PIVOT attachments'
+        safety rules (no path used, unpacked size capped); the temporary file is removed."""
+        try:
+            return unpack_zip(downloaded.read(), "PDF bundle", keep_folders=keep_folders)
+        except PivotError as exc:
+            raise ChorusMalformedResponse(
+                f"Chorus Pro sent a bundle of invoice PDFs that cannot be read safely: {exc}",
+                operation=OP_DOWNLOAD,
+            ) from exc
+        finally:
+            downloaded.cleanup()
+
     def download_invoice_pdf(self, chorus_id: int) -> bytes:
         """Chorus's PDF rendering of one invoice (``telecharger/groupe``, format ``PDF``, no
         complementary attachments): the readable copy of an invoice whose own main document is
@@ -1420,17 +1430,10 @@ class ChorusProClient:
         raises :class:`ChorusMalformedResponse` when the answer holds no PDF."""
         downloaded = self.download_invoices([chorus_id], fmt="PDF", with_attachments=False)
         try:
-            content = downloaded.read()
-            if downloaded.kind == "zip":
+            content = downloaded.read() if downloaded.kind != "zip" else next((
                 # One invoice zipped all the same [unconfirmed]: its first PDF.
-                members = unpack_zip(content, "PDF bundle")
-                content = next((data for _name, data in members if data.startswith(b"%PDF")),
-                               b"")
-        except PivotError as exc:
-            raise ChorusMalformedResponse(
-                f"Chorus Pro sent a PDF bundle that cannot be read safely: {exc}",
-                operation=OP_DOWNLOAD,
-            ) from exc
+                data for _name, data in self._unpack_pdfs(downloaded) if data.startswith(b"%PDF")
+            ), b"")
         finally:
             downloaded.cleanup()
         if not content.startswith(b"%PDF"):
@@ -1454,17 +1457,10 @@ class ChorusProClient:
         if len(ids) == 1:
             return {ids[0]: self.download_invoice_pdf(ids[0])}
         downloaded = self.download_invoices(ids, fmt="PDF", with_attachments=False)
-        try:
-            if downloaded.kind != "zip":
-                return {}
-            members = unpack_zip(downloaded.read(), "PDF bundle", keep_folders=True)
-        except PivotError as exc:
-            raise ChorusMalformedResponse(
-                f"Chorus Pro sent a bundle of invoice PDFs that cannot be read safely: {exc}",
-                operation=OP_DOWNLOAD,
-            ) from exc
-        finally:
+        if downloaded.kind != "zip":
             downloaded.cleanup()
+            return {}
+        members = self._unpack_pdfs(downloaded, keep_folders=True)
         wanted = {str(chorus_id): chorus_id for chorus_id in ids}
         found = {}
         for name, content in members:
@@ -1504,20 +1500,20 @@ class ChorusProClient:
         body = _json_dumps(payload)
         try:
             answer = self._call(OP_PROCESS, body=body, idempotent=False)
-            if parsing.to_int(answer.data.get("codeRetour")) is None:
-                # Seen on the real portal: HTTP 200, no codeRetour. Applied or not is unknown.
-                raise ChorusOutcomeUnknown(
-                    "Chorus Pro answered the status change without a return code: whether it "
-                    "was applied is unknown until the invoice's history is read.",
-                    operation=OP_PROCESS,
-                    http_status=answer.status,
-                    label=parsing.to_text(answer.data.get("libelle")),
-                )
         except ChorusProError as error:
             error.request_body = body
-            if isinstance(error, ChorusOutcomeUnknown):
-                error.response_body = answer.content
             raise
+        if parsing.to_int(answer.data.get("codeRetour")) is None:
+            # Seen on the real portal: HTTP 200, no codeRetour. Applied or not is unknown.
+            unknown = ChorusOutcomeUnknown(
+                "Chorus Pro answered the status change without a return code: whether it "
+                "was applied is unknown until the invoice's history is read.",
+                operation=OP_PROCESS,
+                http_status=answer.status,
+                label=parsing.to_text(answer.data.get("libelle")),
+            )
+            unknown.request_body, unknown.response_body = body, answer.content
+            raise unknown
         result = parsing.parse_status_change(
             answer.data, chorus_id=int(chorus_id), new_status=new_status
         )

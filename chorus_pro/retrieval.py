@@ -70,6 +70,4 @@ def pdf_rendering_needed(pivot) -> bool:
 def pdf_rendering_bundles(chorus_ids: Sequence[int]) -> List[list]:
     """The invoices whose PDF rendering is asked, grouped into calls (``download_invoice_pdfs``);
     an invoice a bundle's answer leaves out is then asked alone (``download_invoice_pdf``)."""
-    ids = list(chorus_ids)
-    return [ids[start:start + PDF_RENDERINGS_PER_CALL]
-            for start in range(0, len(ids), PDF_RENDERINGS_PER_CALL)]
+    return list(chunked(chorus_ids, PDF_RENDERINGS_PER_CALL))

@@ -22,7 +22,7 @@ from chorus_pro.pivot import (
     iter_pivot_invoices,
     read_pivot_invoices,
     sniff_mime_type,
-    unpack_attachment,
+    unpack_zip,
     validate_pivot,
 )
 from chorus_pro.timeutil import PARIS
@@ -153,16 +153,18 @@ def test_hostile_bundle_raises_on_the_bomb_by_default():
 def test_the_declared_sizes_are_checked_before_inflating():
     content = zipped(("big.pdf", b"%PDF-" + bytes(3 * 1024 * 1024)))
     with pytest.raises(PivotError, match="unpacks to more than"):
-        unpack_attachment(content, "big.pdf", UnpackLimits(max_bytes=1024 * 1024))
+        unpack_zip(content, "big.pdf", UnpackLimits(max_bytes=1024 * 1024))
 
 
-def test_a_forged_declared_size_is_caught_while_inflating():
+def test_a_forged_declared_size_never_inflates_more_the_archive_is_damaged():
     content = bytearray(zipped(("lie.pdf", bytes(4 * 1024 * 1024))))
-    # Patch the central directory's uncompressed size (offset 24 of the entry) to 10 bytes.
+    # Patch the central directory's uncompressed size (offset 24 of the entry) to 10 bytes:
+    # inflating stops at 10 bytes, whose checksum is then wrong.
     central = content.rfind(b"PK\x01\x02")
     content[central + 24:central + 28] = (10).to_bytes(4, "little")
     with pytest.raises(PivotError) as caught:
-        unpack_attachment(bytes(content), "lie.pdf")
+        unpack_zip(bytes(content), "lie.pdf")
+    assert caught.value.code == "damaged_archive"
     assert "lie.pdf" in str(caught.value)
 
 
@@ -170,7 +172,7 @@ def test_absolute_cap_applies_to_files_that_compress_normally():
     limits = UnpackLimits(max_bytes=2000, max_ratio=1000, ratio_floor=0)
     random_like = bytes((i * 7919) % 251 for i in range(3000))
     with pytest.raises(PivotError, match="unpacks to more than 2000 bytes"):
-        unpack_attachment(zipped(("a.bin", random_like)), "a", limits)
+        unpack_zip(zipped(("a.bin", random_like)), "a", limits)
 
 
 @pytest.mark.parametrize("member", [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,12 +47,13 @@ def export_template(info: dict) -> None:
         say(f"installing {ADDON} in {database}")
         subprocess.run([*base, "-i", ADDON], cwd=REPO, check=True)
         say(f"exporting {TEMPLATE.relative_to(REPO)}")
-        subprocess.run(
-            [*base, "--i18n-export", str(TEMPLATE), "--modules", ADDON],
-            cwd=REPO, check=False,
-        )
-        if not TEMPLATE.exists() or TEMPLATE.stat().st_size == 0:
+        exported = work / TEMPLATE.name
+        subprocess.run([*base, "--i18n-export", str(exported), "--modules", ADDON],
+                       cwd=REPO, check=True)
+        if not exported.exists() or exported.stat().st_size == 0:
             raise SystemExit("the template was not exported")
+        # Only a complete export replaces the template (a failed one never merges an old one).
+        shutil.move(exported, TEMPLATE)
     finally:
         odoo_env.drop_database(database)
 

@@ -72,7 +72,7 @@ def _works_service_fields(service) -> dict:
 
 
 def _rate_code(rate: Decimal) -> str:
-    return "TVA" + f"{Decimal(rate).normalize():f}".replace(".", "_")
+    return "TVA" + _number(rate).replace(".", "_")
 
 
 class ChorusOperations:

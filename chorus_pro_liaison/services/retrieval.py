@@ -228,9 +228,7 @@ class InvoiceSynchronizer:
             collected = set()
             items = self._listed(search, collected, count_total=listing == 0)
             self._process_chunks(chunked(items, self.batch_size), first_sync)
-            announced = search.totals[0] if search.totals else None
-            if not search.total_moved and (
-                    announced is None or len(collected) + search.skipped >= announced):
+            if search.complete(len(collected)):
                 return
             _logger.info("Chorus Pro retrieval, run %s: the %s search moved while it was "
                          "paged (%s listed, totals %s); listed again", self.run.id, label,
