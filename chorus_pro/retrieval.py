@@ -44,6 +44,13 @@ def history_needed(summary) -> bool:
                 and (available - summary.deposit_date).days > ROUTING_DAYS)
 
 
+def redelivered(redelivery) -> bool:
+    """Whether a PIVOT's ``Renvoi`` says the invoice was delivered again (completed after a
+    suspension, or recycled): a new invoice so marked has its history read at first sight."""
+    value = (redelivery or "").strip().lower()
+    return bool(value) and value not in ("non", "no", "false", "0")
+
+
 def download_bundles(summaries: Sequence, cap_bytes: int) -> List[list]:
     """Chorus ids grouped into download bundles of at most ``cap_bytes`` (by the sizes the search
     announced; an invoice bigger than the cap goes alone)."""

@@ -13,6 +13,7 @@ from chorus_pro.retrieval import (
     history_needed,
     pdf_rendering_bundles,
     pdf_rendering_needed,
+    redelivered,
 )
 
 
@@ -42,6 +43,11 @@ def test_no_history_for_a_fresh_mise_a_disposition():
     fresh = summary(available=datetime(2026, 3, 3, 9, tzinfo=timezone.utc), deposit=date(2026, 3, 2))
     assert not history_needed(fresh)
     assert not history_needed(summary())  # no dates: nothing suggests an earlier life
+
+
+def test_redelivered_only_when_the_pivot_says_so():
+    assert redelivered("OUI") and redelivered(" Oui ")
+    assert not any(redelivered(value) for value in (None, "", "  ", "NON", "non", "No"))
 
 
 def test_download_bundles_stay_under_the_cap_and_a_big_invoice_goes_alone():

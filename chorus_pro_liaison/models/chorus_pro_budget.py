@@ -177,27 +177,15 @@ class ChorusProBudget(models.Model):
     def _next_number(self, exercice, series):
         """Take the next number of this budget's ``series`` for ``exercice`` (see the module
         docstring): given back if the transaction that takes it is rolled back."""
-        self.ensure_one()
-        if not exercice or exercice < 2000:
-            raise UserError(_("Choose the exercice before numbering."))
-        sequence = self._numbering_sequence(series)
-        self._numbering_range(sequence, exercice, series)
-        number = int(sequence._next(sequence_date=date(exercice, 1, 1)))
-        limit = SERIES[series][1]
-        if number > limit:
-            raise UserError(_(
-                "The numbering of budget %(budget)s for %(exercice)s is exhausted (%(limit)s).",
-                budget=self.display_name, exercice=exercice, limit=limit,
-            ))
-        return number
+        return self._next_numbers(exercice, series, 1)[0]
 
     def _next_numbers(self, exercice, series, count):
-        """``count`` consecutive numbers of the series at once (one lock, one update: what
-        ``_next_number`` does ``count`` times); given back together if the transaction is
-        rolled back."""
+        """``count`` consecutive numbers of the series at once (one lock, one update: the
+        gap-free taking of ``ir.sequence``); given back together if the transaction is rolled
+        back."""
         self.ensure_one()
-        if count <= 1:
-            return [self._next_number(exercice, series)][:count]
+        if count < 1:
+            return []
         if not exercice or exercice < 2000:
             raise UserError(_("Choose the exercice before numbering."))
         sequence = self._numbering_sequence(series)

@@ -508,14 +508,15 @@ class ChorusProInvoice(models.Model):
         """Chorus's PDF rendering of an invoice deposited as structured data becomes its main
         document (shown, attached to the mandate); the supplier's XML stays among its files."""
         self.ensure_one()
-        if not content.startswith(b"%PDF"):
-            raise ValueError("not a PDF")
+        # The client hands over PDFs only (chorus_pro.client.download_invoice_pdf(s)).
         Attachment = self.env["ir.attachment"].sudo()
         checksum = hashlib.sha1(content).hexdigest()
         files = Attachment.search([("res_model", "=", self._name), ("res_id", "=", self.id)])
         rendering = files.filtered(lambda att: att.checksum == checksum)[:1]
         if not rendering:
-            name = "%s.pdf" % (self.number or self.chorus_id)
+            # The supplier's number may hold slashes: a label, never a path.
+            name = chorus_text.clean_file_name(
+                "%s.pdf" % (self.number or "").replace("/", "-"), default=f"{self.chorus_id}.pdf")
             rendering = Attachment.create({
                 "name": name,
                 "raw": content,

@@ -163,7 +163,13 @@ class ChorusProRun(models.Model):
             return self._skipped_summary()
         if kind == "interrupted":
             return self._interrupted_summary()
+        if kind == "no_structure":
+            return self._no_structure_summary()
         return self.summary_message or False
+
+    def _no_structure_summary(self):
+        return _("Choose the recipient structure on the Chorus Pro account first (Load my "
+                 "structures): the retrieval brings the invoices of that structure.")
 
     def _render_sync_summary(self, facts):
         text = _(

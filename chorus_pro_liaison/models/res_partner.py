@@ -104,21 +104,6 @@ class ResPartner(models.Model):
         self.ensure_one()
         return self.env["chorus.pro.partner.history"]._open_for(self.commercial_partner_id)
 
-    def action_chorus_pro_pick_for_match(self):
-        """The "…" list of the matching screen: this partner becomes the selected one."""
-        check_action_access(self, "read")
-        self.ensure_one()
-        match = self.env["chorus.pro.supplier.match"].browse(
-            self.env.context.get("chorus_pro_match_id")
-        ).exists()
-        if not match:
-            return {"type": "ir.actions.act_window_close"}
-        field = self.env.context.get("chorus_pro_match_field") or "partner_id"
-        if field not in ("partner_id", "factor_partner_id"):
-            field = "partner_id"
-        match.write({field: self.commercial_partner_id.id})
-        return match._reopen(_("Valider les tiers"))
-
 
 class ResPartnerBank(models.Model):
     _inherit = "res.partner.bank"

@@ -61,6 +61,7 @@ from chorus_pro.retrieval import (
     download_bundles,
     history_needed,
     pdf_rendering_bundles,
+    redelivered,
 )
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
@@ -126,10 +127,8 @@ class InvoiceSynchronizer:
         if not account.structure_chorus_id:
             # Without a structure, Chorus lists the invoices of every structure the technical
             # account is attached to: another company's among them.
-            message = _("Choose the recipient structure on the Chorus Pro account first (Load "
-                        "my structures): the retrieval brings the invoices of that structure.")
-            run.write({"state": "failed", "summary": message})
-            run._log(message, level="error")
+            run.write({"state": "failed", "summary_facts": {"kind": "no_structure"}})
+            run._log(run._no_structure_summary(), level="error")
             return
         self._after_sync_leftovers()
         try:
@@ -413,8 +412,7 @@ class InvoiceSynchronizer:
         # suspension before this first look: its history tells the payment delay's interruption.
         self._read_histories(self.Invoice.browse([
             invoice.id for chorus_id, (_s, invoice, is_new) in records.items()
-            if is_new and chorus_id not in histories and invoice.redelivery
-            and invoice.redelivery.strip().lower() not in ("non", "no")
+            if is_new and chorus_id not in histories and redelivered(invoice.redelivery)
         ]))
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
         self._complete_pdf_renderings([invoice for _s, invoice, _n in records.values()])

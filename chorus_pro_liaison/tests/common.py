@@ -126,17 +126,15 @@ class ChorusCase(ChorusSimulatorMixin):
         return cls.Invoice.search([("chorus_id", "=", chorus_id)])
 
     @classmethod
-    def french_user(cls, *modules):
-        """Marie Dupont (manager, processor, validator), who reads French: French activated and
-        loaded for ``modules``, Odoo's base and the addon."""
+    def french_user(cls, *modules, roles=("manager", "processor", "validator")):
+        """Marie Dupont (with ``roles``), who reads French: French activated and loaded for
+        ``modules``, Odoo's base and the addon."""
         cls.env["res.lang"]._activate_lang("fr_FR")
         cls.env["ir.module.module"]._load_module_terms(
             ["base", *modules, "chorus_pro_liaison"], ["fr_FR"], overwrite=True,
         )
-        return cls.chorus_user(
-            "marie", "manager", "processor", "validator", name="Marie Dupont",
-            lang="fr_FR", tz="Europe/Paris",
-        )
+        return cls.chorus_user("marie", *roles, name="Marie Dupont", lang="fr_FR",
+                               tz="Europe/Paris")
 
     def tour_as_marie(self, path, tour):
         """The browser tour ``tour`` from ``path``, logged in as Marie (see :meth:`french_user`)."""

@@ -45,14 +45,22 @@ class TestCompanyIsolation(TwoCompaniesCase):
         self.assertEqual(self.counters().get(TRAITER, 0), 0)
 
     def test_refreshing_proposals_of_another_company_is_refused(self):
-        invoice = self.ccas_invoice(partner_id=False)
+        invoice = self.ccas_invoice(partner_id=False, supplier_identifier_type="SIRET")
         invoice.sudo().write({"suggested_partner_id": False, "suggestion_reason": False})
+        # A shared partner with the supplier's SIRET: a refresh of this invoice proposes it.
+        shared = self.env["res.partner"].create({
+            "name": "Fournisseur partagé", "is_company": True,
+            "siret": invoice.supplier_identifier_key,
+        })
         with self.assertRaises(AccessError):
             invoice.with_user(self.processor).action_refresh_proposals()
         self.assertFalse(invoice.suggested_partner_id)
         # Without ids: only the user's own company's invoices are refreshed.
         self.Invoice.with_user(self.processor).action_refresh_proposals()
         self.assertFalse(invoice.suggested_partner_id)
+        # The CCAS's own processor does refresh it: the refusals above were real.
+        invoice.with_user(self.ccas_processor).action_refresh_proposals()
+        self.assertEqual(invoice.suggested_partner_id, shared)
 
     def test_retrieval_of_another_company_is_not_launched(self):
         runs = self.env["chorus.pro.run"].search_count([("company_id", "=", self.ccas.id)])

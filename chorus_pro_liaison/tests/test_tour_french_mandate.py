@@ -14,14 +14,8 @@ class TestFrenchMandateTour(MandateCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["res.lang"]._activate_lang("fr_FR")
-        cls.env["ir.module.module"]._load_module_terms(
-            ["base", "web", "mail", "account", "chorus_pro_liaison"], ["fr_FR"], overwrite=True,
-        )
-        cls.marie = cls.chorus_user(
-            "marie", "mandating", "processor", "user", name="Marie Dupont",
-            lang="fr_FR", tz="Europe/Paris",
-        )
+        cls.marie = cls.french_user("web", "mail", "account",
+                                    roles=("mandating", "processor", "user"))
 
     def test_french_mandates(self):
         invoice = self.invoice("multi_vat")

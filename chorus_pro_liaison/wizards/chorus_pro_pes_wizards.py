@@ -12,7 +12,7 @@ itself.
 
 import base64
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_bordereau_pes import SIGNATORY_GROUP
@@ -36,7 +36,6 @@ class ChorusProPesScreen(models.AbstractModel):
 
     bordereau_id = fields.Many2one("chorus.pro.bordereau", required=True, readonly=True,
                                    ondelete="cascade")
-
 
 
 class ChorusProPesSign(models.TransientModel):

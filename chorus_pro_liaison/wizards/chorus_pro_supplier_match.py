@@ -209,36 +209,6 @@ class ChorusProSupplierMatch(models.TransientModel):
         self.factor_partner_id = self.invoice_id._chorus_create_partner("factor")
         return self._reopen()
 
-    def _partner_list_action(self, field):
-        self.ensure_one()
-        view = self.env.ref("chorus_pro_liaison.res_partner_view_list_chorus_pro_pick")
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Choose a partner"),
-            "res_model": "res.partner",
-            "view_mode": "list",
-            "views": [(view.id, "list")],
-            "domain": [
-                ("parent_id", "=", False),
-                "|", ("company_id", "=", False), ("company_id", "=", self.company_id.id),
-            ],
-            "target": "new",
-            "context": {
-                "chorus_pro_match_id": self.id,
-                "chorus_pro_match_field": field,
-                "search_default_supplier": 0,
-            },
-        }
-
-    def action_open_partner_list(self):
-        """The "…" button: the full partner list, to pick any partner."""
-        check_action_access(self, "read")
-        return self._partner_list_action("partner_id")
-
-    def action_open_factor_list(self):
-        check_action_access(self, "read")
-        return self._partner_list_action("factor_partner_id")
-
     def action_open_history(self):
         check_action_access(self, "read")
         self.ensure_one()
