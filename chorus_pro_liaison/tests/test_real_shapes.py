@@ -57,7 +57,8 @@ class TestRealShapesSync(RealShapesCase):
         for item in xml_items:
             invoice = self.record(item)
             main = invoice.main_attachment_pdf_id
-            self.assertEqual(main.name, f"{invoice.number}.pdf")
+            # Named after the invoice, a label never a path ("VEP2026/0254" → "VEP2026-0254.pdf").
+            self.assertEqual(main.name, invoice.number.replace("/", "-") + ".pdf")
             self.assertEqual(invoice.attachment_ids.filtered("chorus_pro_is_main"), main)
             xml = invoice.attachment_ids.filtered(lambda att: att.mimetype == "application/xml")
             self.assertEqual(len(xml), 1, invoice.number)
