@@ -1,12 +1,23 @@
 """PES V2 dépense code lists (DGFiP schemas 5.17) and the rules that go with them.
 
-Every list is the enumeration of the 5.17 XSD type named in its comment, with the label of its
-annotation (``tests/test_pes_codes.py`` checks them against the schemas when they are present).
+Every list is the enumeration of one 5.17 XSD type with the label of its annotation, read from
+``chorus_pro/data/pes_code_lists.csv`` (``tests/test_pes_codes.py`` checks them against the
+schemas when they are present).
 Rules that the schema only states in words (which payment modes need a bank account, which
 nomenclatures accept a ``Fonction``...) are here too, each with the field whose rule it is.
 """
 
 from __future__ import annotations
+
+from chorus_pro import data_files
+
+
+def _code_list(schema_type: str) -> dict:
+    """``{code: label}``: the enumeration of one 5.17 XSD type, as shipped in
+    ``chorus_pro/data/pes_code_lists.csv`` (data, not code)."""
+    return {row["code"]: row["label"] for row in data_files.rows("pes_code_lists.csv")
+            if row["schema_type"] == schema_type}
+
 
 # Namespaces -------------------------------------------------------------------------------
 NS_PES_ALLER = "http://www.minefi.gouv.fr/cp/helios/pes_v2/Rev0/aller"
@@ -23,51 +34,16 @@ DEPENSE_VERSION = "2"
 PJ_VERSION = "1"
 
 # TTypBordAller (BlocBordereau/TypBord). "Seules les valeurs 01 et 02 et 03 sont possibles."
-TYP_BORD = {
-    "01": "Ordinaire",
-    "02": "Annulation/réduction",
-    "03": "Ordres de paiement",
-    "04": "",
-}
+TYP_BORD = _code_list("TTypBordAller")
 TYP_BORD_ORDINARY = "01"
 TYP_BORD_REDUCTION = "02"
 TYP_BORD_ALLOWED_ALLER = ("01", "02", "03")
 
 # TTypPce (InfoPce/TypPce)
-TYP_PCE = {
-    "01": "Mandat ordinaire",
-    "02": "Mandat correctif",
-    "03": "Mandat d'ordre budgétaire",
-    "04": "Mandat d'ordre mixte",
-    "05": "Mandat émis après paiement",
-    "06": "Mandat global",
-    "07": "Mandat d'admission en non valeurs",
-    "08": "Mandat collectif",
-    "09": "Mandat sur marché",
-    "10": "Mandat de rattachement",
-    "11": "Ordre de paiement",
-    "12": "",
-    "13": "Charges constatées d'avance",
-}
+TYP_PCE = _code_list("TTypPce")
 
 # TNatPce (InfoPce/NatPce)
-NAT_PCE = {
-    "01": "Fonctionnement",
-    "02": "Investissement",
-    "03": "Inventaire",
-    "04": "Emprunt",
-    "05": "Régie",
-    "06": "Annulation-Réduction",
-    "07": "Complémentaire",
-    "08": "Reémis",
-    "09": "Annulant un titre",
-    "10": "Annulation du mandat de rattachement",
-    "11": "Paie",
-    "12": "Retenue de garantie",
-    "13": "Dernier acompte sur marché",
-    "14": "Avance forfaitaire",
-    "18": "Opération d'ordre liée aux cessions",
-}
+NAT_PCE = _code_list("TNatPce")
 
 # (TypBord, TypPce, NatPce) triplets named in the 5.17 annotations (InfoPce/TypPce,
 # RattachPiece/NatPceOrig, LiensIdent/IdConv), plus the ordinary investment mandate. Hélios
@@ -91,28 +67,10 @@ TRIPLETS_NEEDING_ORIGIN = {("02", "02", "06"), ("01", "02", "09"), ("01", "13", 
 REDUCTION_TRIPLET = ("02", "02", "06")
 
 # TNatPceOrig (RattachPiece/NatPceOrig)
-NAT_PCE_ORIG = {
-    "01": "Mandat",
-    "02": "Titre",
-    "03": "Paiement",
-    "04": "Liste non valeur",
-    "05": "Ordre de paiement ordonnateur",
-}
+NAT_PCE_ORIG = _code_list("TNatPceOrig")
 
 # TCodePaiement (InfoLignePce/ModRegl)
-MOD_REGL = {
-    "01": "Numéraire",
-    "02": "Chèque",
-    "03": "Virement",
-    "04": "Virement appli externe",
-    "05": "Virement gros montant",
-    "06": "Virement à l'étranger",
-    "07": "Opération budget rattaché",
-    "08": "Opération d'ordre",
-    "09": "Avis de règlement",
-    "10": "Prélèvement",
-    "11": "Virement interne",
-}
+MOD_REGL = _code_list("TCodePaiement")
 MOD_REGL_TRANSFER = "03"
 # "Le mode 03 et le mode 05 nécessitent la présence du bloc CpteBancaire, à défaut rejet".
 MOD_REGL_NEEDING_ACCOUNT = frozenset({"03", "05"})
@@ -121,65 +79,16 @@ MOD_REGL_NEEDING_ACCOUNT = frozenset({"03", "05"})
 MOD_REGL_FORBIDDING_ACCOUNT = frozenset({"01", "02", "04", "07", "08", "09", "11"})
 
 # TCatTiers (InfoTiers/CatTiers)
-CAT_TIERS = {
-    "01": "Personnes physiques.",
-    "20": "Etat et établissements publics nationaux.",
-    "21": "Régions.",
-    "22": "Départements.",
-    "23": "Communes.",
-    "24": "Groupements de collectivités.",
-    "25": "Caisses des écoles.",
-    "26": "CCAS.",
-    "27": "Etablissements publics de santé.",
-    "28": "Ecole nationale de la santé publique.",
-    "29": "Autres établissements publics et organismes internationaux.",
-    "50": "Autres organismes sociaux.",
-    "60": "Personnes morales de droit privé autres qu'organismes sociaux.",
-    "61": "Caisses de sécurité sociale régime général.",
-    "62": "Caisses de sécurité sociale régime agricole.",
-    "63": "Sécurité sociale des travailleurs non salariés et professions non agricoles.",
-    "64": "Autres régomes obligatoires de sécurité sociale.",
-    "65": "Mutuelles et organismes d'assurance.",
-    "70": "Divers autres tiers payants.",
-    "71": "CNRACL.",
-    "72": "IRCANTEC.",
-    "73": "ASSEDIC.",
-    "74": "Caisses mutualistes de retraite complémentaires.",
-}
+CAT_TIERS = _code_list("TCatTiers")
 CAT_TIERS_PERSON = "01"  # Civilite and Prenom required, forbidden for the other categories
 CAT_TIERS_COMPANY = "60"
 
 # TNatJur (InfoTiers/NatJur)
-NAT_JUR = {
-    "01": "Particuliers.",
-    "02": "Artisan / Commerçant / Agriculteur.",
-    "03": "Société.",
-    "04": "CAM ou caisse appliquant les mêmes règles.",
-    "05": "Caisse complémentaire.",
-    "06": "Association.",
-    "07": "Etat ou organisme d'Etat.",
-    "08": "Etablissement public national.",
-    "09": "Collectivité territoriale / EPL /EPS.",
-    "10": "Etat étranger / ambassade.",
-    "11": "CAF.",
-}
+NAT_JUR = _code_list("TNatJur")
 NAT_JUR_COMPANY = "03"
 
 # TNatIdTiers (InfoTiers/NatIdTiers)
-NAT_ID_TIERS = {
-    "01": "SIRET",
-    "02": "SIREN",
-    "03": "FINESS",
-    "04": "NIR",
-    "05": "TVA INTRA COMMUNAUTAIRE",
-    "06": "Hors UE",
-    "07": "TAHITI",
-    "08": "RIDET",
-    "09": "EN COURS IMMATRICULATION",
-    "10": "FRWF",
-    "11": "IREP",
-    "12": "NFP",
-}
+NAT_ID_TIERS = _code_list("TNatIdTiers")
 NAT_ID_SIRET = "01"
 NAT_ID_SIREN = "02"
 NAT_ID_FINESS = "03"
@@ -194,7 +103,7 @@ NAT_ID_IREP = "11"
 NAT_ID_NFP = "12"
 
 # TTypAdr (Adresse/TypAdr)
-TYP_ADR = {"0": "Non précisé.", "1": "Principal.", "2": "Secondaire."}
+TYP_ADR = _code_list("TTypAdr")
 # Adresse/CP: "Lorsque le tiers réside à l'étranger, mettre 99999 dans code postal".
 FOREIGN_POSTAL_CODE = "99999"
 # Adresse/CodPays: INSEE country code; "obligatoirement non valorisée ou valorisée à 100 si CodRes
@@ -202,36 +111,18 @@ FOREIGN_POSTAL_CODE = "99999"
 INSEE_FRANCE = "100"
 
 # TSupport (PJRef/Support). "Les valeurs 02 ou 03 interdisent d'avoir un bloc PJ."
-SUPPORT = {
-    "01": "Support électronique.",
-    "02": "Support papier.",
-    "03": "Support cdrom/dvdrom.",
-}
+SUPPORT = _code_list("TSupport")
 SUPPORT_ELECTRONIC = "01"
 
 # TPJ (PJRef/TypePJ, PES_PJ/PJ/TypePJ)
-TYPE_PJ = {
-    "001": "Document Budgétaire.",
-    "002": "Recette.",
-    "003": "Dépense.",
-    "004": "Etat de Paye.",
-    "005": "Etat d'Aide sociale.",
-    "006": "PES Facture.",
-    "007": "Facture ORMC CPP",
-    "008": "Document complémentaire à l'ASAP CPP",
-    "009": "Pièce contractuelle Marché",
-    "010": "Facture ASAP ORMC ENSU à éditer",
-    "011": "Document complémentaire à l'ASAP ENSU à éditer",
-    "012": "CFU état ordonnateur",
-    "013": "CFU états annexes",
-}
+TYPE_PJ = _code_list("TPJ")
 TYPE_PJ_DEPENSE = "003"
 # With a dépense RefCompta (Domaine 01) only 003, 004, 005 and 006 are coherent; we never write
 # RefCompta (the files travel with their pièce) but keep to that set.
 TYPE_PJ_DEPENSE_DOMAIN = ("003", "004", "005", "006")
 
 # TCodIntMor (DGP/CodIntMor)
-COD_INT_MOR = {"01": "Taux légal", "02": "Taux BCE", "03": "Autres"}
+COD_INT_MOR = _code_list("TCodIntMor")
 COD_INT_MOR_ECB = "02"  # R2192-31: ECB main refinancing rate + 8 points
 
 # Nomenclatures (budgetary instructions) and the fields they allow --------------------------
@@ -282,22 +173,7 @@ DOMESTIC_IBAN_COUNTRIES = frozenset(
 
 # Acquittement (CommunAck.xsd) ------------------------------------------------------------------
 # TDomaineAck (ElementACQUIT/DomaineAck)
-ACK_DOMAINS = {
-    "0": "Technique",
-    "1": "Signature technique",
-    "2": "Signature globale",
-    "3": "Signature Bordereau",
-    "4": "PJ",
-    "5": "Dépense",
-    "6": "Recette",
-    "7": "Rôle",
-    "8": "Budget",
-    "9": "Etat Actif",
-    "10": "Etat Passif",
-    "11": "Marché",
-    "12": "Facture",
-    "99": "Paramétrage",
-}
+ACK_DOMAINS = _code_list("TDomaineAck")
 ACK_DOMAIN_PJ = "4"
 ACK_DOMAIN_DEPENSE = "5"
 ACK_DOMAIN_SIGNATURE_BORDEREAU = "3"
@@ -342,28 +218,15 @@ ACK_ANOMALIES = {
 
 # PES_Retour dépense (RETOUR/NS_Depense/r0/CommunDepense_Retour.xsd) ---------------------------
 # TEtatPce (InfoPiece/EtatPce)
-ETAT_PCE = {"01": "En instance", "02": "Prise en charge", "04": "Rejeté", "05": "Soldé"}
+ETAT_PCE = _code_list("TEtatPce")
 ETAT_PCE_PENDING = "01"
 ETAT_PCE_ACCEPTED = "02"
 ETAT_PCE_REJECTED = "04"
 ETAT_PCE_SETTLED = "05"
 # TEtatLigPce (InfoLignePiece/EtatLigPce)
-ETAT_LIG_PCE = {
-    "01": "Pris en charge",
-    "02": "Rejeté",
-    "03": "Pré visé PEC sans ano",
-    "04": "Pré visé PEC avec ano",
-    "05": "Pré visé rejet forçable",
-    "06": "Pré visé rejet non forçable",
-    "07": "PEC avec anomalies",
-    "08": "PEC sans anomalies",
-    "09": "Rejet",
-    "10": "Rejet non forçable",
-    "15": "Pris en charge avec forçage",
-    "16": "Mis en instance",
-}
+ETAT_LIG_PCE = _code_list("TEtatLigPce")
 # TTypRestit (EnTeteDepense/TypRestit of a PES_Retour)
-TYP_RESTIT = {"01": "Rejet", "02": "Périodique"}
+TYP_RESTIT = _code_list("TTypRestit")
 
 # Lengths of the text fields we write (5.17 facets) --------------------------------------------
 MAX_LENGTH = {

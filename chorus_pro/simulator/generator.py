@@ -13,13 +13,10 @@ sees it.
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import re
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from importlib import resources
 from typing import Optional
 
 from stdnum import iban as stdnum_iban
@@ -27,6 +24,7 @@ from stdnum import luhn
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
+from chorus_pro import data_files
 from chorus_pro import statuses as st
 from chorus_pro.timeutil import PARIS
 
@@ -140,19 +138,13 @@ BANKS = [
     ("30066", "CMCIFRPPXXX", "CIC"),
 ]
 
-def _data_rows(name: str) -> list:
-    """The rows of one CSV shipped in ``chorus_pro/data`` (the simulator's data, not code)."""
-    text = resources.files("chorus_pro").joinpath(f"data/{name}").read_text("utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
-
-
 def _supplier_row(row: dict) -> tuple:
     # name, activity, street, zip, city, contact (last, first), number prefix, number format
     return (row["name"], row["activity"], row["street"], row["zip"], row["city"],
             (row["contact_last"], row["contact_first"]), row["number_prefix"], row["number_format"])
 
 
-_SUPPLIER_ROWS = [_supplier_row(row) for row in _data_rows("simulator_suppliers.csv")]
+_SUPPLIER_ROWS = [_supplier_row(row) for row in data_files.rows("simulator_suppliers.csv")]
 SUPPLIER_TABLE = [row for row in _SUPPLIER_ROWS if row[1] != "factoring"]
 FACTOR_TABLE = [row for row in _SUPPLIER_ROWS if row[1] == "factoring"]
 
@@ -167,7 +159,7 @@ def _load_catalogue() -> dict:
     unit label, min price, max price, VAT rate)`` per activity, read from the CSV shipped with the
     package (data, not code)."""
     catalogue: dict = {}
-    for row in _data_rows("simulator_catalogue.csv"):
+    for row in data_files.rows("simulator_catalogue.csv"):
         catalogue.setdefault(row["activity"], []).append((
             row["reference"], row["designation"], row["unit_code"], row["unit_label"],
             int(row["min_price"]), int(row["max_price"]), Decimal(row["vat_rate"]),
