@@ -483,13 +483,7 @@ class AccountMove(models.Model):
     def action_open_chorus_pro_invoice(self):
         check_action_access(self, "read")
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Chorus Pro invoice"),
-            "res_model": "chorus.pro.invoice",
-            "res_id": self.chorus_pro_invoice_id.id,
-            "view_mode": "form",
-        }
+        return self.chorus_pro_invoice_id._get_records_action(name=_("Chorus Pro invoice"))
 
     def action_chorus_pro_push_again(self):
         """"Send now" on a mandate whose MANDATEE is waiting to be sent (or was withdrawn)."""
@@ -503,13 +497,7 @@ class AccountMove(models.Model):
     def action_open_chorus_pro_push(self):
         check_action_access(self, "read")
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Mandatée sent to Chorus Pro"),
-            "res_model": "chorus.pro.status.push",
-            "res_id": self.chorus_pro_push_id.id,
-            "view_mode": "form",
-        }
+        return self.chorus_pro_push_id._get_records_action(name=_("Mandatée sent to Chorus Pro"))
 
 
 class AccountMoveLine(models.Model):

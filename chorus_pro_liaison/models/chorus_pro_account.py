@@ -917,11 +917,4 @@ class ChorusProAccount(models.Model):
 
     def _action_open_form(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Chorus Pro account"),
-            "res_model": "chorus.pro.account",
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "current",
-        }
+        return self._get_records_action(name=_("Chorus Pro account"))

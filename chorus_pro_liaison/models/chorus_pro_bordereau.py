@@ -203,16 +203,11 @@ class ChorusProBordereau(models.Model):
     def action_open_mandates(self):
         check_action_access(self, "read")
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.name,
-            "res_model": "account.move",
-            "view_mode": "list,form",
-            "views": [(self.env.ref("chorus_pro_liaison.chorus_pro_mandate_view_list").id, "list"),
-                      (False, "form")],
-            "domain": [("chorus_pro_bordereau_id", "=", self.id)],
-            "context": {"create": False},
-        }
+        mandate_list = self.env.ref("chorus_pro_liaison.chorus_pro_mandate_view_list")
+        return self.env["account.move"]._get_records_action(
+            name=self.name, views=[(mandate_list.id, "list"), (False, "form")],
+            domain=[("chorus_pro_bordereau_id", "=", self.id)], context={"create": False},
+        )
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_validated(self):

@@ -16,10 +16,12 @@ the series has no gaps, and a second posting of the same budget at the same mome
 tried again (as Odoo does for its own gap-free sequences).
 """
 
+import csv
 from datetime import date
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import file_open
 
 from odoo.addons.chorus_pro_liaison.services.errors import checked_text
 
@@ -55,32 +57,9 @@ INSTRUCTIONS = [
     ("other", "Other"),
 ]
 
-# M57-style demo articles: (code, label, chapter, account type when the account must be created).
-DEMO_BUDGETS = [
-    {
-        "code": "00", "name": "Budget principal", "kind": "principal", "instruction": "M57",
-        "vat_recovering": False,
-        "articles": [
-            ("6042", "Achats de prestations de services", "011", "expense"),
-            ("60611", "Eau et assainissement", "011", "expense"),
-            ("60612", "Énergie - Électricité", "011", "expense"),
-            ("6064", "Fournitures administratives", "011", "expense"),
-            ("6067", "Fournitures scolaires", "011", "expense"),
-            ("615221", "Entretien et réparations bâtiments publics", "011", "expense"),
-            ("6247", "Transports collectifs", "011", "expense"),
-            ("2313", "Constructions", "23", "asset_fixed"),
-        ],
-    },
-    {
-        "code": "01", "name": "Assainissement (M49)", "kind": "annexe", "instruction": "M49",
-        "vat_recovering": True,
-        "articles": [
-            ("6061", "Fournitures non stockables (eau, énergie)", "011", "expense"),
-            ("6156", "Maintenance", "011", "expense"),
-            ("2315", "Installations, matériel et outillage techniques", "23", "asset_fixed"),
-        ],
-    },
-]
+# The demo budgets and articles (M57 natures, chapters, the account type when the account must be
+# created) are data: one row per article.
+DEMO_BUDGET_ARTICLES = "chorus_pro_liaison/data/demo_budget_articles.csv"
 
 
 class ChorusProBudget(models.Model):
@@ -320,19 +299,23 @@ class ChorusProBudget(models.Model):
     def _create_demo_data(self, company=None):
         """Demo budgets and articles for ``company`` (idempotent)."""
         company = company or self.env.company
-        for spec in DEMO_BUDGETS:
-            budget = self.search([("company_id", "=", company.id), ("code", "=", spec["code"])])
+        with file_open(DEMO_BUDGET_ARTICLES, encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            budget = self.search([("company_id", "=", company.id), ("code", "=", row["budget_code"])])
             if not budget:
                 budget = self.create({
-                    key: spec[key] for key in ("code", "name", "kind", "instruction", "vat_recovering")
-                } | {"company_id": company.id})
-            for code, label, chapter, account_type in spec["articles"]:
-                if budget.article_ids.filtered(lambda a, c=code: a.code == c):
-                    continue
-                self.env["chorus.pro.budget.article"].create({
-                    "budget_id": budget.id, "code": code, "name": label, "chapter": chapter,
-                    "account_id": self._demo_account(company, code, label, account_type).id,
+                    "code": row["budget_code"], "name": row["budget_name"], "kind": row["kind"],
+                    "instruction": row["instruction"], "vat_recovering": row["vat_recovering"] == "1",
+                    "company_id": company.id,
                 })
+            if budget.article_ids.filtered(lambda a, c=row["code"]: a.code == c):
+                continue
+            account = self._demo_account(company, row["code"], row["name"], row["account_type"])
+            self.env["chorus.pro.budget.article"].create({
+                "budget_id": budget.id, "code": row["code"], "name": row["name"],
+                "chapter": row["chapter"], "account_id": account.id,
+            })
         return True
 
     @api.model

@@ -280,14 +280,12 @@ class ChorusProInvoice(models.Model):
     def action_open_files(self):
         check_action_access(self, "read")
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Files of %(invoice)s", invoice=self.display_name),
-            "res_model": "ir.attachment",
-            "view_mode": "kanban,list,form",
-            "domain": [("res_model", "=", self._name), ("res_id", "=", self.id)],
-            "context": {"default_res_model": self._name, "default_res_id": self.id, "create": False},
-        }
+        return self.env["ir.attachment"]._get_records_action(
+            name=_("Files of %(invoice)s", invoice=self.display_name),
+            views=[(False, "kanban"), (False, "list"), (False, "form")],
+            domain=[("res_model", "=", self._name), ("res_id", "=", self.id)],
+            context={"default_res_model": self._name, "default_res_id": self.id, "create": False},
+        )
 
     # ------------------------------------------------------------------ after a retrieval
     def _chorus_after_retrieval(self):

@@ -62,54 +62,55 @@ def _dgp_depends(model):
     return depends
 
 
+def _computed_by_dgp(field_type, string, **options):
+    """A payment-delay figure: stored, and computed by ``_compute_dgp`` with all the others."""
+    return field_type(string=string, compute="_compute_dgp", store=True, **options)
+
+
 class ChorusProInvoice(models.Model):
     _inherit = "chorus.pro.invoice"
 
-    dgp_start = fields.Date(
-        string="Payment delay start", compute="_compute_dgp", store=True,
+    dgp_start = _computed_by_dgp(
+        fields.Date, "Payment delay start",
         help="Made available in Chorus Pro (or the date the service was done, when later).",
     )
-    dgp_restart = fields.Date(
-        string="Delay restarted on", compute="_compute_dgp", store=True,
+    dgp_restart = _computed_by_dgp(
+        fields.Date, "Delay restarted on",
         help="After the interruption: the date the supplier completed the invoice.",
     )
-    dgp_delay = fields.Integer(string="Delay (days)", compute="_compute_dgp", store=True)
-    dgp_due_date = fields.Date(
-        string="Legal due date", compute="_compute_dgp", store=True, index=True,
+    dgp_delay = _computed_by_dgp(fields.Integer, "Delay (days)")
+    dgp_due_date = _computed_by_dgp(
+        fields.Date, "Legal due date", index=True,
         help="End of the délai global de paiement: the supplier must be paid by then.",
     )
-    dgp_ordonnateur_target = fields.Date(
-        string="Mandate by", compute="_compute_dgp", store=True, index=True,
+    dgp_ordonnateur_target = _computed_by_dgp(
+        fields.Date, "Mandate by", index=True,
         help="The ordonnateur's share of the delay ends here: the mandate must reach the "
         "comptable by this date so that the comptable has its own days to pay.",
     )
-    dgp_interrupted = fields.Boolean(string="Delay interrupted", compute="_compute_dgp", store=True)
-    dgp_awaiting_completion = fields.Boolean(
-        string="Waiting for the supplier", compute="_compute_dgp", store=True,
+    dgp_interrupted = _computed_by_dgp(fields.Boolean, "Delay interrupted")
+    dgp_awaiting_completion = _computed_by_dgp(
+        fields.Boolean, "Waiting for the supplier",
         help="Suspended: the delay is stopped until the supplier completes the invoice.",
     )
-    dgp_suspension_count = fields.Integer(
-        string="Suspensions", compute="_compute_dgp", store=True
+    dgp_suspension_count = _computed_by_dgp(fields.Integer, "Suspensions")
+    dgp_paid_date = _computed_by_dgp(fields.Date, "Paid on")
+    dgp_late_days = _computed_by_dgp(fields.Integer, "Days late")
+    dgp_interest_rate = _computed_by_dgp(
+        fields.Float, "Late-payment interest rate (%)", digits=(6, 3)
     )
-    dgp_paid_date = fields.Date(string="Paid on", compute="_compute_dgp", store=True)
-    dgp_late_days = fields.Integer(string="Days late", compute="_compute_dgp", store=True)
-    dgp_interest_rate = fields.Float(
-        string="Late-payment interest rate (%)", digits=(6, 3), compute="_compute_dgp", store=True
-    )
-    dgp_late_interest = fields.Monetary(
-        string="Late-payment interest", compute="_compute_dgp", store=True
-    )
-    dgp_late_indemnity = fields.Monetary(
-        string="Recovery indemnity", compute="_compute_dgp", store=True,
+    dgp_late_interest = _computed_by_dgp(fields.Monetary, "Late-payment interest")
+    dgp_late_indemnity = _computed_by_dgp(
+        fields.Monetary, "Recovery indemnity",
         help="Flat 40 € indemnity for recovery costs owed on every invoice paid late.",
     )
-    dgp_interest_due_by = fields.Date(
-        string="Interest to pay by", compute="_compute_dgp", store=True,
+    dgp_interest_due_by = _computed_by_dgp(
+        fields.Date, "Interest to pay by",
         help="Interest and indemnity are paid within 45 days of the payment of the invoice.",
     )
-    dgp_notice = fields.Char(string="Payment delay notice", compute="_compute_dgp", store=True)
-    dgp_running = fields.Boolean(
-        string="Delay running", compute="_compute_dgp", store=True, index=True,
+    dgp_notice = _computed_by_dgp(fields.Char, "Payment delay notice")
+    dgp_running = _computed_by_dgp(
+        fields.Boolean, "Delay running", index=True,
         help="The ordonnateur still has to act: not mandated, not returned to the supplier.",
     )
     dgp_reminder_sent_for = fields.Date(string="Reminder sent for", readonly=True, copy=False)

@@ -676,10 +676,4 @@ class ChorusProInvoice(models.Model):
         check_action_access(self, "read")
         self.ensure_one()
         move = self.mandate_move_id or self.credit_note_mandate_id
-        return {
-            "type": "ir.actions.act_window",
-            "name": move.display_name,
-            "res_model": "account.move",
-            "res_id": move.id,
-            "view_mode": "form",
-        }
+        return move._get_records_action(name=move.display_name)

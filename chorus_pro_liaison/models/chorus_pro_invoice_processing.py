@@ -724,14 +724,7 @@ class ChorusProInvoice(models.Model):
         wizard = self.env["chorus.pro.processing.confirm"].create({
             "invoice_ids": [(6, 0, with_decision.ids)],
         })
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Confirm the decisions"),
-            "res_model": wizard._name,
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "new",
-        }
+        return wizard._get_records_action(name=_("Confirm the decisions"), target="new")
 
     @api.model
     def _chorus_outcome_notification(self, outcomes):
@@ -779,14 +772,11 @@ class ChorusProInvoice(models.Model):
     def action_open_pushes(self):
         check_action_access(self, "read")
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Decisions of %(invoice)s", invoice=self.display_name),
-            "res_model": "chorus.pro.status.push",
-            "view_mode": "list,form",
-            "domain": [("invoice_id", "=", self.id)],
-            "context": {"create": False},
-        }
+        return self.env["chorus.pro.status.push"]._get_records_action(
+            name=_("Decisions of %(invoice)s", invoice=self.display_name),
+            views=[(False, "list"), (False, "form")],
+            domain=[("invoice_id", "=", self.id)], context={"create": False},
+        )
 
     def action_preview_files(self):
         """Eye icon: the invoice PDF first, then the complementary attachments, in Odoo's
@@ -962,13 +952,7 @@ class ChorusProInvoice(models.Model):
         self.ensure_one()
         if not self.duplicate_of_id:
             return False
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.duplicate_of_id.id,
-            "view_mode": "form",
-            "target": "current",
-        }
+        return self.duplicate_of_id._get_records_action()
 
     @api.model
     def _chorus_worklist_domain(self):

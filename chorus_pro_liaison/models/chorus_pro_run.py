@@ -493,46 +493,29 @@ class ChorusProRun(models.Model):
     # ------------------------------------------------------------------ actions
     def _action_open(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.name,
-            "res_model": "chorus.pro.run",
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "current",
-        }
+        return self._get_records_action(name=self.name)
 
     def action_open_invoices(self):
         check_action_access(self, "read")
         self.ensure_one()
         invoices = self.invoice_ids | self.line_ids.invoice_id
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Invoices of %(run)s", run=self.name),
-            "res_model": "chorus.pro.invoice",
-            "view_mode": "list,form",
-            "domain": [("id", "in", invoices.ids)],
-        }
+        return self.env["chorus.pro.invoice"]._get_records_action(
+            name=_("Invoices of %(run)s", run=self.name),
+            views=[(False, "list"), (False, "form")], domain=[("id", "in", invoices.ids)],
+        )
 
     def action_open_mandates(self):
         check_action_access(self, "read")
         self.ensure_one()
         moves = self.mandate_request_ids.move_id
-        action = {
-            "type": "ir.actions.act_window",
-            "name": _("Mandates of %(run)s", run=self.name),
-            "res_model": "account.move",
-            "context": {"create": False},
-        }
-        if len(moves) == 1:
-            action.update(view_mode="form", res_id=moves.id)
-        else:
-            action.update(
-                view_mode="list,form",
-                views=[(self.env.ref("chorus_pro_liaison.chorus_pro_mandate_view_list").id, "list"),
-                       (False, "form")],
-                domain=[("id", "in", moves.ids)],
-            )
+        action = moves._get_records_action(
+            name=_("Mandates of %(run)s", run=self.name), context={"create": False}
+        )
+        if len(moves) != 1:
+            mandate_list = self.env.ref("chorus_pro_liaison.chorus_pro_mandate_view_list")
+            # No mandate (a run stopped early) shows an empty list, never every move.
+            action.update(views=[(mandate_list.id, "list"), (False, "form")],
+                          domain=[("id", "in", moves.ids)])
         return action
 
 

@@ -509,3 +509,44 @@ class TestMandateVatAlignment(MandateCase):
         tax_line.amount_currency += 0.50
         with self.assertRaisesRegex(MandateBlocked, "more than a rounding difference"):
             invoice._mandate_align_vat(move, self.budget_ht)
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestOpenActions(MandateCase):
+    """The buttons that open related records (Odoo's ``_get_records_action``) show exactly
+    those records: one record opens its form, a list never shows more than its own."""
+
+    def records_shown(self, action):
+        if action.get("res_id"):
+            return self.env[action["res_model"]].browse(action["res_id"])
+        return self.env[action["res_model"]].search(action.get("domain") or [("id", "=", 0)])
+
+    def test_each_button_opens_its_own_records(self):
+        invoice = self.ready_invoices(1)[0]
+        run, _action = self.mandate(invoice)
+        move = invoice.mandate_move_id
+        self.assertTrue(move, self.run_report(run))
+        user_invoice = invoice.with_user(self.mandating_user)
+
+        action = run.action_open_mandates()
+        self.assertEqual((action["res_model"], action["res_id"]), ("account.move", move.id))
+        self.assertEqual(self.records_shown(user_invoice.action_open_mandate()), move)
+        self.assertEqual(self.records_shown(move.action_open_chorus_pro_invoice()), invoice)
+        self.assertEqual(self.records_shown(move.action_open_chorus_pro_push()),
+                         move.chorus_pro_push_id)
+        self.assertEqual(self.records_shown(user_invoice.action_open_pushes()), invoice.push_ids)
+        files = self.records_shown(user_invoice.action_open_files())
+        self.assertEqual(files, invoice.attachment_ids)
+        self.assertEqual([view for _id, view in user_invoice.action_open_files()["views"]],
+                         ["kanban", "list", "form"])
+        self.assertIn(move, self.records_shown(move.chorus_pro_bordereau_id.action_open_mandates()))
+        self.assertEqual(self.records_shown(self.account._action_open_form()), self.account)
+        self.assertEqual(self.records_shown(run._action_open()), run)
+
+        # A run without mandates (the retrieval) lists none, not every move; its invoices are
+        # its own.
+        retrieval = self.env["chorus.pro.run"].search([("run_type", "=", "sync")], limit=1)
+        self.assertFalse(self.records_shown(retrieval.action_open_mandates()))
+        listed = self.records_shown(retrieval.action_open_invoices())
+        self.assertTrue(listed)
+        self.assertEqual(listed, retrieval.invoice_ids | retrieval.line_ids.invoice_id)

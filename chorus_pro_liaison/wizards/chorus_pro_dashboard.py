@@ -128,15 +128,9 @@ class ChorusProDashboard(models.TransientModel):
     def action_open(self):
         check_action_access(self, "read")
         dashboard = self.create({})
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Chorus Pro"),
-            "res_model": self._name,
-            "res_id": dashboard.id,
-            "view_mode": "form",
-            "target": "current",
-            "context": {"form_view_initial_mode": "edit"},
-        }
+        return dashboard._get_records_action(
+            name=_("Chorus Pro"), context={"form_view_initial_mode": "edit"}
+        )
 
     def _list_action(self, action_xmlid, *filters):
         """An invoice list (or other action) of the addon, with these search filters on."""

@@ -122,14 +122,7 @@ class ChorusProMandateWizard(models.TransientModel):
         budget = wizard._budget_for(invoices) or wizard.budget_id
         wizard.budget_id = budget
         wizard._fill(invoices)
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Mandater"),
-            "res_model": self._name,
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "current",
-        }
+        return wizard._reopen()
 
     def _budget_for(self, invoices):
         budgets = invoices.service_id.budget_id
@@ -193,14 +186,7 @@ class ChorusProMandateWizard(models.TransientModel):
         return self._reopen()
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Mandater"),
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "current",
-        }
+        return self._get_records_action(name=_("Mandater"))
 
     def action_mandate(self):
         """"Mandater": the selected invoices become mandates (in the background when many)."""

@@ -69,16 +69,10 @@ class ChorusProPartnerHistory(models.TransientModel):
             "partner_id": partner.commercial_partner_id.id,
             "match_id": match.id if match else False,
         })
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("History of %(partner)s", partner=partner.commercial_partner_id.display_name),
-            "res_model": self._name,
-            "res_id": history.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "context": {"dialog_size": "extra-large"},
-        }
+        return history._get_records_action(
+            name=_("History of %(partner)s", partner=partner.commercial_partner_id.display_name),
+            target="new", context={"dialog_size": "extra-large"},
+        )
 
     def action_back(self):
         """Back to the matching screen it was opened from."""

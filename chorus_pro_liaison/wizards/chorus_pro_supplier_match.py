@@ -146,16 +146,10 @@ class ChorusProSupplierMatch(models.TransientModel):
 
     def _reopen(self, name=None):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": name or _("Valider les tiers"),
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "context": dict(self.env.context, dialog_size="extra-large"),
-        }
+        return self._get_records_action(
+            name=name or _("Valider les tiers"), target="new",
+            context=dict(self.env.context, dialog_size="extra-large"),
+        )
 
     # ------------------------------------------------------------------ actions
     def action_confirm(self):
@@ -219,14 +213,7 @@ class ChorusProSupplierMatch(models.TransientModel):
     def action_open_invoice(self):
         check_action_access(self, "read")
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "chorus.pro.invoice",
-            "res_id": self.invoice_id.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return self.invoice_id._get_records_action()
 
     def action_open_files(self):
         check_action_access(self, "read")
