@@ -299,7 +299,7 @@ class ChorusProBudget(models.Model):
     def _create_demo_data(self, company=None):
         """Demo budgets and articles for ``company`` (idempotent)."""
         company = company or self.env.company
-        with file_open(DEMO_BUDGET_ARTICLES, encoding="utf-8") as handle:
+        with file_open(DEMO_BUDGET_ARTICLES) as handle:  # text, UTF-8
             rows = list(csv.DictReader(handle))
         for row in rows:
             budget = self.search([("company_id", "=", company.id), ("code", "=", row["budget_code"])])
