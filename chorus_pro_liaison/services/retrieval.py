@@ -97,7 +97,8 @@ class InvoiceSynchronizer:
         self.page_size = max(1, int(
             params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
         ))
-        # Read once: the HTTP phase runs in worker threads, which never touch the ORM.
+        # Read once: the HTTP phase runs in worker threads, which never touch the ORM. The
+        # client holds the run's one limit on calls in flight (see execute).
         self.workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
         self.bundle_cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
         self.seen = set()
@@ -136,6 +137,9 @@ class InvoiceSynchronizer:
                 "sync",
                 manual=run.trigger == "manual",
                 max_retries=3,
+                # Whichever thread calls (the next chunk's calls made ahead, this chunk's
+                # renderings and consults, the searches), no more than this in flight at once.
+                max_in_flight=self.workers,
             ) as client:
                 self.client = client
                 self._examine_everything(first_sync, window_from, now)
@@ -282,8 +286,8 @@ class InvoiceSynchronizer:
     def _process_chunks(self, chunks, first_sync):
         """Each chunk: planned (what is new or changed), its Chorus calls made (histories, PIVOT
         downloads), then written and committed. The calls of the next chunk run in a worker
-        thread while this one is written: Odoo's work and Chorus's latency overlap, with the
-        same calls in flight (one chunk's calls at a time)."""
+        thread while this one is written: Odoo's work and Chorus's latency overlap; the calls of
+        both share the client's one limit ("Calls in flight")."""
         ahead = None  # (todo, future of its calls)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chorus-fetch") as fetcher:
             try:

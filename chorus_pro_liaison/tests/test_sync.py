@@ -599,3 +599,24 @@ class TestHistoryStoredOnce(SyncCase):
                     "invoice_id": invoice.id, "code": entry.code, "at": entry.at,
                     "chorus_history_id": entry.chorus_history_id,
                 })
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestSyncCallsInFlight(SyncCase):
+    def test_calls_in_flight_never_exceed_the_setting(self):
+        """The next chunk's calls (made ahead, in a worker thread) and the current chunk's own
+        (renderings, consults, one-by-one downloads) share the account's one limit."""
+        self.account.sync_parallel_calls = 2
+        # Small batches and pages: many chunks, the next one's calls made while this one's
+        # search page, renderings and consults are asked; a slow Chorus makes them meet.
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("chorus_pro_liaison.sync_batch_size", 4)
+        params.set_param("chorus_pro_liaison.sync_page_size", 4)
+        self.sim.admin.config(latency_ms=150)
+        self.sim.admin.reset_counters()
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        peak = self.sim.admin.in_flight()["max_in_flight"]
+        self.assertLessEqual(peak, 2)
+        self.assertEqual(peak, 2, "the calls do run two at a time")
+
