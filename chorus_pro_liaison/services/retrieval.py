@@ -11,6 +11,9 @@ How it behaves:
   when they changed (completion, size change), in bundles under a size cap, a few calls in flight;
 - history (``consulter/historique``) only when the status changed or is not the first
   mise à disposition; consult only for factored invoices (the factor's identity);
+- Chorus's PDF of an invoice deposited as XML asked after its PIVOT, several per call; the
+  invoice is flagged (``rendering_pending``) from its PIVOT's storing until the PDF is stored, so
+  that a run that could not have it asks the next run for the PDF only, not the PIVOT again;
 - committed in batches (never in tests); one bad invoice is recorded and retried next run: the
   writes of each invoice run in a savepoint of their own, and the watermark does not move past
   an invoice that could not be recorded;
@@ -61,6 +64,7 @@ from chorus_pro.retrieval import (
     download_bundles,
     history_needed,
     pdf_rendering_bundles,
+    pdf_rendering_needed,
     redelivered,
 )
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
@@ -105,6 +109,8 @@ class InvoiceSynchronizer:
         # Invoices this run created: no VAT lines nor lines to replace yet (see _store_pivot).
         self.fresh_ids = set()
         self.failed_ids = set()
+        # Chorus ids whose PDF rendering this run asked (asked once per run, see _retry_unfinished).
+        self.renderings_asked = set()
         # Invoices that could not be recorded keep the watermark back (see _record_failure):
         # None, or the earliest status change (UTC naive) to examine again; False when unknown.
         self.hold_watermark = None
@@ -917,6 +923,8 @@ class InvoiceSynchronizer:
             files_size=summary.size or 0,
             files_status_code=summary.status,
             sync_error=False,
+            # Stored with the PIVOT: a run stopped before the rendering leaves it to the next.
+            rendering_pending=pdf_rendering_needed(pivot),
         )
         invoice.write(vals)
         if files is not None:
@@ -961,11 +969,14 @@ class InvoiceSynchronizer:
         """An invoice deposited as structured data (UBL, CII, PIVOT) has the supplier's XML as
         its main document: Chorus's PDF rendering of it (download format PDF), a few invoices
         per call, becomes the document shown and mandated; the XML stays among its files. A
-        rendering that cannot be had leaves the invoice in error, tried again next run."""
+        rendering that cannot be had leaves the invoice's PIVOT as it is, flagged: the next run
+        asks for the PDF only (see _retry_unfinished)."""
         missing = [invoice for invoice in invoices
-                   if invoice.files_state == "done" and not invoice.main_attachment_pdf_id]
+                   if invoice.files_state == "done"
+                   and (invoice.rendering_pending or not invoice.main_attachment_pdf_id)]
         if not missing:
             return
+        self.renderings_asked.update(invoice.chorus_id for invoice in missing)
         self.run._commit()
         renderings, errors = {}, {}
         bundles = pdf_rendering_bundles([invoice.chorus_id for invoice in missing])
@@ -1003,10 +1014,19 @@ class InvoiceSynchronizer:
         for invoice in missing:
             if invoice.chorus_id in renderings and invoice.chorus_id not in errors:
                 continue
-            self._fail(invoice, _(
-                "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF "
-                "of it could not be downloaded: %(reason)s It is tried again at the next "
-                "retrieval.", reason=errors.get(invoice.chorus_id) or "?"))
+            self._rendering_unavailable(invoice, errors.get(invoice.chorus_id) or "?")
+
+    def _rendering_unavailable(self, invoice, reason):
+        """Its PIVOT is in (data, lines, the supplier's XML), Chorus's PDF of it is not: the
+        invoice stays flagged and says so; the next run asks for the PDF only."""
+        message = _(
+            "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF of "
+            "it could not be downloaded: %(reason)s Its data and the supplier's file are kept; "
+            "only the PDF is asked again at the next retrieval.", reason=reason)
+        invoice.write({"rendering_pending": True, "sync_error": message,
+                       "sync_attempts": invoice.sync_attempts + 1})
+        self.run._log(message, level="warning", chorus_id=invoice.chorus_id,
+                      number=invoice.number, invoice=invoice)
 
     def _files_unavailable(self, invoice, error):
         reason = chorus_error_message(error, self.env)
@@ -1037,7 +1057,8 @@ class InvoiceSynchronizer:
     def _retry_unfinished(self):
         """Invoices whose files are still missing are tried again: errors at every run, files
         Chorus refused to send ("unavailable") once a day, so that an hourly retrieval does not
-        ask again and again for the same refusal."""
+        ask again and again for the same refusal; histories and PDF renderings still missing at
+        every run, alone."""
         retry_unavailable_before = fields.Datetime.now() - timedelta(hours=UNAVAILABLE_RETRY_HOURS)
         leftovers = self.Invoice.search(
             [("account_id", "=", self.account.id),
@@ -1068,6 +1089,14 @@ class InvoiceSynchronizer:
             self._download_singly(retry_singly, items)
             self._complete_factored([invoice for _summary, invoice in items.values()])
             self._complete_pdf_renderings([invoice for _summary, invoice in items.values()])
+            self._end_batch()
+        # Chorus's PDF of an invoice whose PIVOT is in: asked alone, the PIVOT is not asked again.
+        pending_renderings = self.Invoice.search(
+            [("account_id", "=", self.account.id), ("rendering_pending", "=", True),
+             ("files_state", "=", "done"), ("chorus_id", "not in", list(self.renderings_asked))]
+        )
+        for ids in split_every(self.batch_size, pending_renderings.ids):
+            self._complete_pdf_renderings(self.Invoice.browse(ids))
             self._end_batch()
 
     # ------------------------------------------------------------------ helpers
