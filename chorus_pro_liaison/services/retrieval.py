@@ -1029,20 +1029,25 @@ class InvoiceSynchronizer:
                       number=invoice.number, invoice=invoice)
 
     def _files_unavailable(self, invoice, error):
-        reason = chorus_error_message(error, self.env)
         if invoice.is_works or isinstance(error, chorus_errors.ChorusFunctionalError):
-            # Listed with a clear notice, asked again later (see _retry_unfinished).
-            invoice.write({"files_state": "unavailable", "sync_error": reason,
+            # Chorus refuses to send them (e.g. "GDP_MSG_11.017 ... n'est pas disponible au
+            # téléchargement"): listed with a notice, asked again later (see _retry_unfinished).
+            if type(error) is chorus_errors.ChorusFunctionalError:
+                reason = _("Chorus Pro does not make them available (it answered: %(said)s).",
+                           said=error.label or error.code or "?")
+            else:
+                reason = chorus_error_message(error, self.env)
+            message = _(
+                "The files of this invoice cannot be downloaded from Chorus Pro for now: "
+                "%(reason)s Its data (supplier, amounts, status) is in Odoo; only its files are "
+                "missing. The download is asked again once a day and whenever its status "
+                "changes.", reason=reason)
+            invoice.write({"files_state": "unavailable", "sync_error": message,
                            "sync_attempts": invoice.sync_attempts + 1})
-            self.run._log(
-                _("The files of this invoice cannot be downloaded from Chorus Pro for now: "
-                  "%(reason)s Its data is kept and the download is tried again.",
-                  reason=reason),
-                level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
-                invoice=invoice,
-            )
+            self.run._log(message, level="warning", chorus_id=invoice.chorus_id,
+                          number=invoice.number, invoice=invoice)
             return
-        self._fail(invoice, reason)
+        self._fail(invoice, chorus_error_message(error, self.env))
 
     def _fail(self, invoice, reason):
         invoice.write({"files_state": "error", "sync_error": reason,
