@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -581,7 +582,8 @@ class ChorusProClient:
     first attempt), ``backoff_base`` / ``backoff_max`` (exponential back-off, seconds),
     ``max_retry_after`` (cap on a server's ``Retry-After``), ``sleep`` and ``clock`` (injectable
     for tests), ``token_cache`` (defaults to the process-wide cache), ``temp_dir`` (where
-    downloads are written), ``verify`` and ``proxies`` (passed to requests).
+    downloads are written), ``verify`` and ``proxies`` (passed to requests), ``max_in_flight``
+    (at most this many calls at once, whichever threads make them; ``None``: no limit).
     """
 
     ENVIRONMENTS = {
@@ -614,6 +616,7 @@ class ChorusProClient:
         temp_dir: Optional[str] = None,
         verify: Union[bool, str] = True,
         proxies: Optional[dict] = None,
+        max_in_flight: Optional[int] = None,
     ):
         self.api_url = api_url.rstrip("/")
         self.token_url = token_url
@@ -645,6 +648,12 @@ class ChorusProClient:
         self._random = random.Random()
         self._counts_lock = threading.Lock()
         self.call_counts: collections.Counter = collections.Counter()
+        # One limit for every thread using this client: a call holds its place from the request
+        # to the end of its answer (a download's file included), its retries' waits within.
+        self._in_flight = (
+            threading.BoundedSemaphore(max(1, int(max_in_flight))) if max_in_flight
+            else contextlib.nullcontext()
+        )
 
     @classmethod
     def for_environment(
@@ -724,17 +733,18 @@ class ChorusProClient:
             "scope": "openid",
         }
         started = time.perf_counter()
-        response = self._send(
-            "POST",
-            self.token_url,
-            operation=TOKEN_OPERATION,
-            data=form,
-            headers={"Accept": "application/json"},
-            timeout=self.timeout,
-        )
-        with response:
-            status = response.status_code
-            body = _json_loads(response.content)
+        with self._in_flight:
+            response = self._send(
+                "POST",
+                self.token_url,
+                operation=TOKEN_OPERATION,
+                data=form,
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+            )
+            with response:
+                status = response.status_code
+                body = _json_loads(response.content)
         self._log("POST", TOKEN_OPERATION, status, started, None)
         if status != 200:
             reason = ""
@@ -933,49 +943,50 @@ class ChorusProClient:
         while True:
             token = self.get_token()
             started = time.perf_counter()
-            response = self._send(
-                method,
-                url,
-                operation=operation,
-                idempotent=idempotent,
-                data=body,
-                headers=self._headers(token, with_body=body is not None),
-                timeout=timeout or self.timeout,
-                stream=stream_to_file,
-            )
-            with response:
-                if response.status_code == 401:
-                    challenge = response.headers.get("WWW-Authenticate", "")
-                    self._log(method, operation, 401, started, None, level=logging.WARNING)
-                    self.invalidate_token(token)
-                    if not token_renewed:
-                        token_renewed = True
-                        continue  # a new token, then one more try
-                    reason = _challenge_reason(challenge)
-                    raise ChorusCredentialsError(
-                        "Chorus Pro refused the credentials (HTTP 401) even with a new access "
-                        "token; the technical account's login or password is probably wrong "
-                        "or expired." + _said(reason),
-                        reason=reason,
-                        operation=operation,
-                        http_status=401,
-                    )
-                try:
-                    return self._interpret(
-                        response,
-                        method=method,
-                        operation=operation,
-                        started=started,
-                        empty_codes=frozenset(empty_codes),
-                        stream_to_file=stream_to_file,
-                        allow_non_json=allow_non_json,
-                    )
-                except (ChorusMalformedResponse, ChorusTransportError) as error:
-                    # An unreadable or interrupted body (truncated JSON, download cut off): a
-                    # read is asked again; a status change is not (it may have been applied).
-                    if not idempotent or body_retries >= self.max_retries:
-                        raise
-                    fault = type(error).__name__
+            with self._in_flight:
+                response = self._send(
+                    method,
+                    url,
+                    operation=operation,
+                    idempotent=idempotent,
+                    data=body,
+                    headers=self._headers(token, with_body=body is not None),
+                    timeout=timeout or self.timeout,
+                    stream=stream_to_file,
+                )
+                with response:
+                    if response.status_code == 401:
+                        challenge = response.headers.get("WWW-Authenticate", "")
+                        self._log(method, operation, 401, started, None, level=logging.WARNING)
+                        self.invalidate_token(token)
+                        if not token_renewed:
+                            token_renewed = True
+                            continue  # a new token, then one more try
+                        reason = _challenge_reason(challenge)
+                        raise ChorusCredentialsError(
+                            "Chorus Pro refused the credentials (HTTP 401) even with a new access "
+                            "token; the technical account's login or password is probably wrong "
+                            "or expired." + _said(reason),
+                            reason=reason,
+                            operation=operation,
+                            http_status=401,
+                        )
+                    try:
+                        return self._interpret(
+                            response,
+                            method=method,
+                            operation=operation,
+                            started=started,
+                            empty_codes=frozenset(empty_codes),
+                            stream_to_file=stream_to_file,
+                            allow_non_json=allow_non_json,
+                        )
+                    except (ChorusMalformedResponse, ChorusTransportError) as error:
+                        # An unreadable or interrupted body (truncated JSON, download cut off): a
+                        # read is asked again; a status change is not (it may have been applied).
+                        if not idempotent or body_retries >= self.max_retries:
+                            raise
+                        fault = type(error).__name__
             self._wait_before_retry(method, operation, fault, started, body_retries)
             body_retries += 1
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import threading
 import zipfile
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
@@ -527,3 +528,41 @@ class TestTypedErrors(_InProcess):
         assert caught.value.operation == "token"
         assert caught.value.reason == "Client authentication failed"
         assert "wrong-secret" not in caught.value.message
+
+
+class TestCallsInFlight(_InProcess):
+    def _calls_from_threads(self, client, threads=6, calls=3):
+        failures = []
+
+        def work():
+            try:
+                for _ in range(calls):
+                    client.get_vat_rates()
+            except Exception as exc:  # pragma: no cover - reported below
+                failures.append(exc)
+
+        workers = [threading.Thread(target=work) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert failures == []
+
+    def test_one_client_keeps_at_most_its_limit_of_calls_in_flight(self):
+        client = self.new_client(max_in_flight=2)
+        client.get_token()
+        self.admin.config(latency_ms=60)
+        self.admin.wait_until_idle()  # calls an earlier test gave up on (its timeouts)
+        self.admin.reset_counters()
+        self._calls_from_threads(client)
+        assert self.counters()["transverses/v1/recuperer/tauxtva"] == 18
+        assert self.admin.in_flight()["max_in_flight"] == 2
+
+    def test_without_a_limit_the_threads_overlap(self):
+        # What the limit prevents: the same calls, unlimited, are seen at once by the server.
+        self.client.get_token()
+        self.admin.config(latency_ms=60)
+        self.admin.wait_until_idle()  # calls an earlier test gave up on (its timeouts)
+        self.admin.reset_counters()
+        self._calls_from_threads(self.client)
+        assert self.admin.in_flight()["max_in_flight"] > 2

@@ -875,6 +875,52 @@ def test_counters(api):
     assert api.admin.counters() == {}
 
 
+def test_in_flight_counts_the_most_calls_served_at_once(api):
+    operation = "transverses/v1/recuperer/tauxtva"
+    token = api.token()
+    api.admin.wait_until_idle()  # calls an earlier test gave up on (its timeouts)
+    api.admin.config(latency_ms=300)
+    api.admin.reset_counters()
+    assert api.admin.in_flight() == {"in_flight": 0, "max_in_flight": 0}
+    api.post(operation, {})
+    api.post(operation, {})
+    assert api.admin.in_flight()["max_in_flight"] == 1  # one after the other
+    started = threading.Barrier(4)
+
+    def call():
+        session = requests.Session()
+        session.trust_env = False
+        started.wait(timeout=10)
+        session.post(f"{api.sim.base_url}/cpro/{operation}", json={},
+                     headers=api.headers(token=token), timeout=30)
+        session.close()
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert api.admin.in_flight() == {"in_flight": 0, "max_in_flight": 4}
+    api.admin.reset_counters()
+    assert api.admin.in_flight() == {"in_flight": 0, "max_in_flight": 0}
+
+
+def test_downloads_asked_per_invoice_and_format(api):
+    first, second = [i.id for i in api.world.invoices.values()
+                     if i.status == st.MISE_A_DISPOSITION and not i.download_refused][:2]
+    api.admin.reset_counters()
+    api.download([first, second])
+    api.download([first], file_format="PDF")
+    api.admin.corrupt(second, "download_refused")
+    assert api.post(DOWNLOAD, {"listeFacture": [{"idFacture": second}],
+                               "format": "PIVOT"}).json()["codeRetour"] == 20003
+    assert api.admin.invoice(first)["downloads_asked"] == {"PIVOT": 1, "PDF": 1}
+    # A refused download was asked all the same.
+    assert api.admin.invoice(second)["downloads_asked"] == {"PIVOT": 2, "PDF": 0}
+    api.admin.reset_counters()
+    assert api.admin.invoice(first)["downloads_asked"] == {"PIVOT": 0, "PDF": 0}
+
+
 def test_fail_rate_and_latency(api):
     operation = "transverses/v1/recuperer/tauxtva"
     api.token()

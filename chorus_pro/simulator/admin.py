@@ -37,6 +37,9 @@ class AdminInterface:
     tokens: dict
     faults: list
     counters: dict
+    in_flight: int
+    max_in_flight: int
+    downloads_asked: dict
 
     def handle_admin(self, method: str, path: str, query: dict, body: bytes) -> Response:
         sub = path[len(ADMIN_PREFIX):].strip("/")
@@ -63,6 +66,7 @@ class AdminInterface:
             ("POST", "credentials"): self.admin_credentials,
             ("POST", "corrupt"): self.admin_corrupt,
             ("GET", "counters"): self.admin_counters,
+            ("GET", "in-flight"): self.admin_in_flight,
             ("POST", "counters/reset"): self.admin_reset_counters,
             ("GET", "config"): lambda d: _json(self.config.to_dict()),
             ("POST", "config"): self.admin_config,
@@ -86,7 +90,8 @@ class AdminInterface:
             "GET /_admin/invoice/<id>", "POST /_admin/deposit", "POST /_admin/complete",
             "POST /_admin/move", "GET|POST|DELETE /_admin/faults", "POST /_admin/faults/clear",
             "POST /_admin/expire-tokens", "POST /_admin/credentials", "POST /_admin/corrupt",
-            "GET /_admin/counters", "POST /_admin/counters/reset", "GET|POST /_admin/config",
+            "GET /_admin/counters", "GET /_admin/in-flight", "POST /_admin/counters/reset",
+            "GET|POST /_admin/config",
             "POST /_admin/reset",
         ], "tags": sorted(TAGS)})
 
@@ -165,6 +170,10 @@ class AdminInterface:
                 "user_first_name": e.user_first_name,
             } for e in sorted(invoice.history, key=lambda e: (e.at, e.id))]
             data["size"] = invoice.size
+            data["downloads_asked"] = {
+                file_format: self.downloads_asked.get((file_format, invoice.id), 0)
+                for file_format in ("PIVOT", "PDF")
+            }
             return _json(data)
 
     def _admin_target(self, data: dict) -> SimInvoice:
@@ -312,9 +321,12 @@ class AdminInterface:
         with self.lock:
             return _json(dict(self.counters))
 
-    def admin_reset_counters(self, data: dict) -> Response:
+    def admin_in_flight(self, data: dict) -> Response:
         with self.lock:
-            self.counters.clear()
+            return _json({"in_flight": self.in_flight, "max_in_flight": self.max_in_flight})
+
+    def admin_reset_counters(self, data: dict) -> Response:
+        self.reset_counters()
         return _json({})
 
     def admin_config(self, data: dict) -> Response:
@@ -334,7 +346,7 @@ class AdminInterface:
             self.config.update(self._initial_config)
             self.faults.clear()
             self.arrivals.clear()
-            self.counters.clear()
+            self.reset_counters()
             self.cache.clear()
             self._fail_rng = random.Random(f"{world.seed}:failures")
             self.mark_dirty()

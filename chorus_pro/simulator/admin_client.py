@@ -7,6 +7,7 @@ Used by tests, benchmarks and :attr:`chorus_pro.simulator.Simulator.admin`; also
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -64,7 +65,8 @@ class SimulatorAdmin:
                                                     "structure_id": structure_id})
 
     def invoice(self, invoice_id: int) -> dict:
-        """Full internal state of one invoice, history entries included."""
+        """Full internal state of one invoice, history entries included, and how often it was
+        asked in a download since the counters were reset (``downloads_asked``: by format)."""
         return self._call("GET", f"invoice/{int(invoice_id)}")
 
     def first(self, tag: str) -> dict:
@@ -76,6 +78,20 @@ class SimulatorAdmin:
 
     def counters(self) -> dict:
         return self._call("GET", "counters")
+
+    def in_flight(self) -> dict:
+        """``{in_flight, max_in_flight}``: Chorus and token calls being served, and the most at
+        once since the counters were reset."""
+        return self._call("GET", "in-flight")
+
+    def wait_until_idle(self, timeout: float = 15.0) -> None:
+        """Wait (at most ``timeout`` seconds) until no call is being served: calls a client gave
+        up on (a timeout fault) may still be served for a moment."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight()["in_flight"]:
+            if time.monotonic() > deadline:
+                raise SimulatorError(f"calls still served after {timeout} s")
+            time.sleep(0.05)
 
     def faults(self) -> list:
         return self._call("GET", "faults")["faults"]

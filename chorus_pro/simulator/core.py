@@ -79,6 +79,13 @@ class SimulatorCore(ChorusOperations, AdminInterface):
         # Invoices deposited while a search is being paged (see AdminInterface.admin_arrivals).
         self.arrivals: list[dict] = []
         self.counters: dict[str, int] = {}
+        # Chorus and token calls being served now, and the most at once since the counters were
+        # reset (a client's limit on its calls in flight is checked against it).
+        self.in_flight = 0
+        self.max_in_flight = 0
+        # How often each invoice was asked in a download, by format ("PIVOT", "PDF"), since the
+        # counters were reset (what a retry asks again is checked against it).
+        self.downloads_asked: dict[tuple[str, int], int] = {}
         self.cache = documents.DocumentCache()
         self._fail_rng = random.Random(f"{self.world.seed}:failures")
         self._flow_counter = 0
@@ -143,6 +150,23 @@ class SimulatorCore(ChorusOperations, AdminInterface):
     def _count(self, key: str) -> None:
         with self.lock:
             self.counters[key] = self.counters.get(key, 0) + 1
+
+    def call_started(self) -> None:
+        """A Chorus or token call is being served (see :meth:`call_ended`)."""
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def call_ended(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def reset_counters(self) -> None:
+        """Calls per operation, the most calls at once and the downloads asked start again."""
+        with self.lock:
+            self.counters.clear()
+            self.max_in_flight = self.in_flight
+            self.downloads_asked.clear()
 
     def _take_fault(self, key: str) -> Optional[Fault]:
         with self.lock:

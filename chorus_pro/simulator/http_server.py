@@ -97,13 +97,22 @@ class _Handler(BaseHTTPRequestHandler):
                 response = _json({"error": "admin interface is loopback only"}, 403)
             else:
                 response = core.handle_admin(method, path, parse_qs(split.query), body)
-        elif path == TOKEN_PATH:
-            response = core.handle_token(method, self.headers, body)
-        elif path.startswith(API_PREFIX):
-            response = core.handle_api(method, path, self.headers, body)
+            self._send(response)
+        elif path == TOKEN_PATH or path.startswith(API_PREFIX):
+            # In flight while it is served: ended before its answer goes out, so that a client
+            # that has read the answer and sends its next call is never counted twice.
+            core.call_started()
+            try:
+                if path == TOKEN_PATH:
+                    response = core.handle_token(method, self.headers, body)
+                else:
+                    response = core.handle_api(method, path, self.headers, body)
+            finally:
+                core.call_ended()
+            self._send(response)
         else:
             response = _json({"error": "not_found", "error_description": f"No route {path}"}, 404)
-        self._send(response)
+            self._send(response)
         level = logging.DEBUG if admin else logging.INFO
         _logger.log(level, "%s %s -> %s in %.1f ms codeRetour=%s", method, path,
                     "RESET" if response.reset else response.status,

@@ -83,6 +83,7 @@ class ChorusOperations:
     world: World
     config: SimulatorConfig
     cache: documents.DocumentCache
+    downloads_asked: dict
     _flow_counter: int
 
     # -- shared look-ups (call with the lock held) ------------------------------------------------
@@ -515,6 +516,9 @@ class ChorusOperations:
                                            "avecPiecesJointesComplementaires"))
         limit = int(self.config.max_download_mb * 1024 * 1024)
         with self.lock:
+            for invoice_id in dict.fromkeys(ids):
+                key = (file_format, invoice_id)
+                self.downloads_asked[key] = self.downloads_asked.get(key, 0) + 1
             invoices = []
             for invoice_id in dict.fromkeys(ids):
                 invoice = self.world.invoices.get(invoice_id)

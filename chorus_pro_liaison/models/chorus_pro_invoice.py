@@ -216,6 +216,12 @@ class ChorusProInvoice(models.Model):
     history_pending = fields.Boolean(
         string="Status history to read", readonly=True, copy=False, index=True
     )
+    # Set when the PIVOT of an invoice deposited as structured data (XML) is stored, cleared when
+    # Chorus's PDF of it is: a rendering that could not be had is asked again by the next
+    # retrieval, alone (its PIVOT is not downloaded again).
+    rendering_pending = fields.Boolean(
+        string="Invoice PDF to fetch", readonly=True, copy=False, index=True
+    )
 
     _sql_constraints = [
         (
@@ -530,8 +536,18 @@ class ChorusProInvoice(models.Model):
         self.write({
             "main_attachment_pdf_id": rendering.id,
             "message_main_attachment_id": rendering.id,
+            # Nothing is missing any more (the message said the PDF was).
+            "rendering_pending": False,
+            "sync_error": False,
         })
         return rendering
+
+    @api.model
+    def _files_missing_domain(self):
+        """Invoices whose files, or Chorus's PDF, are not in Odoo (the screen's "Files missing";
+        the search filter of the same name says the same)."""
+        return ["|", ("files_state", "in", ("error", "unavailable")),
+                ("rendering_pending", "=", True)]
 
 
 class ChorusProInvoiceTax(models.Model):

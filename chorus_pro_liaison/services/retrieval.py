@@ -11,6 +11,9 @@ How it behaves:
   when they changed (completion, size change), in bundles under a size cap, a few calls in flight;
 - history (``consulter/historique``) only when the status changed or is not the first
   mise à disposition; consult only for factored invoices (the factor's identity);
+- Chorus's PDF of an invoice deposited as XML asked after its PIVOT, several per call; the
+  invoice is flagged (``rendering_pending``) from its PIVOT's storing until the PDF is stored, so
+  that a run that could not have it asks the next run for the PDF only, not the PIVOT again;
 - committed in batches (never in tests); one bad invoice is recorded and retried next run: the
   writes of each invoice run in a savepoint of their own, and the watermark does not move past
   an invoice that could not be recorded;
@@ -61,6 +64,7 @@ from chorus_pro.retrieval import (
     download_bundles,
     history_needed,
     pdf_rendering_bundles,
+    pdf_rendering_needed,
     redelivered,
 )
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
@@ -97,13 +101,16 @@ class InvoiceSynchronizer:
         self.page_size = max(1, int(
             params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
         ))
-        # Read once: the HTTP phase runs in worker threads, which never touch the ORM.
+        # Read once: the HTTP phase runs in worker threads, which never touch the ORM. The
+        # client holds the run's one limit on calls in flight (see execute).
         self.workers = max(1, min(self.account.sync_parallel_calls or 3, 8))
         self.bundle_cap = max(1, self.account.sync_bundle_mb or 15) * 1024 * 1024
         self.seen = set()
         # Invoices this run created: no VAT lines nor lines to replace yet (see _store_pivot).
         self.fresh_ids = set()
         self.failed_ids = set()
+        # Chorus ids whose PDF rendering this run asked (asked once per run, see _retry_unfinished).
+        self.renderings_asked = set()
         # Invoices that could not be recorded keep the watermark back (see _record_failure):
         # None, or the earliest status change (UTC naive) to examine again; False when unknown.
         self.hold_watermark = None
@@ -136,6 +143,9 @@ class InvoiceSynchronizer:
                 "sync",
                 manual=run.trigger == "manual",
                 max_retries=3,
+                # Whichever thread calls (the next chunk's calls made ahead, this chunk's
+                # renderings and consults, the searches), no more than this in flight at once.
+                max_in_flight=self.workers,
             ) as client:
                 self.client = client
                 self._examine_everything(first_sync, window_from, now)
@@ -282,8 +292,8 @@ class InvoiceSynchronizer:
     def _process_chunks(self, chunks, first_sync):
         """Each chunk: planned (what is new or changed), its Chorus calls made (histories, PIVOT
         downloads), then written and committed. The calls of the next chunk run in a worker
-        thread while this one is written: Odoo's work and Chorus's latency overlap, with the
-        same calls in flight (one chunk's calls at a time)."""
+        thread while this one is written: Odoo's work and Chorus's latency overlap; the calls of
+        both share the client's one limit ("Calls in flight")."""
         ahead = None  # (todo, future of its calls)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chorus-fetch") as fetcher:
             try:
@@ -913,6 +923,8 @@ class InvoiceSynchronizer:
             files_size=summary.size or 0,
             files_status_code=summary.status,
             sync_error=False,
+            # Stored with the PIVOT: a run stopped before the rendering leaves it to the next.
+            rendering_pending=pdf_rendering_needed(pivot),
         )
         invoice.write(vals)
         if files is not None:
@@ -957,11 +969,14 @@ class InvoiceSynchronizer:
         """An invoice deposited as structured data (UBL, CII, PIVOT) has the supplier's XML as
         its main document: Chorus's PDF rendering of it (download format PDF), a few invoices
         per call, becomes the document shown and mandated; the XML stays among its files. A
-        rendering that cannot be had leaves the invoice in error, tried again next run."""
+        rendering that cannot be had leaves the invoice's PIVOT as it is, flagged: the next run
+        asks for the PDF only (see _retry_unfinished)."""
         missing = [invoice for invoice in invoices
-                   if invoice.files_state == "done" and not invoice.main_attachment_pdf_id]
+                   if invoice.files_state == "done"
+                   and (invoice.rendering_pending or not invoice.main_attachment_pdf_id)]
         if not missing:
             return
+        self.renderings_asked.update(invoice.chorus_id for invoice in missing)
         self.run._commit()
         renderings, errors = {}, {}
         bundles = pdf_rendering_bundles([invoice.chorus_id for invoice in missing])
@@ -999,26 +1014,40 @@ class InvoiceSynchronizer:
         for invoice in missing:
             if invoice.chorus_id in renderings and invoice.chorus_id not in errors:
                 continue
-            self._fail(invoice, _(
-                "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF "
-                "of it could not be downloaded: %(reason)s It is tried again at the next "
-                "retrieval.", reason=errors.get(invoice.chorus_id) or "?"))
+            self._rendering_unavailable(invoice, errors.get(invoice.chorus_id) or "?")
+
+    def _rendering_unavailable(self, invoice, reason):
+        """Its PIVOT is in (data, lines, the supplier's XML), Chorus's PDF of it is not: the
+        invoice stays flagged and says so; the next run asks for the PDF only."""
+        message = _(
+            "The supplier deposited this invoice as structured data (XML); Chorus Pro's PDF of "
+            "it could not be downloaded: %(reason)s Its data and the supplier's file are kept; "
+            "only the PDF is asked again at the next retrieval.", reason=reason)
+        invoice.write({"rendering_pending": True, "sync_error": message,
+                       "sync_attempts": invoice.sync_attempts + 1})
+        self.run._log(message, level="warning", chorus_id=invoice.chorus_id,
+                      number=invoice.number, invoice=invoice)
 
     def _files_unavailable(self, invoice, error):
-        reason = chorus_error_message(error, self.env)
         if invoice.is_works or isinstance(error, chorus_errors.ChorusFunctionalError):
-            # Listed with a clear notice, asked again later (see _retry_unfinished).
-            invoice.write({"files_state": "unavailable", "sync_error": reason,
+            # Chorus refuses to send them (e.g. "GDP_MSG_11.017 ... n'est pas disponible au
+            # téléchargement"): listed with a notice, asked again later (see _retry_unfinished).
+            if type(error) is chorus_errors.ChorusFunctionalError:
+                reason = _("Chorus Pro does not make them available (it answered: %(said)s).",
+                           said=error.label or error.code or "?")
+            else:
+                reason = chorus_error_message(error, self.env)
+            message = _(
+                "The files of this invoice cannot be downloaded from Chorus Pro for now: "
+                "%(reason)s Its data (supplier, amounts, status) is in Odoo; only its files are "
+                "missing. The download is asked again once a day and whenever its status "
+                "changes.", reason=reason)
+            invoice.write({"files_state": "unavailable", "sync_error": message,
                            "sync_attempts": invoice.sync_attempts + 1})
-            self.run._log(
-                _("The files of this invoice cannot be downloaded from Chorus Pro for now: "
-                  "%(reason)s Its data is kept and the download is tried again.",
-                  reason=reason),
-                level="warning", chorus_id=invoice.chorus_id, number=invoice.number,
-                invoice=invoice,
-            )
+            self.run._log(message, level="warning", chorus_id=invoice.chorus_id,
+                          number=invoice.number, invoice=invoice)
             return
-        self._fail(invoice, reason)
+        self._fail(invoice, chorus_error_message(error, self.env))
 
     def _fail(self, invoice, reason):
         invoice.write({"files_state": "error", "sync_error": reason,
@@ -1033,7 +1062,8 @@ class InvoiceSynchronizer:
     def _retry_unfinished(self):
         """Invoices whose files are still missing are tried again: errors at every run, files
         Chorus refused to send ("unavailable") once a day, so that an hourly retrieval does not
-        ask again and again for the same refusal."""
+        ask again and again for the same refusal; histories and PDF renderings still missing at
+        every run, alone."""
         retry_unavailable_before = fields.Datetime.now() - timedelta(hours=UNAVAILABLE_RETRY_HOURS)
         leftovers = self.Invoice.search(
             [("account_id", "=", self.account.id),
@@ -1064,6 +1094,14 @@ class InvoiceSynchronizer:
             self._download_singly(retry_singly, items)
             self._complete_factored([invoice for _summary, invoice in items.values()])
             self._complete_pdf_renderings([invoice for _summary, invoice in items.values()])
+            self._end_batch()
+        # Chorus's PDF of an invoice whose PIVOT is in: asked alone, the PIVOT is not asked again.
+        pending_renderings = self.Invoice.search(
+            [("account_id", "=", self.account.id), ("rendering_pending", "=", True),
+             ("files_state", "=", "done"), ("chorus_id", "not in", list(self.renderings_asked))]
+        )
+        for ids in split_every(self.batch_size, pending_renderings.ids):
+            self._complete_pdf_renderings(self.Invoice.browse(ids))
             self._end_batch()
 
     # ------------------------------------------------------------------ helpers

@@ -5,10 +5,14 @@ sends it that way by default: zipped PIVOT attachments, invoices deposited as UB
 document: Chorus's PDF rendering is shown and mandated, the XML kept), ids and amounts as
 strings, hostile archives in a bundle, and a status change answered 200 without codeRetour."""
 
+from unittest.mock import patch
+
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
 from chorus_pro import billing
+from chorus_pro import errors as chorus_errors
+from chorus_pro.client import ChorusProClient
 
 from .common import WHOLE_WORLD, ChorusCase
 from .mandate_common import MandateCommon
@@ -106,24 +110,73 @@ class TestRealShapesSync(RealShapesCase):
             self.assertEqual(bad.files_state, "done")
             self.assertTrue(bad.main_attachment_pdf_id.raw.startswith(b"%PDF"))
 
-    def test_rendering_unavailable_is_an_error_retried_next_run(self):
+    def test_rendering_unavailable_only_the_pdf_is_asked_again(self):
         item = self.sim_items(tag="xml_main")[0]
         self.sim.admin.corrupt(item["idFacture"], "no_rendering")
         run = self.sync()
         invoice = self.record(item)
-        self.assertEqual(invoice.files_state, "error")
-        self.assertIn("deposited this invoice as structured data", invoice.sync_error)
+        # Its PIVOT (data, lines, the supplier's XML) is in: only Chorus's PDF is missing.
+        self.assertEqual(invoice.files_state, "done", invoice.sync_error)
+        self.assertTrue(invoice.rendering_pending)
         self.assertFalse(invoice.main_attachment_pdf_id)
         self.assertTrue(invoice.attachment_ids.filtered(lambda a: a.mimetype == "application/xml"))
-        self.assertTrue(run.line_ids.filtered(lambda l: l.invoice_id == invoice))
+        # The accountant sees the PDF is missing: the notice, the invoice's message and "Files
+        # missing" on the Chorus Pro screen.
+        self.assertIn("deposited this invoice as structured data", invoice.sync_error)
+        self.assertIn("only the PDF is asked again", invoice.sync_error)
+        notice = run.line_ids.filtered(lambda l: l.invoice_id == invoice)
+        self.assertEqual(notice.mapped("level"), ["warning"])
+        self.assertEqual(run.count_failed, 0)
+        files_missing = self.Invoice.search(self.Invoice._files_missing_domain())
+        self.assertIn(invoice, files_missing)
+        self.assertEqual(self.env["chorus.pro.dashboard"].create({}).count_files_problem,
+                         len(files_missing))
         # The other renderings of its bundle were stored.
         others = self.Invoice.search([("chorus_id", "in", [i["idFacture"] for i in self.sim_items("xml_main")]),
                                       ("id", "!=", invoice.id)])
         self.assertTrue(others and all(o.main_attachment_pdf_id for o in others))
-        self.sim.admin.corrupt(item["idFacture"], "clear")
+        self.assertFalse(any(others.mapped("rendering_pending")))
+        # Still refused: the next run asks Chorus's PDF again, never the PIVOT bundle.
+        self.sim.admin.reset_counters()
         self.sync()
-        self.assertEqual(invoice.files_state, "done", invoice.sync_error)
+        self.assertEqual(self.sim.admin.invoice(item["idFacture"])["downloads_asked"],
+                         {"PIVOT": 0, "PDF": 2})  # its renderings' bundle, then alone
+        self.assertTrue(invoice.rendering_pending)
+        # Chorus renders it again: the run after brings the PDF, and nothing else.
+        self.sim.admin.corrupt(item["idFacture"], "clear")
+        self.sim.admin.reset_counters()
+        run = self.sync()
+        self.assertEqual(self.sim.admin.invoice(item["idFacture"])["downloads_asked"],
+                         {"PIVOT": 0, "PDF": 1})
+        self.assertEqual(self.sim.admin.counters().get(DOWNLOAD), 1)
+        self.assertEqual(run.state, "done", run.summary)
+        self.assertEqual(invoice.files_state, "done")
+        self.assertFalse(invoice.rendering_pending)
+        self.assertFalse(invoice.sync_error)
         self.assertTrue(invoice.main_attachment_pdf_id.raw.startswith(b"%PDF"))
+        self.assertEqual(invoice.main_attachment_pdf_id.name, invoice.number.replace("/", "-") + ".pdf")
+        self.assertNotIn(invoice, self.Invoice.search(self.Invoice._files_missing_domain()))
+
+    def test_rendering_interrupted_is_asked_by_the_next_run(self):
+        """Chorus stops answering between the PIVOTs of invoices deposited as XML and their PDF
+        renderings: the PIVOTs are kept, and the next run asks for the renderings only."""
+        unreachable = chorus_errors.ChorusTransportError("Chorus Pro could not be reached.")
+        with patch.object(ChorusProClient, "download_invoice_pdfs", side_effect=unreachable):
+            run = self.sync()
+        self.assertEqual(run.state, "failed", run.summary)
+        waiting = self.Invoice.search([
+            ("chorus_id", "in", [item["idFacture"] for item in self.sim_items(tag="xml_main")])])
+        self.assertTrue(waiting, "the run stopped at the first renderings, after their PIVOTs")
+        self.assertEqual(set(waiting.mapped("files_state")), {"done"})
+        self.assertTrue(all(waiting.mapped("rendering_pending")))
+        self.assertFalse(waiting.main_attachment_pdf_id)
+        self.sim.admin.reset_counters()
+        self.sync()
+        for invoice in waiting:
+            self.assertEqual(self.sim.admin.invoice(invoice.chorus_id)["downloads_asked"]["PIVOT"],
+                             0, invoice.number)
+            self.assertFalse(invoice.rendering_pending)
+            self.assertTrue(invoice.main_attachment_pdf_id.raw.startswith(b"%PDF"))
 
 
 @tagged("post_install", "-at_install", "chorus_pro")

@@ -72,6 +72,35 @@ class TestSyncFull(SyncCase):
             self.assertTrue(invoice.mise_a_disposition_date, invoice.number)
         self.assertTrue(self.account.last_sync_at)
 
+    def test_the_one_notice_of_the_whole_world_is_the_works_invoice_chorus_refuses(self):
+        """The simulated world deliberately holds one invoice whose files Chorus refuses to send
+        (a works DGD, codeRetour 20003): the first retrieval's only notice, in plain words."""
+        run = self.sync()
+        self.assertEqual(run.state, "warning", run.summary)
+        self.assertEqual(run.count_failed, 0)
+        self.assertIn("1 notice(s)", run.summary)
+        notice = run.line_ids.filtered(lambda line: line.level != "info")
+        self.assertEqual(len(notice), 1, notice.mapped("message"))
+        refused = self.sim_invoices(tag="download_refused")
+        self.assertEqual(len(refused), 1)
+        invoice = self.Invoice.search([("chorus_id", "=", refused[0]["idFacture"])])
+        self.assertEqual(notice.invoice_id, invoice)
+        self.assertEqual(notice.level, "warning")
+        # What Chorus said is quoted, its code number is not; what is kept and what happens next.
+        self.assertIn("cannot be downloaded from Chorus Pro for now", notice.message)
+        self.assertIn("Chorus Pro does not make them available (it answered: GDP_MSG_11.017 ",
+                      notice.message)
+        self.assertNotIn("20003", notice.message)
+        self.assertIn("Its data (supplier, amounts, status) is in Odoo; only its files are "
+                      "missing", notice.message)
+        self.assertIn("asked again once a day and whenever its status changes", notice.message)
+        self.assertEqual(invoice.sync_error, notice.message)
+        # Nothing lost: its data is there, it is listed as files missing.
+        self.assertEqual(invoice.files_state, "unavailable")
+        self.assertTrue(invoice.is_works and invoice.supplier_name and invoice.amount_total)
+        self.assertEqual(invoice.chorus_status_code, refused[0]["statut"])
+        self.assertIn(invoice, self.Invoice.search(self.Invoice._files_missing_domain()))
+
     def test_representative_invoices_every_field(self):
         self.sync()
         # Factored invoice: the money goes to the factor.
@@ -599,3 +628,24 @@ class TestHistoryStoredOnce(SyncCase):
                     "invoice_id": invoice.id, "code": entry.code, "at": entry.at,
                     "chorus_history_id": entry.chorus_history_id,
                 })
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestSyncCallsInFlight(SyncCase):
+    def test_calls_in_flight_never_exceed_the_setting(self):
+        """The next chunk's calls (made ahead, in a worker thread) and the current chunk's own
+        (renderings, consults, one-by-one downloads) share the account's one limit."""
+        self.account.sync_parallel_calls = 2
+        # Small batches and pages: many chunks, the next one's calls made while this one's
+        # search page, renderings and consults are asked; a slow Chorus makes them meet.
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("chorus_pro_liaison.sync_batch_size", 4)
+        params.set_param("chorus_pro_liaison.sync_page_size", 4)
+        self.sim.admin.config(latency_ms=150)
+        self.sim.admin.reset_counters()
+        run = self.sync()
+        self.assertIn(run.state, ("done", "warning"), run.summary)
+        peak = self.sim.admin.in_flight()["max_in_flight"]
+        self.assertLessEqual(peak, 2)
+        self.assertEqual(peak, 2, "the calls do run two at a time")
+

@@ -75,7 +75,7 @@ class ChorusProDashboard(models.TransientModel):
                           ("imported_as_history", "=", False)]
             )
             dashboard.count_files_problem = Invoice.search_count(
-                domain + [("files_state", "in", ("error", "unavailable"))]
+                domain + Invoice._files_missing_domain()
             )
 
     @api.depends("company_id")
