@@ -49,6 +49,7 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
 )
 
 from chorus_pro import errors as chorus_errors
+from chorus_pro import retrieval as chorus_retrieval
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro.pivot import (
     CODE_DAMAGED_ARCHIVE as PIVOT_DAMAGED_ARCHIVE,
@@ -56,16 +57,6 @@ from chorus_pro.pivot import (
     CODE_ZIP_BOMB as PIVOT_ZIP_BOMB,
     PivotError,
     iter_pivot_invoices,
-)
-from chorus_pro.retrieval import (
-    BATCH_SIZE,
-    PAGE_SIZE,
-    chunked,
-    download_bundles,
-    history_needed,
-    pdf_rendering_bundles,
-    pdf_rendering_needed,
-    redelivered,
 )
 from chorus_pro.timeutil import PARIS, paris_date, to_utc_naive
 
@@ -96,10 +87,10 @@ class InvoiceSynchronizer:
         # Invoices per committed batch: a crash loses at most one batch.
         params = self.env["ir.config_parameter"].sudo()
         self.batch_size = max(1, int(
-            params.get_param("chorus_pro_liaison.sync_batch_size", BATCH_SIZE)
+            params.get_param("chorus_pro_liaison.sync_batch_size", chorus_retrieval.BATCH_SIZE)
         ))
         self.page_size = max(1, int(
-            params.get_param("chorus_pro_liaison.sync_page_size", PAGE_SIZE)
+            params.get_param("chorus_pro_liaison.sync_page_size", chorus_retrieval.PAGE_SIZE)
         ))
         # Read once: the HTTP phase runs in worker threads, which never touch the ORM. The
         # client holds the run's one limit on calls in flight (see execute).
@@ -236,7 +227,7 @@ class InvoiceSynchronizer:
             search = search_for(page_size=self.page_size, **kwargs)
             collected = set()
             items = self._listed(search, collected, count_total=listing == 0)
-            self._process_chunks(chunked(items, self.batch_size), first_sync)
+            self._process_chunks(chorus_retrieval.chunked(items, self.batch_size), first_sync)
             if search.complete(len(collected)):
                 return
             _logger.info("Chorus Pro retrieval, run %s: the %s search moved while it was "
@@ -326,7 +317,7 @@ class InvoiceSynchronizer:
         """The Chorus calls of a planned chunk: HTTP only (a worker thread, no ORM)."""
         histories = self._fetch_histories([
             summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
-            if not is_new or history_needed(summary)])
+            if not is_new or chorus_retrieval.history_needed(summary)])
         downloads = self._fetch_downloads(
             [summary for summary, _invoice, _new, _history, files in todo if files])
         return histories, downloads
@@ -422,7 +413,8 @@ class InvoiceSynchronizer:
         # suspension before this first look: its history tells the payment delay's interruption.
         self._read_histories(self.Invoice.browse([
             invoice.id for chorus_id, (_s, invoice, is_new) in records.items()
-            if is_new and chorus_id not in histories and redelivered(invoice.redelivery)
+            if is_new and chorus_id not in histories
+            and chorus_retrieval.redelivered(invoice.redelivery)
         ]))
         self._complete_factored([invoice for _s, invoice, _n in records.values()])
         self._complete_pdf_renderings([invoice for _s, invoice, _n in records.values()])
@@ -727,7 +719,7 @@ class InvoiceSynchronizer:
         if single:
             bundles = [[summary.chorus_id] for summary in summaries]
         else:
-            bundles = download_bundles(summaries, self.bundle_cap)
+            bundles = chorus_retrieval.download_bundles(summaries, self.bundle_cap)
         outcomes = []
         workers = self.workers
         try:
@@ -924,7 +916,7 @@ class InvoiceSynchronizer:
             files_status_code=summary.status,
             sync_error=False,
             # Stored with the PIVOT: a run stopped before the rendering leaves it to the next.
-            rendering_pending=pdf_rendering_needed(pivot),
+            rendering_pending=chorus_retrieval.pdf_rendering_needed(pivot),
         )
         invoice.write(vals)
         if files is not None:
@@ -979,7 +971,7 @@ class InvoiceSynchronizer:
         self.renderings_asked.update(invoice.chorus_id for invoice in missing)
         self.run._commit()
         renderings, errors = {}, {}
-        bundles = pdf_rendering_bundles([invoice.chorus_id for invoice in missing])
+        bundles = chorus_retrieval.pdf_rendering_bundles([invoice.chorus_id for invoice in missing])
         for bundle, found, error in self._parallel(
                 [(tuple(bundle), bundle) for bundle in bundles],
                 lambda bundle: self.client.download_invoice_pdfs(bundle)):
@@ -1080,7 +1072,7 @@ class InvoiceSynchronizer:
         for ids in split_every(self.batch_size, pending_histories.ids):
             self._read_histories(self.Invoice.browse(ids))
             self._end_batch()
-        for chunk in chunked(leftovers, self.batch_size):
+        for chunk in chorus_retrieval.chunked(leftovers, self.batch_size):
             items = {}
             for invoice in chunk:
                 self.seen.add(invoice.chorus_id)
