@@ -124,9 +124,3 @@ def is_mandated(codes) -> bool:
 
 def motif_required(target: str) -> bool:
     return target in MOTIF_REQUIRED
-
-
-def clean_motif(motif) -> str:
-    """Normalise a motif the way Chorus accepts it: stripped, at most 255 characters."""
-    text = " ".join(str(motif or "").split())
-    return text[:MOTIF_MAX_LENGTH]

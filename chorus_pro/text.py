@@ -68,8 +68,15 @@ def forbidden_character(text: str) -> Optional[tuple]:
     return None
 
 
+def fold_spaces(text) -> str:
+    """``text`` with each run of the whitespace people type (spaces, tabs, new lines,
+    non-breaking spaces) made one space, and none at either end: two motifs that read the same
+    fold the same."""
+    return " ".join(str(text or "").split())
+
+
 def check_motif(motif, limit: int = MOTIF_MAX_LENGTH) -> str:
-    """The motif as Chorus Pro receives it (spaces folded), or :class:`TextRefused`: an
+    """The motif as Chorus Pro receives it (:func:`fold_spaces`), or :class:`TextRefused`: an
     invisible or control character, or more than ``limit`` characters (never cut silently:
     the supplier would read half a sentence)."""
     text = str(motif or "")
@@ -81,7 +88,7 @@ def check_motif(motif, limit: int = MOTIF_MAX_LENGTH) -> str:
             "position %d" % (character_name(char), position),
             char=character_name(char), position=position,
         )
-    text = " ".join(text.split())
+    text = fold_spaces(text)
     if len(text) > limit:
         raise TextRefused(
             "too_long", "the motif has %d characters; Chorus Pro accepts at most %d"
@@ -90,13 +97,20 @@ def check_motif(motif, limit: int = MOTIF_MAX_LENGTH) -> str:
     return text
 
 
+def proposed_motif(text, limit: int = MOTIF_MAX_LENGTH) -> str:
+    """A motif the application writes for a person to confirm (a suspected duplicate's "doublon"
+    with the twin's number): spaces folded, cut to ``limit``. The person reads it before it is
+    sent, and :func:`check_motif` checks it then."""
+    return fold_spaces(text)[:limit]
+
+
 def clean_file_name(name, default: str = "fichier", limit: int = 255) -> str:
     """A file name safe to store and serve: no folders (``../../etc/passwd`` → ``passwd``), no
     control or invisible characters, no leading dots, spaces folded, at most ``limit``
     characters (the extension kept); ``default`` when nothing is left."""
     text = "".join(char for char in str(name or "") if not is_forbidden(char))
     text = posixpath.basename(text.replace("\\", "/"))
-    text = " ".join(text.split()).lstrip(". ").rstrip(" ")
+    text = fold_spaces(text).lstrip(". ")
     if not text:
         return default
     if len(text) > limit:

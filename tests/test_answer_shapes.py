@@ -16,7 +16,14 @@ import requests
 
 from chorus_pro import errors, parsing
 from chorus_pro import statuses as st
-from chorus_pro.client import ChorusProClient, new_token_cache
+from chorus_pro.client import (
+    OP_DOWNLOAD,
+    OP_PROCESS,
+    OP_SEARCH_RECEIVED,
+    OP_SEARCH_STRUCTURES,
+    ChorusProClient,
+    new_token_cache,
+)
 from chorus_pro.pivot import read_pivot_invoices
 from chorus_pro.simulator import Simulator
 
@@ -54,7 +61,7 @@ def raw(simulator, client, operation: str, body: dict) -> dict:
 
 def test_ids_and_amounts_come_as_strings_and_are_read_as_numbers(simulator, client):
     invoice = simulator.world.first_tagged("structured")
-    item = next(i for i in raw(simulator, client, "factures/v1/rechercher/recipiendaire", {
+    item = next(i for i in raw(simulator, client, OP_SEARCH_RECEIVED, {
         "numeroFacture": invoice.number})["listeFactures"] if i["idFacture"] == str(invoice.id))
     assert isinstance(item["idFacture"], str) and isinstance(item["montantTTC"], str)
     assert isinstance(item["idDestinataire"], str)
@@ -84,7 +91,7 @@ def test_works_invoices_name_their_service_identifiant(simulator, client):
 
 def test_structures_as_one_object_and_active_spelled_in_english(simulator, client):
     structure = simulator.world.structures[simulator.info["structure_id"]]
-    answer = raw(simulator, client, "structures/v1/rechercher", {
+    answer = raw(simulator, client, OP_SEARCH_STRUCTURES, {
         "structure": {"identifiantStructure": structure.siret}})
     assert isinstance(answer["listeStructures"], dict)
     assert answer["listeStructures"]["statut"] == "ACTIVE"
@@ -130,7 +137,7 @@ def test_an_invoice_deposited_as_ubl_has_an_xml_main_document_and_a_pdf_renderin
 def test_status_change_answered_200_without_code_is_not_a_success(simulator, client):
     invoice = next(i for i in simulator.world.invoices.values()
                    if i.status == st.MISE_A_DISPOSITION and not i.is_works)
-    simulator.admin.fault("factures/v1/traiter/recue", "no_code", count=1)
+    simulator.admin.fault(OP_PROCESS, "no_code", count=1)
     with pytest.raises(errors.ChorusOutcomeUnknown) as caught:
         client.change_status(invoice.id, st.SERVICE_FAIT)
     assert caught.value.temporary and caught.value.response_body
@@ -144,7 +151,7 @@ def test_pdf_renderings_of_several_invoices_in_one_call(simulator, client):
     renderings = client.download_invoice_pdfs([invoice.id for invoice in invoices])
     assert set(renderings) == {invoice.id for invoice in invoices}
     assert all(content.startswith(b"%PDF-") for content in renderings.values())
-    assert simulator.admin.counters()["factures/v1/telecharger/groupe"] == 1
+    assert simulator.admin.counters()[OP_DOWNLOAD] == 1
     # Each is the one of its invoice, not of its neighbour.
     assert len(set(renderings.values())) == 3
     single = client.download_invoice_pdfs([invoices[0].id])

@@ -35,6 +35,8 @@ CLIENT_ID = "piste-app-id"
 CLIENT_SECRET = "piste-secret-0a9b8c"
 IBAN = "FR7630001007941234567890185"
 
+# Written out as chorus-pro-api.md names them, not taken from chorus_pro.client: these tests
+# are where the client's endpoint constants are checked (every other test imports them).
 OP_SEARCH = "factures/v1/rechercher/recipiendaire"
 OP_WORKS = "facturesTravaux/v1/rechercher"
 OP_CONSULT = "factures/v1/consulter/recipiendaire"

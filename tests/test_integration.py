@@ -27,7 +27,14 @@ from decimal import Decimal
 import pytest
 
 from chorus_pro import errors
-from chorus_pro.client import ChorusProClient, new_token_cache
+from chorus_pro.client import (
+    OP_CONSULT,
+    OP_DOWNLOAD,
+    OP_PROCESS,
+    OP_SEARCH_RECEIVED,
+    ChorusProClient,
+    new_token_cache,
+)
 from chorus_pro.identifiers import is_valid_bic, is_valid_iban
 from chorus_pro.pivot import iter_pivot_invoices
 from chorus_pro.simulator import Simulator
@@ -36,10 +43,6 @@ from chorus_pro.simulator.world import HIDDEN_FROM_RECIPIENT
 
 ANCHOR = date(2026, 3, 15)
 SEED = 31415
-SEARCH = "factures/v1/rechercher/recipiendaire"
-CONSULT = "factures/v1/consulter/recipiendaire"
-DOWNLOAD = "factures/v1/telecharger/groupe"
-PROCESS = "factures/v1/traiter/recue"
 TOKEN = "api/oauth/token"
 
 
@@ -114,7 +117,7 @@ class TestRecipientCycle:
         assert Counter(ids).most_common(1)[0][1] == 1  # no invoice twice
         assert set(ids) == set(expected)
         assert search.pages_fetched == math.ceil(len(expected) / 7)
-        assert self.client.call_counts[SEARCH] == search.pages_fetched
+        assert self.client.call_counts[OP_SEARCH_RECEIVED] == search.pages_fetched
         for summary in found:
             row = expected[summary.chorus_id]
             assert summary.number == row["numeroFacture"]
@@ -296,7 +299,7 @@ class TestRecipientCycle:
         invoice_id = self.first("rejected")["idFacture"]
         with pytest.raises(errors.ChorusTransitionRefused) as refused:
             self.client.change_status(invoice_id, "SERVICE_FAIT")
-        assert refused.value.code == 20002 and refused.value.operation == PROCESS
+        assert refused.value.code == 20002 and refused.value.operation == OP_PROCESS
         assert self.client.get_history(invoice_id).current_status == "REJETEE"
         assert self.client.get_possible_statuses("REJETEE") == []
         assert "SERVICE_FAIT" in self.client.get_possible_statuses("MISE_A_DISPOSITION")
@@ -378,42 +381,43 @@ class _InProcess:
 
 class TestFaultsSurvived(_InProcess):
     def test_503_twice_then_success(self):
-        self.admin.fault(SEARCH, "503", count=2)
+        self.admin.fault(OP_SEARCH_RECEIVED, "503", count=2)
         found = list(self.client.search_received_invoices(page_size=1000))
         assert len(found) == len(self.visible())
-        assert self.counters()[SEARCH] == 3 and len(self.sleeps) == 2
+        assert self.counters()[OP_SEARCH_RECEIVED] == 3 and len(self.sleeps) == 2
 
     def test_429_waits_what_retry_after_says(self):
         invoice = self.world.first_tagged("factored")
-        self.admin.fault(CONSULT, "429", count=1, retry_after=7)
+        self.admin.fault(OP_CONSULT, "429", count=1, retry_after=7)
         assert self.client.get_invoice(invoice.id).number == invoice.number
         assert self.sleeps == [7.0]  # recorded, not slept
-        assert self.counters()[CONSULT] == 2
+        assert self.counters()[OP_CONSULT] == 2
 
     def test_read_timeout_is_retried(self):
         invoice = self.world.first_tagged("structured")
         # Generous margins: the retried call must answer within the timeout on a busy machine.
-        self.admin.fault(CONSULT, "timeout", count=1, delay_s=2.5)
+        self.admin.fault(OP_CONSULT, "timeout", count=1, delay_s=2.5)
         client = self.new_client(timeout=1.0)
         assert client.get_invoice(invoice.id).number == invoice.number
-        assert self.counters()[CONSULT] == 2 and len(self.sleeps) == 1
+        assert self.counters()[OP_CONSULT] == 2 and len(self.sleeps) == 1
 
     def test_malformed_json_mid_search_is_asked_again(self):
         search = self.client.search_received_invoices(page_size=7)
         first_page = [next(search) for _ in range(7)]
-        self.admin.fault(SEARCH, "malformed", count=1)  # page 2 comes back truncated once
+        # Page 2 comes back truncated once.
+        self.admin.fault(OP_SEARCH_RECEIVED, "malformed", count=1)
         found = first_page + list(search)
         assert sorted(s.chorus_id for s in found) == sorted(self.visible())
         assert len(found) == search.total
-        assert self.counters()[SEARCH] == search.pages_fetched + 1
+        assert self.counters()[OP_SEARCH_RECEIVED] == search.pages_fetched + 1
 
     def test_connection_reset_is_retried(self):
         invoice = self.world.first_tagged("multi_attachments")
-        self.admin.fault(DOWNLOAD, "reset", count=2)
+        self.admin.fault(OP_DOWNLOAD, "reset", count=2)
         downloaded = self.client.download_invoices([invoice.id], fmt="PDF")
         assert downloaded.kind == "zip"
         downloaded.cleanup()
-        assert self.counters()[DOWNLOAD] == 3
+        assert self.counters()[OP_DOWNLOAD] == 3
 
     def test_token_expiry_mid_run_renews_the_token_once(self):
         search = self.client.search_received_invoices(page_size=7)
@@ -423,18 +427,18 @@ class TestFaultsSurvived(_InProcess):
         rest = list(search)
         assert len(first_page) + len(rest) == search.total == len(self.visible())
         assert self.counters()[TOKEN] == 2  # one 401, one new token, the search went on
-        self.admin.fault(CONSULT, "401", count=1)
+        self.admin.fault(OP_CONSULT, "401", count=1)
         invoice = self.world.first_tagged("pdf_only")
         assert self.client.get_invoice(invoice.id).number == invoice.number
         assert self.counters()[TOKEN] == 3
 
     def test_status_change_is_not_resent_after_a_reset(self):
         invoice = self.world.first_tagged("old_pending")
-        self.admin.fault(PROCESS, "reset", count=1)
+        self.admin.fault(OP_PROCESS, "reset", count=1)
         with pytest.raises(errors.ChorusTransportError) as caught:
             self.client.change_status(invoice.id, "SERVICE_FAIT")
         assert "not sent again" in caught.value.message and caught.value.temporary
-        assert self.counters()[PROCESS] == 1
+        assert self.counters()[OP_PROCESS] == 1
         assert invoice.status == "MISE_A_DISPOSITION"
         # Re-reading the history is how the caller finds out; then it may push again.
         assert self.client.get_history(invoice.id).current_status == "MISE_A_DISPOSITION"
@@ -450,38 +454,38 @@ class TestFaultsSurvived(_InProcess):
 
 class TestTypedErrors(_InProcess):
     def test_503_until_the_end_raises_server_error(self):
-        self.admin.fault(SEARCH, "503", count=10)
+        self.admin.fault(OP_SEARCH_RECEIVED, "503", count=10)
         with pytest.raises(errors.ChorusServerError) as caught:
             list(self.client.search_received_invoices())
         assert caught.value.http_status == 503 and caught.value.temporary
-        assert self.counters()[SEARCH] == 3  # 1 + max_retries
+        assert self.counters()[OP_SEARCH_RECEIVED] == 3  # 1 + max_retries
 
     def test_429_until_the_end_raises_server_error(self):
-        self.admin.fault(CONSULT, "429", count=10, retry_after=1)
+        self.admin.fault(OP_CONSULT, "429", count=10, retry_after=1)
         with pytest.raises(errors.ChorusServerError) as caught:
             self.client.get_invoice(self.world.first_tagged("factored").id)
         assert caught.value.http_status == 429
         assert self.sleeps == [1.0, 1.0]
 
     def test_resets_until_the_end_raise_transport_error(self):
-        self.admin.fault(CONSULT, "reset", count=10)
+        self.admin.fault(OP_CONSULT, "reset", count=10)
         with pytest.raises(errors.ChorusTransportError) as caught:
             self.client.get_invoice(self.world.first_tagged("factored").id)
         assert type(caught.value) is errors.ChorusTransportError
-        assert self.counters()[CONSULT] == 3
+        assert self.counters()[OP_CONSULT] == 3
 
     def test_timeouts_until_the_end_raise_transport_error(self):
-        self.admin.fault(CONSULT, "timeout", count=2, delay_s=1.5)
+        self.admin.fault(OP_CONSULT, "timeout", count=2, delay_s=1.5)
         client = self.new_client(timeout=0.4, max_retries=1)
         with pytest.raises(errors.ChorusTransportError) as caught:
             client.get_invoice(self.world.first_tagged("factored").id)
         assert "ReadTimeout" in caught.value.message
 
     def test_malformed_until_the_end_raises_malformed_response(self):
-        self.admin.fault(SEARCH, "malformed", count=10)
+        self.admin.fault(OP_SEARCH_RECEIVED, "malformed", count=10)
         with pytest.raises(errors.ChorusMalformedResponse):
             list(self.client.search_received_invoices())
-        assert self.counters()[SEARCH] == 3
+        assert self.counters()[OP_SEARCH_RECEIVED] == 3
 
     def test_too_large_bundle_raises_payload_too_large(self):
         self.admin.config(max_download_mb=0.05)  # 50 kB: a few invoices exceed it
@@ -489,7 +493,7 @@ class TestTypedErrors(_InProcess):
         with pytest.raises(errors.ChorusPayloadTooLarge) as caught:
             self.client.download_invoices(ids)
         assert caught.value.http_status == 413
-        assert self.counters()[DOWNLOAD] == 1  # never retried
+        assert self.counters()[OP_DOWNLOAD] == 1  # never retried
         assert not any(self.world.invoices[i].downloaded for i in ids)
         assert list(self.tmp_path.iterdir()) == []  # no temporary file left behind
 

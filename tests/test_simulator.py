@@ -27,6 +27,20 @@ from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
 
 from chorus_pro import statuses as st
+from chorus_pro.client import (
+    OP_ACTIVE_STRUCTURES,
+    OP_CONSULT,
+    OP_CONSULT_STRUCTURE,
+    OP_DOWNLOAD,
+    OP_HISTORY,
+    OP_POSSIBLE_STATUSES,
+    OP_PROCESS,
+    OP_SEARCH_RECEIVED,
+    OP_SEARCH_SERVICES,
+    OP_SEARCH_STRUCTURES,
+    OP_SEARCH_WORKS,
+    OP_VAT_RATES,
+)
 from chorus_pro.simulator import Simulator, check_bind_host
 from chorus_pro.simulator.generator import generate_world, money
 from chorus_pro.simulator.testing import SimulatorError, SimulatorProcess
@@ -37,11 +51,6 @@ ANCHOR = date(2026, 3, 15)
 SEED = 4242
 SCHEMA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "schemas" / "chorus-pivot"
 PIVOT_XSD = SCHEMA_DIR / "CPPFacturePivot_V2_02.xsd"
-SEARCH = "factures/v1/rechercher/recipiendaire"
-DOWNLOAD = "factures/v1/telecharger/groupe"
-PROCESS = "factures/v1/traiter/recue"
-HISTORY = "factures/v1/consulter/historique"
-CONSULT = "factures/v1/consulter/recipiendaire"
 REQUIRED_TAGS = {
     "factored", "credit_note", "multi_attachments", "structured", "pdf_only", "a2", "works",
     "completed", "old_pending", "duplicate", "download_refused",
@@ -117,14 +126,14 @@ class Api:
         return payload
 
     def download(self, ids, file_format="PIVOT", **extra) -> bytes:
-        payload = self.ok(DOWNLOAD, {"listeFacture": [{"idFacture": i} for i in ids],
+        payload = self.ok(OP_DOWNLOAD, {"listeFacture": [{"idFacture": i} for i in ids],
                                      "format": file_format, **extra})
         return base64.b64decode(payload["fichierResultat"])
 
     def search_all(self, body: dict, page_size: int = 1000) -> list:
         items, page = [], 1
         while True:
-            answer = self.post(SEARCH, {**body, "paramRecherche": {
+            answer = self.post(OP_SEARCH_RECEIVED, {**body, "paramRecherche": {
                 "pageResultatDemandee": page, "nbResultatsParPage": page_size}}).json()
             if answer["codeRetour"] == 20000:
                 return items
@@ -139,7 +148,7 @@ class Api:
             page += 1
 
     def history_codes(self, invoice_id: int) -> list:
-        payload = self.ok(HISTORY, {"idFacture": invoice_id})
+        payload = self.ok(OP_HISTORY, {"idFacture": invoice_id})
         return [row["histoStatutCode"] for row in payload["historiquesDesStatuts"]["histoStatut"]]
 
 
@@ -387,7 +396,7 @@ def test_pdf_bundles_are_pdf_or_zip(api):
     archive = zipfile.ZipFile(io.BytesIO(api.download(two, "PDF")))
     folders = {name.split("/")[0] for name in archive.namelist()}
     assert len(folders) == 2 and all(name.count("/") == 1 for name in archive.namelist())
-    bad = api.post(DOWNLOAD, {"listeFacture": [{"idFacture": multi.id}], "format": "PDF",
+    bad = api.post(OP_DOWNLOAD, {"listeFacture": [{"idFacture": multi.id}], "format": "PDF",
                               "avecPiecesJointesComplementaires": "Peut-être"})
     assert bad.status_code == 400
 
@@ -408,23 +417,23 @@ def test_download_limits_and_refusals(api):
     world = api.world
     ids = [i.id for i in world.tagged("structured")][:5]
     api.admin.config(max_download_mb=0.005)  # ~5 KB: one PDF fits, five do not
-    assert api.post(DOWNLOAD, {"listeFacture": [{"idFacture": i} for i in ids],
+    assert api.post(OP_DOWNLOAD, {"listeFacture": [{"idFacture": i} for i in ids],
                                "format": "PIVOT"}).status_code == 413
     api.admin.config(max_download_mb=120)
     api.admin.corrupt(ids[0], "too_large")
-    too_large = api.post(DOWNLOAD, {"listeFacture": [{"idFacture": ids[0]}], "format": "PDF"})
+    too_large = api.post(OP_DOWNLOAD, {"listeFacture": [{"idFacture": ids[0]}], "format": "PDF"})
     assert too_large.status_code == 413
-    assert api.post(DOWNLOAD, {"listeFacture": [{"idFacture": ids[1]}],
+    assert api.post(OP_DOWNLOAD, {"listeFacture": [{"idFacture": ids[1]}],
                                "format": "PDF"}).status_code == 200
     refused = world.first_tagged("download_refused")
-    answer = api.post(DOWNLOAD, {"listeFacture": [{"idFacture": ids[1]}, {"idFacture": refused.id}],
-                                 "format": "PIVOT"})
+    answer = api.post(OP_DOWNLOAD, {
+        "listeFacture": [{"idFacture": ids[1]}, {"idFacture": refused.id}], "format": "PIVOT"})
     assert answer.status_code == 200 and answer.json()["codeRetour"] == 20003
     assert "disponible" in answer.json()["libelle"]
-    unknown = api.post(DOWNLOAD, {"listeFacture": [{"idFacture": 1}], "format": "PIVOT"}).json()
+    unknown = api.post(OP_DOWNLOAD, {"listeFacture": [{"idFacture": 1}], "format": "PIVOT"}).json()
     assert unknown["codeRetour"] == 20001 and "GDP_MSG_11.008" in unknown["libelle"]
-    assert api.post(DOWNLOAD, {"listeFacture": [], "format": "PIVOT"}).status_code == 400
-    assert api.post(DOWNLOAD, {"listeFacture": [{"idFacture": ids[1]}],
+    assert api.post(OP_DOWNLOAD, {"listeFacture": [], "format": "PIVOT"}).status_code == 400
+    assert api.post(OP_DOWNLOAD, {"listeFacture": [{"idFacture": ids[1]}],
                                "format": "UBL"}).status_code == 400
 
 
@@ -464,7 +473,7 @@ def _assert_invalid_token(answer):
 
 
 def test_bearer_token_checks(api):
-    operation = "transverses/v1/recuperer/tauxtva"
+    operation = OP_VAT_RATES
     headers = api.headers()
     assert api.post(operation, {}, headers=headers).status_code == 200
     without = {k: v for k, v in headers.items() if k != "Authorization"}
@@ -478,14 +487,14 @@ def test_bearer_token_checks(api):
 
 
 def test_technical_account_checks(api):
-    operation = "transverses/v1/recuperer/tauxtva"
+    operation = OP_VAT_RATES
     wrong = api.post(operation, {}, headers=api.headers(password="nope"))
     assert wrong.status_code == 401
     assert 'error_description="login or password incorrects"' in wrong.headers["WWW-Authenticate"]
     missing = {k: v for k, v in api.headers().items() if k != "cpro-account"}
     assert api.post(operation, {}, headers=missing).status_code == 401
     api.admin.credentials(password_expiry="2031-05-01")
-    consult = api.ok("structures/v1/consulter", {"idStructureCPP": api.info["structure_id"]})
+    consult = api.ok(OP_CONSULT_STRUCTURE, {"idStructureCPP": api.info["structure_id"]})
     assert consult["informationGenerales"]["dateExpirationMotPasseCompteTech"] == "2031-05-01"
     yesterday = (datetime.now(PARIS).date() - timedelta(days=1)).isoformat()
     api.admin.credentials(password_expiry=yesterday)
@@ -498,7 +507,7 @@ def test_technical_account_checks(api):
 
 
 def test_body_and_content_type_checks(api):
-    url = f"{api.sim.base_url}/cpro/{SEARCH}"
+    url = f"{api.sim.base_url}/cpro/{OP_SEARCH_RECEIVED}"
     headers = api.headers()
     plain = api.session.post(url, data="{}", headers={**headers, "Content-Type": "text/plain"})
     assert plain.status_code == 415
@@ -515,13 +524,13 @@ def test_body_and_content_type_checks(api):
 # --------------------------------------------------------------------------------------------
 def test_pagination_covers_every_visible_invoice(api):
     body = {"idDestinataire": api.info["structure_id"]}
-    first = api.post(SEARCH, {**body, "paramRecherche": {"pageResultatDemandee": 1,
+    first = api.post(OP_SEARCH_RECEIVED, {**body, "paramRecherche": {"pageResultatDemandee": 1,
                                                          "nbResultatsParPage": 7}}).json()
     total = first["total"]
     assert first["pages"] == -(-total // 7) and first["nbResultatsParPage"] == 7
     seen = []
     for page in range(1, first["pages"] + 1):
-        answer = api.post(SEARCH, {**body, "paramRecherche": {
+        answer = api.post(OP_SEARCH_RECEIVED, {**body, "paramRecherche": {
             "pageResultatDemandee": page, "nbResultatsParPage": 7,
             "triColonne": "DateDepot", "triSens": "Descendant"}}).json()
         assert answer["pageCourante"] == page
@@ -531,24 +540,25 @@ def test_pagination_covers_every_visible_invoice(api):
     expected = {i.id for i in world.invoices_of(world.commune_id)
                 if not i.is_works and i.status not in ("DEPOSEE", "EN_COURS_ACHEMINEMENT")}
     assert set(seen) == expected
-    huge = api.post(SEARCH, {**body, "paramRecherche": {"nbResultatsParPage": 5000}}).json()
+    huge = api.post(OP_SEARCH_RECEIVED,
+                    {**body, "paramRecherche": {"nbResultatsParPage": 5000}}).json()
     assert huge["nbResultatsParPage"] == 1000 and len(huge["listeFactures"]) == total
     item = huge["listeFactures"][0]
     for key in ("idFacture", "numeroFacture", "statut", "dateHeureEtatCourant", "montantTTC",
                 "codeFournisseur", "codeServiceExecutant", "factureTelechargeeParDestinataire"):
         assert key in item
     assert "taille" not in item
-    sized = api.post(SEARCH, {**body, "recupererTaille": True}).json()["listeFactures"]
+    sized = api.post(OP_SEARCH_RECEIVED, {**body, "recupererTaille": True}).json()["listeFactures"]
     assert all(entry["taille"] > 1000 for entry in sized)
 
 
 def test_empty_search_is_20000_and_foreign_structure_403(api):
-    empty = api.post(SEARCH, {"numeroFacture": "N'EXISTE-PAS"})
+    empty = api.post(OP_SEARCH_RECEIVED, {"numeroFacture": "N'EXISTE-PAS"})
     assert empty.status_code == 200
     assert (empty.json()["codeRetour"], empty.json()["libelle"]) == (20000, "TRA_MSG_00.015")
-    forbidden = api.post(SEARCH, {"idDestinataire": api.world.foreign_id})
+    forbidden = api.post(OP_SEARCH_RECEIVED, {"idDestinataire": api.world.foreign_id})
     assert forbidden.status_code == 403 and forbidden.content == b""
-    works = api.post("facturesTravaux/v1/rechercher", {"idDestinataire": api.world.foreign_id})
+    works = api.post(OP_SEARCH_WORKS, {"idDestinataire": api.world.foreign_id})
     assert works.status_code == 403
 
 
@@ -596,14 +606,15 @@ def test_status_period_filter_formats(api):
                               "periodeDateDepotAu": invoice.deposit_date.isoformat()})
     assert invoice.id in {i["idFacture"] for i in deposit}
     assert all(i["dateDepot"] == invoice.deposit_date.isoformat() for i in deposit)
-    assert api.post(SEARCH, {"periodeDateHeureEtatCourantDu": "15/13/2026"}).status_code == 400
+    assert api.post(OP_SEARCH_RECEIVED,
+                    {"periodeDateHeureEtatCourantDu": "15/13/2026"}).status_code == 400
 
 
 def test_works_invoices_have_their_own_search(api):
     works_ids = {i.id for i in api.world.tagged("works")}
     plain = {i["idFacture"] for i in api.search_all({})}
     assert not works_ids & plain
-    answer = api.ok("facturesTravaux/v1/rechercher", {
+    answer = api.ok(OP_SEARCH_WORKS, {
         "roleUtilisateur": "MOA", "idDestinataire": api.info["structure_id"],
         "rechercheFactureTravaux": {"pageResultatDemandee": 1, "nbResultatsParPage": 2}})
     assert answer["parametresRetour"]["total"] == len(works_ids)
@@ -614,9 +625,9 @@ def test_works_invoices_have_their_own_search(api):
                 "montantTTC", "dateHeureEtatCourant", "identifiantServiceExecutant", "taille"):
         assert key in item
     assert "pageCourante" not in answer
-    empty = api.post("facturesTravaux/v1/rechercher", {"roleUtilisateur": "FOURNISSEUR"}).json()
+    empty = api.post(OP_SEARCH_WORKS, {"roleUtilisateur": "FOURNISSEUR"}).json()
     assert (empty["codeRetour"], empty["libelle"]) == (20007, "GFT_MSG_01.075")
-    consult = api.ok(CONSULT, {"identifiantFactureCPP": min(works_ids)})["facture"]
+    consult = api.ok(OP_CONSULT, {"identifiantFactureCPP": min(works_ids)})["facture"]
     assert consult["references"]["typeFactureTravaux"]
 
 
@@ -626,7 +637,7 @@ def test_works_invoices_have_their_own_search(api):
 def test_consult_gives_supplier_bank_and_factor(api):
     world = api.world
     factored = world.first_tagged("factored")
-    facture = api.ok(CONSULT, {"identifiantFactureCPP": factored.id})["facture"]
+    facture = api.ok(OP_CONSULT, {"identifiantFactureCPP": factored.id})["facture"]
     supplier = facture["fournisseur"]
     assert supplier["codeFournisseur"] == world.supplier_of(factored).siret
     assert supplier["coordBancairesFournisseurCompteBancaire"] == world.factors[0].iban
@@ -634,7 +645,7 @@ def test_consult_gives_supplier_bank_and_factor(api):
     assert supplier["affactureur"]["affactureurRaisonSociale"] == world.factors[0].name
     assert supplier["affactureur"]["affactureurCode"] == world.factors[0].siret
     plain = world.first_tagged("multi_vat")
-    facture = api.ok(CONSULT, {"identifiantFactureCPP": plain.id})["facture"]
+    facture = api.ok(OP_CONSULT, {"identifiantFactureCPP": plain.id})["facture"]
     assert "affactureur" not in facture["fournisseur"]
     assert facture["fournisseur"]["coordBancairesFournisseurCompteBancaire"] == \
         world.supplier_of(plain).iban
@@ -646,10 +657,10 @@ def test_consult_gives_supplier_bank_and_factor(api):
     assert facture["destinataire"]["idDestinataire"] == str(api.info["structure_id"])
     pieces = facture["listeDesPiecesJointes"]["pieceJointe"]
     assert [p["pieceJointeTypeCode"] for p in pieces].count("01") == 1
-    unknown = api.post(CONSULT, {"identifiantFactureCPP": 12}).json()
+    unknown = api.post(OP_CONSULT, {"identifiantFactureCPP": 12}).json()
     assert unknown["codeRetour"] == 20001
     assert unknown["libelle"] == "GDP_MSG_11.008 La demande de paiement est inconnue du système"
-    assert api.post(CONSULT, {}).status_code == 400
+    assert api.post(OP_CONSULT, {}).status_code == 400
 
 
 def test_motif_rules(api):
@@ -659,13 +670,13 @@ def test_motif_rules(api):
             body = {"idFacture": target.id, "nouveauStatut": status}
             if motif is not None:
                 body["motif"] = motif
-            answer = api.post(PROCESS, body).json()
+            answer = api.post(OP_PROCESS, body).json()
             assert answer["codeRetour"] not in (0, 20002) and "motif" in answer["libelle"].lower()
-    too_long = api.post(PROCESS, {"idFacture": target.id, "nouveauStatut": st.REJETEE,
+    too_long = api.post(OP_PROCESS, {"idFacture": target.id, "nouveauStatut": st.REJETEE,
                                   "motif": "x" * 256}).json()
     assert too_long["codeRetour"] not in (0, 20002)
     assert api.history_codes(target.id)[0] == st.MISE_A_DISPOSITION  # nothing happened
-    done = api.ok(PROCESS, {"idFacture": target.id, "nouveauStatut": st.REJETEE,
+    done = api.ok(OP_PROCESS, {"idFacture": target.id, "nouveauStatut": st.REJETEE,
                             "motif": "y" * 255})
     assert done["nouveauStatut"] == st.REJETEE
 
@@ -676,12 +687,12 @@ def test_illegal_transitions_are_20002(api):
     paid = next(i for i in world.invoices.values() if i.status == st.MISE_EN_PAIEMENT)
     for invoice_id, target in ((waiting.id, st.MISE_A_DISPOSITION), (waiting.id, st.COMPLETEE),
                                (paid.id, st.MANDATEE), (waiting.id, "N_IMPORTE_QUOI")):
-        answer = api.post(PROCESS, {"idFacture": invoice_id, "nouveauStatut": target,
+        answer = api.post(OP_PROCESS, {"idFacture": invoice_id, "nouveauStatut": target,
                                     "motif": "m"}).json()
         assert answer == {"codeRetour": 20002, "libelle": "Incohérence au niveau du statut "
                                                           "d'origine ou de destination de la "
                                                           "facture."}
-    unknown = api.post(PROCESS, {"idFacture": 5, "nouveauStatut": st.SERVICE_FAIT}).json()
+    unknown = api.post(OP_PROCESS, {"idFacture": 5, "nouveauStatut": st.SERVICE_FAIT}).json()
     assert unknown["codeRetour"] == 20001 and "GDP_MSG_11.008" in unknown["libelle"]
 
 
@@ -690,14 +701,14 @@ def test_processing_updates_history_consult_and_search(api):
     invoice = next(i for i in world.invoices_of(world.commune_id)
                    if i.status == st.MISE_A_DISPOSITION and not i.is_works)
     before = datetime.now(PARIS) - timedelta(seconds=2)
-    done = api.ok(PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT,
+    done = api.ok(OP_PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT,
                             "motif": "", "numeroDPMandat": ""})
     assert done["libelle"] == "TRA_MSG_00.000"
     assert (done["idFacture"], done["numeroFacture"]) == (str(invoice.id), invoice.number)
     assert done["dateTraitement"] == datetime.now(PARIS).date().isoformat()
-    api.ok(PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.MANDATEE,
+    api.ok(OP_PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.MANDATEE,
                      "numeroDPMandat": "2026-M-000815"})
-    history = api.ok(HISTORY, {"idFacture": invoice.id})
+    history = api.ok(OP_HISTORY, {"idFacture": invoice.id})
     assert history["statutCourantCode"] == st.MANDATEE
     rows = history["historiquesDesStatuts"]["histoStatut"]
     assert [r["histoStatutCode"] for r in rows][:3] == [st.MANDATEE, st.SERVICE_FAIT,
@@ -705,7 +716,7 @@ def test_processing_updates_history_consult_and_search(api):
     assert history["historiquesDesStatuts"]["totalHistoStatut"] == len(rows)
     assert rows[0]["histoStatutUtilisateurEmail"] == api.info["login"]
     assert datetime.strptime(rows[0]["histoStatutDatePassage"], "%Y-%m-%d %H:%M")
-    facture = api.ok(CONSULT, {"identifiantFactureCPP": invoice.id})["facture"]
+    facture = api.ok(OP_CONSULT, {"identifiantFactureCPP": invoice.id})["facture"]
     assert facture["references"]["numeroDpMandat"] == "2026-M-000815"
     assert facture["statutFacture"] == st.MANDATEE
     changed = api.search_all({"periodeDateHeureEtatCourantDu": before.isoformat(),
@@ -718,22 +729,22 @@ def test_processing_updates_history_consult_and_search(api):
 
 def test_suspension_then_completion(api):
     invoice = api.world.first_tagged("multi_vat")
-    api.ok(PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SUSPENDUE,
+    api.ok(OP_PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SUSPENDUE,
                      "motif": "Bon de livraison manquant"})
-    history = api.ok(HISTORY, {"idFacture": invoice.id})["historiquesDesStatuts"]["histoStatut"]
+    history = api.ok(OP_HISTORY, {"idFacture": invoice.id})["historiquesDesStatuts"]["histoStatut"]
     assert history[0]["histoStatutCommentaire"] == "Bon de livraison manquant"
-    assert api.post(PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT}
+    assert api.post(OP_PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT}
                     ).json()["codeRetour"] == 20002
     api.admin.complete(invoice.id)
     assert api.history_codes(invoice.id)[:3] == [st.COMPLETEE, st.SUSPENDUE,
                                                  st.MISE_A_DISPOSITION]
     units = _pivot_units(api.download([invoice.id]))
     assert units[invoice.id].findtext("DonneesFacture/Renvoi") == "Complétée"
-    possible = api.ok("transverses/v1/recuperer/etats/traitement",
+    possible = api.ok(OP_POSSIBLE_STATUSES,
                       {"statutCourant": st.COMPLETEE})["listeStatutsPossiblesPourTraitement"]
     assert [p["statutPossiblePourTraitement"] for p in possible] == list(
         st.RECIPIENT_TRANSITIONS[st.COMPLETEE])
-    api.ok(PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT})
+    api.ok(OP_PROCESS, {"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT})
     with pytest.raises(SimulatorError) as failure:
         api.admin.complete(invoice.id)  # not suspended any more
     assert failure.value.status == 409
@@ -741,7 +752,7 @@ def test_suspension_then_completion(api):
 
 def test_possible_states_follow_the_matrix(api):
     for current in st.CODES:
-        answer = api.ok("transverses/v1/recuperer/etats/traitement", {"statutCourant": current})
+        answer = api.ok(OP_POSSIBLE_STATUSES, {"statutCourant": current})
         codes = [row["statutPossiblePourTraitement"]
                  for row in answer["listeStatutsPossiblesPourTraitement"]]
         assert codes == list(st.possible_targets(current))
@@ -754,7 +765,7 @@ def test_concurrent_processing_is_serialised(api):
     def push():
         session = requests.Session()
         session.trust_env = False
-        answer = session.post(f"{api.sim.base_url}/cpro/{PROCESS}",
+        answer = session.post(f"{api.sim.base_url}/cpro/{OP_PROCESS}",
                               json={"idFacture": invoice.id, "nouveauStatut": st.SERVICE_FAIT},
                               headers=api.headers(token=token), timeout=30)
         results.append(answer.json()["codeRetour"])
@@ -773,32 +784,32 @@ def test_concurrent_processing_is_serialised(api):
 # --------------------------------------------------------------------------------------------
 def test_structure_endpoints(api):
     info = api.info
-    actives = api.ok("transverses/v1/recuperer/structures/actives/destinataire", {})
+    actives = api.ok(OP_ACTIVE_STRUCTURES, {})
     assert {int(s["idStructureCPP"]) for s in actives["listeStructures"]} == {
         info["structure_id"], info["second_structure_id"]}
-    found = api.ok("structures/v1/rechercher", {"structure": {
+    found = api.ok(OP_SEARCH_STRUCTURES, {"structure": {
         "identifiantStructure": info["structure_siret"], "typeIdentifiantStructure": "SIRET"}})
     # One structure found: a single object, not a list (real shape), statut ACTIVE.
     assert found["listeStructures"]["idStructureCPP"] == str(info["structure_id"])
     assert found["listeStructures"]["statut"] == "ACTIVE"
     assert found["parametresRetour"]["total"] == 1
     supplier = api.world.suppliers[0]
-    hidden = api.ok("structures/v1/rechercher", {"structure": {
+    hidden = api.ok(OP_SEARCH_STRUCTURES, {"structure": {
         "identifiantStructure": supplier.siret, "typeIdentifiantStructure": "SIRET"}})
     assert hidden["listeStructures"] == []
-    shown = api.ok("structures/v1/rechercher", {"structure": {
+    shown = api.ok(OP_SEARCH_STRUCTURES, {"structure": {
         "identifiantStructure": supplier.siret, "typeIdentifiantStructure": "SIRET"},
         "restreindreStructuresPrivees": False})
     assert shown["listeStructures"]["idStructureCPP"] == str(supplier.id)
     for key in ("idStructureCPP", "idStructure"):
-        detail = api.ok("structures/v1/consulter", {key: info["structure_id"], "codeLangue": "FR"})
+        detail = api.ok(OP_CONSULT_STRUCTURE, {key: info["structure_id"], "codeLangue": "FR"})
         general = detail["informationGenerales"]
         assert general["identifiantStructure"] == info["structure_siret"]
         assert date.fromisoformat(general["dateExpirationMotPasseCompteTech"]) > ANCHOR
         assert "codeServiceDoitEtreRenseigne" in detail["parametres"]
-    unknown = api.post("structures/v1/consulter", {"idStructureCPP": 1}).json()
+    unknown = api.post(OP_CONSULT_STRUCTURE, {"idStructureCPP": 1}).json()
     assert unknown["codeRetour"] != 0
-    services = api.ok("structures/v1/rechercher/services", {
+    services = api.ok(OP_SEARCH_SERVICES, {
         "idStructure": info["structure_id"],
         "parametresRechercherServicesStructure": {"nbResultatsParPage": 10000}})
     assert {s["codeService"] for s in services["listeServices"]} == {"SERV_TECH", "ECOLES"}
@@ -806,7 +817,7 @@ def test_structure_endpoints(api):
 
 
 def test_reference_data_and_health(api):
-    rates = api.ok("transverses/v1/recuperer/tauxtva", {})["listeTauxTva"]
+    rates = api.ok(OP_VAT_RATES, {})["listeTauxTva"]
     assert {r["valeurTauxTva"] for r in rates} >= {20.0, 10.0, 5.5}
     health = api.session.get(f"{api.sim.base_url}/cpro/transverses/v1/health-check",
                              headers={"Authorization": f"Bearer {api.token()}"})
@@ -820,7 +831,7 @@ def test_reference_data_and_health(api):
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["500", "503", "429", "timeout", "malformed", "reset", "401"])
 def test_admin_faults(api, kind):
-    operation = "transverses/v1/recuperer/tauxtva"
+    operation = OP_VAT_RATES
     api.token()
     api.admin.fault(operation, kind, count=2, retry_after=17, delay_s=0.6)
     for _attempt in range(2):
@@ -849,10 +860,10 @@ def test_admin_faults(api, kind):
 def test_fault_targets_and_clearing(api):
     api.token()
     api.admin.fault("*", "503", count=1)
-    assert api.post("transverses/v1/recuperer/tauxtva", {}).status_code == 503
-    assert api.post("transverses/v1/recuperer/tauxtva", {}).status_code == 200
-    api.admin.fault("factures/v1/telecharger/groupe", "500", count=3)
-    assert api.post(SEARCH, {}).status_code == 200  # other paths untouched
+    assert api.post(OP_VAT_RATES, {}).status_code == 503
+    assert api.post(OP_VAT_RATES, {}).status_code == 200
+    api.admin.fault(OP_DOWNLOAD, "500", count=3)
+    assert api.post(OP_SEARCH_RECEIVED, {}).status_code == 200  # other paths untouched
     api.admin.clear_faults()
     assert api.admin.faults() == []
     api.admin.fault("api/oauth/token", "503")
@@ -867,10 +878,10 @@ def test_fault_targets_and_clearing(api):
 def test_counters(api):
     api.token()
     api.admin.reset_counters()
-    api.post(SEARCH, {})
-    api.post(SEARCH, {"idDestinataire": api.world.foreign_id})
-    api.post("transverses/v1/recuperer/tauxtva", {})
-    assert api.admin.counters() == {SEARCH: 2, "transverses/v1/recuperer/tauxtva": 1}
+    api.post(OP_SEARCH_RECEIVED, {})
+    api.post(OP_SEARCH_RECEIVED, {"idDestinataire": api.world.foreign_id})
+    api.post(OP_VAT_RATES, {})
+    assert api.admin.counters() == {OP_SEARCH_RECEIVED: 2, OP_VAT_RATES: 1}
     api.admin.reset_counters()
     assert api.admin.counters() == {}
 
@@ -912,7 +923,7 @@ def test_downloads_asked_per_invoice_and_format(api):
     api.download([first, second])
     api.download([first], file_format="PDF")
     api.admin.corrupt(second, "download_refused")
-    assert api.post(DOWNLOAD, {"listeFacture": [{"idFacture": second}],
+    assert api.post(OP_DOWNLOAD, {"listeFacture": [{"idFacture": second}],
                                "format": "PIVOT"}).json()["codeRetour"] == 20003
     assert api.admin.invoice(first)["downloads_asked"] == {"PIVOT": 1, "PDF": 1}
     # A refused download was asked all the same.
@@ -922,7 +933,7 @@ def test_downloads_asked_per_invoice_and_format(api):
 
 
 def test_fail_rate_and_latency(api):
-    operation = "transverses/v1/recuperer/tauxtva"
+    operation = OP_VAT_RATES
     api.token()
     api.admin.config(fail_rate=1.0)
     assert api.post(operation, {}).status_code == 503
@@ -997,7 +1008,7 @@ def test_state_persists_across_in_process_restarts(tmp_path):
         api = Api(first)
         target = next(i for i in first.world.invoices.values()
                       if i.status == st.MISE_A_DISPOSITION)
-        api.ok(PROCESS, {"idFacture": target.id, "nouveauStatut": st.SERVICE_FAIT})
+        api.ok(OP_PROCESS, {"idFacture": target.id, "nouveauStatut": st.SERVICE_FAIT})
         deposited = first.admin.deposit(number="PERSIST-1")
         first.admin.credentials(password="Autre-Mot-2027!")
     finally:
@@ -1039,7 +1050,7 @@ def test_subprocess_start_stop_and_state(tmp_path):
             "grant_type": "client_credentials", "client_id": info["client_id"],
             "client_secret": info["client_secret"]}, timeout=10).json()["access_token"]
         created = process.admin.deposit(number="SUBPROC-1")
-        answer = session.post(f"{info['base_url']}/cpro/{PROCESS}", json={
+        answer = session.post(f"{info['base_url']}/cpro/{OP_PROCESS}", json={
             "idFacture": created["idFacture"], "nouveauStatut": st.SERVICE_FAIT}, headers={
             "Authorization": f"Bearer {token}", "Content-Type": "application/json",
             "cpro-account": base64.b64encode(
@@ -1077,7 +1088,7 @@ def test_works_invoices_on_both_sides_of_a_recent_cutoff(api):
     assert all(i.payment_request_type == "FACTURE_TRAVAUX" for i in old)
     recent = [i for i in api.world.tagged("works") if i not in old]
     assert min(i.status_at for i in recent) > max(i.status_at for i in old)
-    waiting = api.ok("facturesTravaux/v1/rechercher", {
+    waiting = api.ok(OP_SEARCH_WORKS, {
         "roleUtilisateur": "MOA", "statutFactureTravaux": "MISE_A_DISPOSITION",
         "rechercheFactureTravaux": {"pageResultatDemandee": 1, "nbResultatsParPage": 100}})
     assert {i["statutFactureTravaux"] for i in waiting["listeFacturesTravaux"]} == {
@@ -1089,11 +1100,13 @@ def test_works_invoices_on_both_sides_of_a_recent_cutoff(api):
 
 def test_invoices_arrive_between_two_pages_of_a_search(api):
     def page(number):
-        return api.ok(SEARCH, {"statutCourant": "MISE_A_DISPOSITION", "paramRecherche": {
-            "pageResultatDemandee": number, "nbResultatsParPage": 5,
-            "triColonne": "DateDepot", "triSens": "Ascendant"}})
+        return api.ok(OP_SEARCH_RECEIVED, {
+            "statutCourant": "MISE_A_DISPOSITION",
+            "paramRecherche": {"pageResultatDemandee": number, "nbResultatsParPage": 5,
+                               "triColonne": "DateDepot", "triSens": "Ascendant"}})
 
-    api.admin.arrive_between_pages(SEARCH, [{"status_datetime": "2020-01-02T10:00:00+01:00"}] * 2)
+    api.admin.arrive_between_pages(
+        OP_SEARCH_RECEIVED, [{"status_datetime": "2020-01-02T10:00:00+01:00"}] * 2)
     first = page(1)
     assert api.admin.invoices(tag="deposited") == []
     second = page(2)

@@ -33,6 +33,31 @@ def test_invisible_and_control_characters_are_refused_by_name_and_position(motif
     assert refused.value.params["position"] == position
 
 
+@pytest.mark.parametrize("typed, stored", [
+    ("Commande non reçue", "Commande non reçue"),
+    ("  Commande non\u00a0reçue \n", "Commande non reçue"),
+    ("Commande\tnon  reçue", "Commande non reçue"),
+])
+def test_a_motif_typed_with_other_spaces_folds_like_the_usual_motif_stored(typed, stored):
+    # The processing screen drops a usual motif's text left unedited: compared folded.
+    assert text.fold_spaces(typed) == text.check_motif(stored) == stored
+    assert text.fold_spaces(typed) == text.check_motif(typed)
+
+
+def test_an_edited_motif_does_not_fold_like_the_usual_motif():
+    assert text.fold_spaces("Commande non reçue (2 cartons)") != "Commande non reçue"
+    assert text.fold_spaces(None) == text.fold_spaces("  ") == ""
+
+
+def test_a_proposed_motif_is_folded_and_made_to_fit():
+    duplicate = "Doublon   de la facture\nF-1 " + "x" * 300
+    proposed = text.proposed_motif(duplicate)
+    assert proposed.startswith("Doublon de la facture F-1 x")
+    assert len(proposed) == 255
+    assert text.check_motif(proposed) == proposed
+    assert text.proposed_motif("Doublon\tde F-1") == "Doublon de F-1"
+
+
 def test_a_motif_over_the_limit_is_refused_with_the_limit_not_cut():
     with pytest.raises(TextRefused) as refused:
         text.check_motif("a" * 300)

@@ -33,6 +33,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.addons.chorus_pro_liaison.models.account_move import MANDATING_GROUP
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_pes_piece import pes_amount
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.languages import selection_label
 from odoo.addons.chorus_pro_liaison.services.pes_files import (
     HashingWriter,
     attach_file,
@@ -121,10 +122,10 @@ class ChorusProBordereau(models.Model):
             raise AccessError(_("Only mandating officers prepare and follow the PES files."))
         wrong = self.filtered(lambda b: b.state not in states)
         if wrong:
-            labels = dict(self._fields["state"]._description_selection(self.env))
             raise UserError(_(
                 "Bordereau %(name)s is %(state)s: this cannot be done now.",
-                name=wrong[0].display_name, state=labels.get(wrong[0].state, wrong[0].state),
+                name=wrong[0].display_name,
+                state=selection_label(self, "state", wrong[0].state),
             ))
 
     # ------------------------------------------------------------------ series and cumul

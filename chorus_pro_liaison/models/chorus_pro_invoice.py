@@ -9,6 +9,7 @@ from markupsafe import Markup
 from odoo import Command, _, api, fields, models, tools
 
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.languages import selection_label, selection_labels
 
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
@@ -317,12 +318,7 @@ class ChorusProInvoice(models.Model):
     def _status_label(self, code):
         """The status's label in the language ``_()`` writes the sentence around it in: the
         context's, else (a cron, a script) the current user's, never English by default."""
-        env = self.env
-        if not env.lang:
-            env = env(context=dict(env.context,
-                                   lang=env["res.users"].context_get().get("lang") or "en_US"))
-        labels = dict(self._fields["chorus_status"]._description_selection(env))
-        return labels.get(code, code or "?")
+        return selection_label(self, "chorus_status", code)
 
     def _post_status_change(self, previous, new, comment=""):
         """Chatter trace of a status change made elsewhere (portal, supplier, Hélios). After our
@@ -618,8 +614,6 @@ class ChorusProInvoiceStatus(models.Model):
         )
 
     def _compute_label(self):
-        labels = dict(
-            self.env["chorus.pro.invoice"]._fields["chorus_status"]._description_selection(self.env)
-        )
+        labels = selection_labels(self.env["chorus.pro.invoice"], "chorus_status")
         for entry in self:
             entry.label = labels.get(entry.code, entry.code)

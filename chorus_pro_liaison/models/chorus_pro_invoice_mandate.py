@@ -35,6 +35,7 @@ from odoo.tools.misc import formatLang
 
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import MandateBlocked
+from odoo.addons.chorus_pro_liaison.services.languages import selection_label
 
 from chorus_pro import billing
 from chorus_pro import statuses as chorus_statuses
@@ -620,9 +621,8 @@ class ChorusProInvoice(models.Model):
     def _credit_note_blocking_reasons(self):
         self.ensure_one()
         if self.credit_note_outcome:
-            return [_("Already applied: %(outcome)s.", outcome=dict(
-                self._fields["credit_note_outcome"]._description_selection(self.env)
-            )[self.credit_note_outcome])]
+            return [_("Already applied: %(outcome)s.", outcome=selection_label(
+                self, "credit_note_outcome", self.credit_note_outcome))]
         if self.chorus_status_code in chorus_statuses.RETURNED_FOR_GOOD:
             return [_("Credit note %(status)s.", status=self._status_label(self.chorus_status_code))]
         if not self.origin_invoice_number:

@@ -32,6 +32,7 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
+from odoo.addons.chorus_pro_liaison.services.languages import selection_label
 
 from chorus_pro import errors as chorus_errors
 from chorus_pro import identifiers
@@ -672,9 +673,8 @@ class ChorusProInvoice(models.Model):
             body += Markup("<br/>") + _("Factoring company: %(factor)s.",
                                         factor=factor_partner.display_name)
         if self.bank_state != "trusted" and self._needs_payment():
-            body += Markup("<br/>") + _("Bank details: %(state)s.", state=dict(
-                self._fields["bank_state"]._description_selection(self.env)
-            ).get(self.bank_state))
+            body += Markup("<br/>") + _("Bank details: %(state)s.",
+                                        state=selection_label(self, "bank_state", self.bank_state))
         self.message_post(body=body, subtype_xmlid="mail.mt_note")
         # The other unmatched invoices of this supplier follow at once.
         siblings = self.search([

@@ -241,8 +241,9 @@ class ChorusProInvoice(models.Model):
             self.service_done_date = paris_today()
         motif = self.decision_motif_id
         if motif.suggested_status and motif.suggested_status != self.decision_status:
-            # A usual motif of another decision does not follow the decision it was not for.
-            if " ".join((self.decision_motif or "").split()) == " ".join(motif.text.split()):
+            # A usual motif of another decision does not follow the decision it was not for
+            # (its text goes too, unless edited: a usual motif's text is stored folded).
+            if chorus_text.fold_spaces(self.decision_motif) == motif.text:
                 self.decision_motif = False
             self.decision_motif_id = False
 
@@ -289,7 +290,7 @@ class ChorusProInvoice(models.Model):
             self._chorus_check_main_attachment(vals["message_main_attachment_id"])
         if vals.get("decision_motif"):
             # Checked before the field's size would cut it: refused in words, never cut.
-            problem = self._chorus_motif_problem(vals["decision_motif"])
+            problem = self._chorus_checked_motif(vals["decision_motif"])[1]
             if problem:
                 raise UserError(problem)
         # What Chorus says and what the application records (status, amounts, bank details,
@@ -449,14 +450,14 @@ class ChorusProInvoice(models.Model):
         return reasons
 
     @api.model
-    def _chorus_motif_problem(self, motif):
-        """Why this motif cannot reach Chorus Pro as typed (empty when it can): an invisible or
-        control character, or over Chorus's limit (never cut silently)."""
+    def _chorus_checked_motif(self, motif):
+        """``(motif as Chorus Pro receives it, "")`` (``chorus_pro.text.check_motif``), or
+        ``(motif as typed, why it cannot reach Chorus Pro)``: an invisible or control
+        character, or over Chorus's limit (never cut silently)."""
         try:
-            chorus_text.check_motif(motif)
+            return chorus_text.check_motif(motif), ""
         except chorus_text.TextRefused as refused:
-            return text_refusal_message(refused, self.env)
-        return ""
+            return motif, text_refusal_message(refused, self.env)
 
     def _chorus_push_blockers(self, target, *, motif="", service_date=None, mandate_number="",
                               user=None):
@@ -515,10 +516,10 @@ class ChorusProInvoice(models.Model):
                 current=invoice._status_label(current) or "?",
             ))
         # Motif
-        problem = self._chorus_motif_problem(motif)
+        motif, problem = self._chorus_checked_motif(motif)
         if problem:
             reasons.append(problem)
-        if not motif:
+        elif not motif:
             if chorus_statuses.motif_required(target):
                 reasons.append(_(
                     "A motif is required to set %(status)s (Chorus Pro requires it; the "
@@ -589,10 +590,9 @@ class ChorusProInvoice(models.Model):
         user = user or self.env.user
         self.check_access("read")
         invoice = self.sudo()
-        problem = self._chorus_motif_problem(motif)
+        motif, problem = self._chorus_checked_motif(motif)
         if problem:
             raise UserError(problem)
-        motif = " ".join(str(motif or "").split())
         mandate_number = (mandate_number or "").strip()
         if target == chorus_statuses.SERVICE_FAIT:
             service_date = service_date or invoice.service_done_date or paris_today()
@@ -706,7 +706,7 @@ class ChorusProInvoice(models.Model):
                 raise UserError(_("Choose a decision first."))
             reasons = invoice._chorus_push_blockers(
                 invoice.decision_status,
-                motif=" ".join((invoice.decision_motif or "").split()),
+                motif=invoice.decision_motif or "",
                 service_date=invoice.service_done_date or paris_today(),
             ) if not invoice._chorus_existing_push(invoice.decision_status) else []
             if reasons:
@@ -914,7 +914,7 @@ class ChorusProInvoice(models.Model):
                 vals.update(
                     decision_status=chorus_statuses.REJETEE,
                     decision_motif_id=motif.id or False,
-                    decision_motif=chorus_statuses.clean_motif(text),
+                    decision_motif=chorus_text.proposed_motif(text),
                 )
             invoice.sudo().write(vals)
             twin_link = Markup('<a href="#" data-oe-model="%s" data-oe-id="%s">%s</a>') % (

@@ -2,7 +2,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Usual motifs: ready-made texts the processing screen offers, then lets the user edit."""
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 from odoo.addons.chorus_pro_liaison.services.errors import checked_text
 
@@ -53,13 +53,10 @@ class ChorusProMotif(models.Model):
         index=True,
     )
 
-    @api.constrains("text")
-    def _check_text_length(self):
-        for motif in self:
-            checked_text(chorus_text.check_motif, motif.text or "", self.env)
-
     def _check_text_before_storing(self, vals_list):
-        # Before the field's size would cut it: a motif too long is refused, never cut.
+        # Before the field's size would cut it: a motif too long is refused, never cut. What
+        # is stored is the motif as Chorus Pro receives it (check_motif's result, spaces
+        # folded): the processing screen compares it with the motif typed as it is.
         for vals in vals_list:
             if vals.get("text"):
                 vals["text"] = checked_text(chorus_text.check_motif, vals["text"], self.env)

@@ -33,6 +33,7 @@ from odoo import _, api, fields, models
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_account_token import CONTEXT_RUN_KEY
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.languages import in_writer_lang, selection_labels
 from odoo.addons.chorus_pro_liaison.services.mandating import MandateRunner
 from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer
 from odoo.addons.chorus_pro_liaison.services.transactions import can_commit, commit, rollback
@@ -129,7 +130,7 @@ class ChorusProRun(models.Model):
     # ------------------------------------------------------------------ computes
     @api.depends("run_type", "create_date")
     def _compute_name(self):
-        labels = dict(self._fields["run_type"]._description_selection(self.env))
+        labels = selection_labels(self, "run_type")
         for run in self:
             when = fields.Datetime.context_timestamp(run, run.create_date or fields.Datetime.now())
             run.name = f"{labels.get(run.run_type, run.run_type)} {when:%d/%m/%Y %H:%M}"
@@ -208,13 +209,6 @@ class ChorusProRun(models.Model):
                 "%(count)s not accepted by Chorus Pro yet (see below): those Chorus Pro could "
                 "not receive are sent again automatically.", count=self.count_failed)
         return text
-
-    def _writer_lang(self):
-        """The language messages written during the run are in: the launcher's (a scheduled
-        run: the company's)."""
-        self.ensure_one()
-        return (self.user_id.lang or self.company_id.partner_id.lang
-                or self.env.lang or "en_US")
 
     def _compute_duration(self):
         for run in self:
@@ -341,8 +335,9 @@ class ChorusProRun(models.Model):
                 run._end_skipped()
                 continue
             # What the run writes as it goes (its messages, the invoices' chatter) is in the
-            # launcher's language; its summary is rendered for each reader.
-            run = run.with_context(lang=run._writer_lang())
+            # launcher's language (a scheduled run: the company's); its summary is rendered for
+            # each reader.
+            run = in_writer_lang(run, run.user_id, run.company_id)
             try:
                 run._execute_locked()
             except BaseException:
@@ -428,10 +423,8 @@ class ChorusProRun(models.Model):
             try:
                 run.write({"state": "failed", "summary_facts": {"kind": "interrupted"},
                            "summary_message": False, "ended_at": fields.Datetime.now()})
-                run.with_context(lang=run._writer_lang())._log(
-                    run.with_context(lang=run._writer_lang())._interrupted_summary(),
-                    level="error",
-                )
+                writing = in_writer_lang(run, run.user_id, run.company_id)
+                writing._log(writing._interrupted_summary(), level="error")
                 _logger.warning("Chorus Pro run %s (%s) was interrupted: marked failed",
                                 run.id, run.run_type)
             finally:

@@ -34,6 +34,7 @@ from odoo.addons.chorus_pro_liaison.services.errors import (
     ChorusGuardError,
     chorus_error_message,
 )
+from odoo.addons.chorus_pro_liaison.services.languages import in_writer_lang, selection_labels
 from odoo.addons.chorus_pro_liaison.services.transactions import commit, rollback
 
 from chorus_pro import errors as chorus_errors
@@ -125,7 +126,7 @@ class ChorusProStatusPush(models.Model):
     # ------------------------------------------------------------------ compute
     @api.depends("invoice_id.number", "target_status")
     def _compute_name(self):
-        labels = dict(self._fields["target_status"]._description_selection(self.env))
+        labels = selection_labels(self, "target_status")
         for push in self:
             push.name = "%s → %s" % (
                 push.invoice_id.number or push.invoice_id.chorus_id or "?",
@@ -188,7 +189,7 @@ class ChorusProStatusPush(models.Model):
         without one (retry cron, script) writes in the decider's language."""
         self.ensure_one()
         if not self.env.lang:
-            self.with_context(lang=self._writer_lang())._send(manual=manual, client=client)
+            in_writer_lang(self, self.user_id, self.company_id)._send(manual=manual, client=client)
             return self
         push = self.sudo()
         if push.state != "pending" or not push._lock() or push.state != "pending":
@@ -572,12 +573,6 @@ class ChorusProStatusPush(models.Model):
         if cron:
             cron.sudo()._trigger(at=fields.Datetime.now() + timedelta(minutes=2))
 
-    def _writer_lang(self):
-        """The decider's language (else the company's): the one a push sent in the background
-        writes its outcome in."""
-        self.ensure_one()
-        return self.user_id.lang or self.company_id.partner_id.lang or "en_US"
-
     def _target_label(self):
         return self.invoice_id._status_label(self.target_status)
 
@@ -689,8 +684,9 @@ class ChorusProStatusPush(models.Model):
             if push.account_id.id in unreachable:
                 continue
             try:
-                push.with_company(push.company_id).with_context(
-                    lang=push._writer_lang())._send(manual=False)
+                # Its outcome is written in the decider's language (else the company's).
+                in_writer_lang(push.with_company(push.company_id), push.user_id,
+                               push.company_id)._send(manual=False)
             except Exception:  # noqa: BLE001 - one bad push must not stop the others
                 _logger.exception("Chorus Pro push %s: retry failed", push.id)
                 rollback(self.env.cr)

@@ -15,7 +15,8 @@ from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from chorus_pro.identifiers import compact_identifier
 
 # The partners a Chorus Pro supplier (or factor) can be matched with: companies, not their
-# contacts, shared by every company or belonging to this one.
+# contacts, shared by every company or belonging to this one. The matching screen's "…" takes
+# it from the field it fills (static/src/matching/partner_picker.js).
 MATCHABLE_PARTNER_DOMAIN = (
     "[('parent_id', '=', False), '|', ('company_id', '=', False), "
     "('company_id', '=', company_id)]"

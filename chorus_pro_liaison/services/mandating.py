@@ -34,6 +34,7 @@ from odoo.exceptions import UserError
 from odoo.tools import split_every
 
 from odoo.addons.chorus_pro_liaison.services.errors import ChorusGuardError, MandateBlocked
+from odoo.addons.chorus_pro_liaison.services.languages import selection_label
 
 _logger = logging.getLogger(__name__)
 
@@ -377,7 +378,7 @@ class MandateRunner:
         })
         invoice._mandate_attach_files(refund)
         self._post(refund)
-        label = dict(invoice._fields["credit_note_outcome"]._description_selection(self.env))[outcome]
+        label = selection_label(invoice, "credit_note_outcome", outcome)
         mandate.message_post(body=_("%(outcome)s by credit note %(number)s (%(refund)s).",
                                     outcome=label, number=invoice.number,
                                     refund=refund.display_name))

@@ -9,10 +9,9 @@ from odoo import Command
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
-from .common import WHOLE_WORLD, ChorusCase
+from chorus_pro.client import OP_PROCESS
 
-TRAITER = "factures/v1/traiter/recue"
-HISTORY = "factures/v1/consulter/historique"
+from .common import WHOLE_WORLD, ChorusCase
 
 
 class MandateCommon(ChorusCase):
@@ -209,7 +208,7 @@ class MandateCommon(ChorusCase):
             f"{r.invoice_id.number}: {r.state} {r.message or ''}" for r in run.mandate_request_ids))
 
     def traiter_calls(self):
-        return self.sim.admin.counters().get(TRAITER, 0)
+        return self.sim.admin.counters().get(OP_PROCESS, 0)
 
     def cpro_calls(self):
         return sum(v for k, v in self.sim.admin.counters().items()

@@ -8,7 +8,8 @@ file names lose their folders."""
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
-from .mandate_common import TRAITER
+from chorus_pro.client import OP_PROCESS
+
 from .two_companies_common import TwoCompaniesCase
 
 
@@ -26,7 +27,7 @@ class TestBadInput(TwoCompaniesCase):
             with self.assertRaisesRegex(UserError, named):
                 as_processor._chorus_push_status("REJETEE", motif=motif)
         self.assertFalse(invoice.push_ids)
-        self.assertEqual(self.counters().get(TRAITER, 0), 0)
+        self.assertEqual(self.counters().get(OP_PROCESS, 0), 0)
 
     def test_a_motif_over_chorus_limit_is_refused_with_the_limit(self):
         invoice = self.commune_awaiting_invoice()
@@ -37,7 +38,7 @@ class TestBadInput(TwoCompaniesCase):
         self.assertFalse(invoice.decision_motif)
         with self.assertRaisesRegex(UserError, "at most 255"):
             invoice.with_user(self.processor)._chorus_push_status("REJETEE", motif=motif)
-        self.assertEqual(self.counters().get(TRAITER, 0), 0)
+        self.assertEqual(self.counters().get(OP_PROCESS, 0), 0)
         # A motif at the limit goes through, as typed.
         invoice.with_user(self.processor).write({"decision_motif": "x" * 255})
         self.assertEqual(invoice.decision_motif, "x" * 255)

@@ -9,7 +9,8 @@ would (``with_user`` and foreign ids)."""
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from .mandate_common import TRAITER
+from chorus_pro.client import OP_PROCESS
+
 from .two_companies_common import TwoCompaniesCase
 
 
@@ -26,7 +27,7 @@ class TestCompanyIsolation(TwoCompaniesCase):
         self.assertNotIn(invoice.number or "?", str(refused.exception))
         self.assertNotIn(invoice.supplier_name or "?", str(refused.exception))
         self.assertEqual(push.state, "pending")
-        self.assertEqual(self.counters().get(TRAITER, 0), 0)
+        self.assertEqual(self.counters().get(OP_PROCESS, 0), 0)
         # Its own processor sends it.
         invoice.with_user(self.ccas_processor).action_send_pending()
         self.assertEqual(push.state, "sent", push.answer_message)
@@ -42,7 +43,7 @@ class TestCompanyIsolation(TwoCompaniesCase):
             with self.assertRaises(AccessError):
                 getattr(invoice.with_user(self.processor), method)()
         self.assertFalse(invoice.push_ids)
-        self.assertEqual(self.counters().get(TRAITER, 0), 0)
+        self.assertEqual(self.counters().get(OP_PROCESS, 0), 0)
 
     def test_refreshing_proposals_of_another_company_is_refused(self):
         invoice = self.ccas_invoice(partner_id=False, supplier_identifier_type="SIRET")

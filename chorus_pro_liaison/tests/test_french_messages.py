@@ -13,9 +13,9 @@ from markupsafe import Markup
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 
-from .common import ChorusCase
+from odoo.addons.chorus_pro_liaison.services.languages import selection_label
 
-PROCESS = "factures/v1/traiter/recue"
+from .common import ChorusCase
 
 
 class FrenchMessagesCase(ChorusCase, TransactionCase):
@@ -83,6 +83,47 @@ class TestFrenchPushMessages(FrenchMessagesCase):
                          ._status_label("SERVICE_FAIT"), "Service fait")
         self.assertEqual(invoice.with_context(lang="en_US")._status_label("SERVICE_FAIT"),
                          "Service done")
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestFrenchLabelsWrittenByScripts(FrenchMessagesCase):
+    """Labels of selections (a run's kind, the bank details' state) written by a script acting
+    as Marie, with no language in its context: French like the sentence around them, as
+    Chorus statuses are, not the server's English."""
+
+    def test_a_run_is_named_in_the_language_of_the_user_reading_it(self):
+        run = self.env["chorus.pro.run"].sudo().create({
+            "company_id": self.account.company_id.id,
+            "account_id": self.account.id,
+            "run_type": "sync",
+            "trigger": "manual",
+            "user_id": self.marie.id,
+        })
+        as_script = run.with_user(self.marie).with_context(lang=None)
+        self.assertFalse(as_script.env.lang)
+        self.assertTrue(as_script.name.startswith("Récupération depuis Chorus Pro "),
+                        as_script.name)
+        run.invalidate_recordset(["name"])
+        self.assertTrue(run.with_context(lang="en_US").name.startswith(
+            "Retrieval from Chorus Pro "))
+
+    def test_bank_details_state_told_in_french_when_a_script_matches_the_supplier(self):
+        chorus_id = self.deposited("FR-LBL-1")
+        self.sync()
+        invoice = self.received(chorus_id)
+        partner = self.env["res.partner"].create({"name": "Fournisseur du script",
+                                                  "is_company": True})
+        as_script = invoice.with_user(self.marie).with_context(lang=None)
+        as_script._chorus_confirm_match(partner)
+        self.assertNotEqual(invoice.bank_state, "trusted")
+        french = selection_label(invoice.with_context(lang="fr_FR"), "bank_state",
+                                 invoice.bank_state)
+        english = selection_label(invoice.with_context(lang="en_US"), "bank_state",
+                                  invoice.bank_state)
+        self.assertNotEqual(french, english)
+        text = self.chatter_text(invoice)
+        self.assertIn("Coordonnées bancaires : %s." % french, text)
+        self.assertNotIn(english, text)
 
 
 @tagged("post_install", "-at_install", "chorus_pro")

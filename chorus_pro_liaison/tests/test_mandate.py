@@ -10,7 +10,9 @@ from odoo.tools import mute_logger
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_mandate import cents
 
-from .mandate_common import HISTORY, TRAITER, MandateCase
+from chorus_pro.client import OP_HISTORY, OP_PROCESS
+
+from .mandate_common import MandateCase
 
 
 @tagged("post_install", "-at_install", "chorus_pro")
@@ -34,7 +36,7 @@ class TestMandateFlow(MandateCase):
         the action shown."""
         invoice = self.invoice("multi_attachments")
         self.trust_supplier(invoice)
-        self.sim.admin.fault(TRAITER, fault, count=count)
+        self.sim.admin.fault(OP_PROCESS, fault, count=count)
         run, action = self.mandate(invoice)
         return invoice, invoice.mandate_move_id, run, action
 
@@ -139,7 +141,7 @@ class TestMandateFlow(MandateCase):
         # One Chorus call per mandate: MANDATEE sent straight away, no history read.
         self.assertEqual(self.cpro_calls(), 4, self.sim.admin.counters())
         self.assertEqual(self.traiter_calls(), 4)
-        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 0)
+        self.assertEqual(self.sim.admin.counters().get(OP_HISTORY, 0), 0)
         for invoice, budget, article in cases:
             self.assert_mandate_matches(invoice.mandate_move_id, invoice, budget, article)
         # One series per budget.
@@ -416,7 +418,7 @@ class TestMandateFlow(MandateCase):
         self.env["chorus.pro.status.push"]._cron_retry_pending()
         self.assertEqual(move.chorus_pro_push_state, "sent", push.answer_message)
         self.assertEqual(self.traiter_calls(), 1)
-        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 0)
+        self.assertEqual(self.sim.admin.counters().get(OP_HISTORY, 0), 0)
         self.assertEqual(self.sim.admin.invoice(invoice.chorus_id)["numeroDPMandat"],
                          str(move.chorus_pro_mandate_number))
         self.assertEqual(invoice.chorus_status, "MANDATEE")
@@ -450,7 +452,7 @@ class TestMandateFlow(MandateCase):
         self.sim.admin.reset_counters()
         self.env["chorus.pro.status.push"]._cron_retry_pending()
         self.assertEqual(push.state, "already", push.answer_message)
-        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 1)
+        self.assertEqual(self.sim.admin.counters().get(OP_HISTORY, 0), 1)
         self.assertEqual(self.traiter_calls(), 0, "not sent twice")
         self.assertEqual(invoice.chorus_status, "MANDATEE")
         history = self.sim.admin.invoice(invoice.chorus_id)["history"]
@@ -472,7 +474,7 @@ class TestMandateFlow(MandateCase):
         move._chorus_pro_push_mandated()
         self.assertEqual(move.chorus_pro_push_state, "already", push.answer_message)
         self.assertEqual(self.traiter_calls(), 1)
-        self.assertEqual(self.sim.admin.counters().get(HISTORY, 0), 1)
+        self.assertEqual(self.sim.admin.counters().get(OP_HISTORY, 0), 1)
         history = self.sim.admin.invoice(invoice.chorus_id)["history"]
         self.assertEqual([e["code"] for e in history].count("MANDATEE"), 1)
         self.assertEqual(invoice.chorus_status, "MANDATEE")

@@ -9,14 +9,11 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tests.common import TransactionCase
 
-
+from chorus_pro.client import OP_PROCESS
 from chorus_pro.evidence import Evidence, verify_evidence
 from chorus_pro.timeutil import paris_today
 
 from .common import WholeWorldCase
-
-PROCESS = "factures/v1/traiter/recue"
-HISTORY = "factures/v1/consulter/historique"
 
 
 class ProcessingCase(WholeWorldCase, TransactionCase):
@@ -119,7 +116,7 @@ class TestProcessingTransitions(ProcessingCase):
             self.push(invoice, "MANDATEE", user=self.mandating)
         with self.assertRaisesRegex(UserError, "mandating officers"):
             self.push(invoice, "MANDATEE", mandate_number="2026-M-000815")
-        self.assertEqual(self.calls(PROCESS), 0)
+        self.assertEqual(self.calls(OP_PROCESS), 0)
         push = self.push(invoice, "MANDATEE", user=self.mandating, mandate_number="2026-M-000815")
         self.assertEqual(push.state, "sent", push.answer_message)
         self.assertEqual(json.loads(push._request_bytes())["numeroDPMandat"], "2026-M-000815")
@@ -149,13 +146,13 @@ class TestProcessingTransitions(ProcessingCase):
         second = self.push(invoice, "REJETEE", motif="Doublon")
         self.assertEqual(first, second)
         self.assertEqual(len(invoice.push_ids), 1)
-        self.assertEqual(self.calls(PROCESS), 1)
+        self.assertEqual(self.calls(OP_PROCESS), 1)
         self.assertEqual([e["code"] for e in self.sim_history(invoice)].count("REJETEE"), 1)
 
     def test_replayed_pending_decision_not_sent_when_chorus_has_it(self):
         invoice = self.pick()
         # Chorus processed the request but the answer was lost (connection reset after it).
-        self.sim.admin.fault(PROCESS, "reset", count=1)
+        self.sim.admin.fault(OP_PROCESS, "reset", count=1)
         push = self.push(invoice, "SUSPENDUE", motif="Bon de livraison manquant")
         self.assertEqual(push.state, "pending", push.answer_message)
         self.assertEqual(invoice.chorus_status, "MISE_A_DISPOSITION",
@@ -166,7 +163,7 @@ class TestProcessingTransitions(ProcessingCase):
         again = self.push(invoice, "SUSPENDUE", motif="Bon de livraison manquant")
         self.assertEqual(again, push)
         self.assertEqual(push.state, "already")
-        self.assertEqual(self.calls(PROCESS), 0, "nothing sent twice")
+        self.assertEqual(self.calls(OP_PROCESS), 0, "nothing sent twice")
         self.assertEqual(invoice.chorus_status, "SUSPENDUE")
         self.assertFalse(invoice.decision_status)
 
@@ -312,7 +309,7 @@ class TestProcessingRules(ProcessingCase):
         push = self.push(invoice, "SERVICE_FAIT", motif="Conforme")
         self.assertEqual(push.state, "refused")
         self.assertIn("public accountant", push.answer_message)
-        self.assertEqual(self.calls(PROCESS), 0)
+        self.assertEqual(self.calls(OP_PROCESS), 0)
         self.assertEqual(invoice.chorus_status, "MISE_A_DISPOSITION_COMPTABLE")
 
     def test_status_rules_and_consequences(self):
@@ -356,12 +353,12 @@ class TestProcessingScreen(ProcessingCase):
         self.assertIn("new invoice with a new number", wizard.summary)
         with self.assertRaisesRegex(UserError, "consequences"):
             wizard.action_confirm()
-        self.assertEqual(self.calls(PROCESS), 0)
+        self.assertEqual(self.calls(OP_PROCESS), 0)
         wizard.acknowledged = True
         result = wizard.action_confirm()
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
         self.assertEqual((first.chorus_status, second.chorus_status), ("REJETEE", "SERVICE_FAIT"))
-        self.assertEqual(self.calls(PROCESS), 2)
+        self.assertEqual(self.calls(OP_PROCESS), 2)
 
     def test_worklist_action_and_dashboard(self):
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -452,7 +449,7 @@ class TestProcessingValidationAndAccess(ProcessingCase):
         self.assertIn("Four-eyes", reasons[0])
         with self.assertRaisesRegex(UserError, "Four-eyes"):
             self.push(invoice, "MANDATEE", user=self.validator_mandating, mandate_number="M-1")
-        self.assertEqual(self.calls(PROCESS), 0)
+        self.assertEqual(self.calls(OP_PROCESS), 0)
         self.assertEqual(self.push(invoice, "MANDATEE", user=self.mandating,
                                    mandate_number="M-1").state, "sent")
         # Withdrawing the validation needs a reason, which is tracked.

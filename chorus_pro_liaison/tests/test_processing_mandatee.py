@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 from odoo.tests import tagged
 
+from chorus_pro.client import OP_HISTORY, OP_PROCESS
 from chorus_pro.records import StatusEvent, StatusHistory
 
-from .test_processing import HISTORY, PROCESS, ProcessingCase
+from .test_processing import ProcessingCase
 
 
 @tagged("post_install", "-at_install", "chorus_pro")
@@ -24,9 +25,9 @@ class TestMandateePush(ProcessingCase):
         self.sim.admin.reset_counters()
         push = self.mandatee(invoice)
         self.assertEqual(push.state, "sent", push.answer_message)
-        self.assertEqual(self.calls(PROCESS), 1)
-        self.assertEqual(self.calls(HISTORY), 0)
-        self.assertEqual(self.calls(), self.calls(PROCESS) + self.calls("api/oauth/token"))
+        self.assertEqual(self.calls(OP_PROCESS), 1)
+        self.assertEqual(self.calls(OP_HISTORY), 0)
+        self.assertEqual(self.calls(), self.calls(OP_PROCESS) + self.calls("api/oauth/token"))
         self.assertFalse(push.outcome_unknown)
         # Chorus's answer set the status; a local history entry stands for Chorus's.
         answer = json.loads(push._response_bytes())
@@ -52,8 +53,8 @@ class TestMandateePush(ProcessingCase):
         self.sim.admin.reset_counters()
         push = self.mandatee(invoice)
         self.assertEqual(push.state, "already", push.answer_message)
-        self.assertEqual(self.calls(PROCESS), 1)
-        self.assertEqual(self.calls(HISTORY), 1, "read only because Chorus refused")
+        self.assertEqual(self.calls(OP_PROCESS), 1)
+        self.assertEqual(self.calls(OP_HISTORY), 1, "read only because Chorus refused")
         self.assertEqual(invoice.chorus_status, "MANDATEE")
         self.assertIn(b"20002", push._response_bytes(), "the refused exchange is kept")
         self.assertEqual([e["code"] for e in self.sim_history(invoice)].count("MANDATEE"), 1)
@@ -77,13 +78,13 @@ class TestMandateePush(ProcessingCase):
         self.assertEqual(push.state, "refused")
         self.assertEqual(push.chorus_code, "20002")
         self.assertIn("refused this status change", push.answer_message)
-        self.assertEqual((self.calls(PROCESS), self.calls(HISTORY)), (1, 1))
+        self.assertEqual((self.calls(OP_PROCESS), self.calls(OP_HISTORY)), (1, 1))
         self.assertEqual(invoice.chorus_status, "REJETEE", "refreshed from the history")
 
     def test_retry_after_an_unknown_outcome_reads_the_history_first(self):
         invoice = self.pick(status="SERVICE_FAIT")
         # The connection drops while Chorus may be processing it: outcome unknown.
-        self.sim.admin.fault(PROCESS, "reset", count=1)
+        self.sim.admin.fault(OP_PROCESS, "reset", count=1)
         push = self.mandatee(invoice)
         self.assertEqual(push.state, "pending", push.answer_message)
         self.assertTrue(push.outcome_unknown)
@@ -92,12 +93,12 @@ class TestMandateePush(ProcessingCase):
         self.Push._cron_retry_pending()
         # History first (Chorus had not got it), then sent: two calls.
         self.assertEqual(push.state, "sent", push.answer_message)
-        self.assertEqual((self.calls(HISTORY), self.calls(PROCESS)), (1, 1))
+        self.assertEqual((self.calls(OP_HISTORY), self.calls(OP_PROCESS)), (1, 1))
         self.assertEqual(invoice.chorus_status, "MANDATEE")
 
     def test_retry_after_a_503_sends_directly(self):
         invoice = self.pick(status="SERVICE_FAIT")
-        self.sim.admin.fault(PROCESS, "503", count=10)
+        self.sim.admin.fault(OP_PROCESS, "503", count=10)
         push = self.mandatee(invoice)
         self.assertEqual(push.state, "pending")
         self.assertFalse(push.outcome_unknown, "Chorus said it did not process it")
@@ -105,14 +106,14 @@ class TestMandateePush(ProcessingCase):
         self.sim.admin.reset_counters()
         self.Push._cron_retry_pending()
         self.assertEqual(push.state, "sent", push.answer_message)
-        self.assertEqual((self.calls(HISTORY), self.calls(PROCESS)), (0, 1))
+        self.assertEqual((self.calls(OP_HISTORY), self.calls(OP_PROCESS)), (0, 1))
 
     def test_other_statuses_still_read_the_history_first(self):
         invoice = self.pick()
         self.sim.admin.reset_counters()
         push = self.push(invoice, "SERVICE_FAIT", motif="Conforme")
         self.assertEqual(push.state, "sent", push.answer_message)
-        self.assertEqual(self.calls(HISTORY), 2, "read before and after the push")
+        self.assertEqual(self.calls(OP_HISTORY), 2, "read before and after the push")
         self.assertFalse(invoice.status_history_ids.filtered("is_local"))
 
 

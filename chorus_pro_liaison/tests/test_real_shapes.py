@@ -12,14 +12,10 @@ from odoo.tests.common import TransactionCase
 
 from chorus_pro import billing
 from chorus_pro import errors as chorus_errors
-from chorus_pro.client import ChorusProClient
+from chorus_pro.client import OP_DOWNLOAD, OP_HISTORY, OP_PROCESS, ChorusProClient
 
 from .common import WHOLE_WORLD, ChorusCase
 from .mandate_common import MandateCommon
-
-DOWNLOAD = "factures/v1/telecharger/groupe"
-PROCESS = "factures/v1/traiter/recue"
-HISTORY = "factures/v1/consulter/historique"
 
 
 class RealShapesCase(ChorusCase, TransactionCase):
@@ -71,13 +67,13 @@ class TestRealShapesSync(RealShapesCase):
             self.assertIn(invoice.number.encode(), xml.raw)
             self.assertFalse(xml.chorus_pro_is_main)
         # The renderings come several per call, not one call per invoice.
-        rendering_calls = self.sim.admin.counters()[DOWNLOAD] - run.count_downloads
+        rendering_calls = self.sim.admin.counters()[OP_DOWNLOAD] - run.count_downloads
         self.assertGreaterEqual(rendering_calls, 1)
         self.assertLess(rendering_calls, len(xml_items))
         # A second run asks for nothing again.
         self.sim.admin.reset_counters()
         self.sync()
-        self.assertEqual(self.sim.admin.counters().get(DOWNLOAD, 0), 0)
+        self.assertEqual(self.sim.admin.counters().get(OP_DOWNLOAD, 0), 0)
 
     def test_zip_bomb_and_path_like_member_refused_the_rest_of_the_bundle_imported(self):
         items = [item for item in self.sim_items(tag="structured") if "xml_main" not in item["tags"]]
@@ -148,7 +144,7 @@ class TestRealShapesSync(RealShapesCase):
         run = self.sync()
         self.assertEqual(self.sim.admin.invoice(item["idFacture"])["downloads_asked"],
                          {"PIVOT": 0, "PDF": 1})
-        self.assertEqual(self.sim.admin.counters().get(DOWNLOAD), 1)
+        self.assertEqual(self.sim.admin.counters().get(OP_DOWNLOAD), 1)
         self.assertEqual(run.state, "done", run.summary)
         self.assertEqual(invoice.files_state, "done")
         self.assertFalse(invoice.rendering_pending)
@@ -191,7 +187,7 @@ class TestPushWithoutReturnCode(RealShapesCase):
             ("imported_as_history", "=", False), ("files_state", "=", "done"),
         ], order="chorus_id", limit=1)
         self.assertTrue(invoice)
-        self.sim.admin.fault(PROCESS, "no_code", count=1)
+        self.sim.admin.fault(OP_PROCESS, "no_code", count=1)
         push = invoice.with_user(processor)._chorus_push_status("SERVICE_FAIT", motif="Conforme")
         # Chorus applied it but did not say so: not "sent", the outcome is unknown.
         self.assertEqual(push.state, "pending", push.answer_message)
@@ -204,8 +200,8 @@ class TestPushWithoutReturnCode(RealShapesCase):
         self.sim.admin.reset_counters()
         self.env["chorus.pro.status.push"]._cron_retry_pending()
         self.assertEqual(push.state, "already", push.answer_message)
-        self.assertEqual(self.sim.admin.counters().get(PROCESS, 0), 0)
-        self.assertGreaterEqual(self.sim.admin.counters().get(HISTORY, 0), 1)
+        self.assertEqual(self.sim.admin.counters().get(OP_PROCESS, 0), 0)
+        self.assertGreaterEqual(self.sim.admin.counters().get(OP_HISTORY, 0), 1)
         self.assertEqual(invoice.chorus_status, "SERVICE_FAIT")
 
 

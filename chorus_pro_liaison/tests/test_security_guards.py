@@ -11,6 +11,8 @@ import base64
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from chorus_pro.client import OP_PROCESS
+
 from .mandate_common import MandateCase
 
 
@@ -89,7 +91,7 @@ class TestSecurityGuards(MandateCase):
 
     def test_pending_rejection_blocks_mandating(self):
         invoice = self.ready_invoice()
-        self.sim.admin.fault("factures/v1/traiter/recue", "503", count=5)
+        self.sim.admin.fault(OP_PROCESS, "503", count=5)
         push = invoice.with_user(self.processor)._chorus_push_status("REJETEE", motif="Doublon")
         self.assertEqual(push.state, "pending")
         invoice.invalidate_recordset(["mandate_ready", "mandate_blocking_reason"])
@@ -100,7 +102,7 @@ class TestSecurityGuards(MandateCase):
     # ------------------------------------------------------------------ pushes
     def test_mandatee_is_resent_by_mandating_officers_only(self):
         invoice = self.ready_invoice()
-        self.sim.admin.fault("factures/v1/traiter/recue", "503", count=10)
+        self.sim.admin.fault(OP_PROCESS, "503", count=10)
         self.mandate(invoice)
         push = invoice.mandate_move_id.chorus_pro_push_id
         self.assertEqual(push.state, "pending")
@@ -143,7 +145,7 @@ class TestSecurityGuards(MandateCase):
     # ------------------------------------------------------------------ bordereaux
     def test_bordereau_needs_chorus_to_know_its_mandates_and_is_then_frozen(self):
         invoice = self.ready_invoice()
-        self.sim.admin.fault("factures/v1/traiter/recue", "503", count=10)
+        self.sim.admin.fault(OP_PROCESS, "503", count=10)
         self.mandate(invoice)
         move = invoice.mandate_move_id
         bordereau = move.chorus_pro_bordereau_id

@@ -15,6 +15,7 @@ from odoo.tools import mute_logger
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_run import LOCK_NAMESPACES
 from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer, SyncInterrupted
 
+from chorus_pro.client import OP_DOWNLOAD, OP_HISTORY, OP_SEARCH_RECEIVED
 from chorus_pro.records import StatusEvent, StatusHistory
 from chorus_pro.timeutil import PARIS, parse_datetime, to_utc_naive
 
@@ -22,8 +23,6 @@ from .common import WHOLE_WORLD, ChorusCase
 
 LOCK_NAMESPACE = LOCK_NAMESPACES["sync"]
 MANDATE_LOCK_NAMESPACE = LOCK_NAMESPACES["mandate"]
-DOWNLOAD = "factures/v1/telecharger/groupe"
-SEARCH = "factures/v1/rechercher/recipiendaire"
 
 
 class SyncCase(ChorusCase, TransactionCase):
@@ -170,13 +169,13 @@ class TestSyncFull(SyncCase):
         self.assertEqual(self.Invoice.search_count([]), count)
         counters = self.sim.admin.counters()
         # Nothing is downloaded again (files Chorus refused are asked again once a day only).
-        self.assertEqual(counters.get(DOWNLOAD, 0), 0)
-        self.assertEqual(counters.get("factures/v1/consulter/historique", 0), 0)
+        self.assertEqual(counters.get(OP_DOWNLOAD, 0), 0)
+        self.assertEqual(counters.get(OP_HISTORY, 0), 0)
         refused = self.Invoice.search([("files_state", "=", "unavailable")])
         self.assertTrue(refused)
         refused.write({"files_attempted_at": "2000-01-01 00:00:00"})
         self.sync()
-        self.assertEqual(self.sim.admin.counters().get(DOWNLOAD, 0), len(refused))
+        self.assertEqual(self.sim.admin.counters().get(OP_DOWNLOAD, 0), len(refused))
 
     def test_status_changes_made_elsewhere_come_in(self):
         self.sync()
@@ -249,11 +248,11 @@ class TestSyncCutoff(SyncCase):
 class TestSyncFaults(SyncCase):
     def test_injected_faults_are_survived(self):
         admin = self.sim.admin
-        admin.fault(SEARCH, "503", count=1)
-        admin.fault(SEARCH, "429", count=1, retry_after=1)
-        admin.fault(DOWNLOAD, "500", count=2)
-        admin.fault("factures/v1/consulter/historique", "timeout", count=1, delay_s=12)
-        admin.fault(DOWNLOAD, "401", count=1)
+        admin.fault(OP_SEARCH_RECEIVED, "503", count=1)
+        admin.fault(OP_SEARCH_RECEIVED, "429", count=1, retry_after=1)
+        admin.fault(OP_DOWNLOAD, "500", count=2)
+        admin.fault(OP_HISTORY, "timeout", count=1, delay_s=12)
+        admin.fault(OP_DOWNLOAD, "401", count=1)
         run = self.sync()
         self.assertIn(run.state, ("done", "warning"), run.summary)
         expected = {item["idFacture"] for item in self.sim_invoices()}

@@ -12,13 +12,11 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from chorus_pro.client import OP_DOWNLOAD, OP_HISTORY, OP_SEARCH_RECEIVED, OP_SEARCH_WORKS
 from chorus_pro.timeutil import PARIS, to_utc_naive
 
 from .common import WHOLE_WORLD
-from .test_sync import DOWNLOAD, SEARCH, SyncCase
-
-HISTORY = "factures/v1/consulter/historique"
-WORKS_SEARCH = "facturesTravaux/v1/rechercher"
+from .test_sync import SyncCase
 
 
 def paris_iso(moment):
@@ -71,8 +69,8 @@ class TestSyncWorksCutoff(SyncCase):
         self.sync()
         counters = self.sim.admin.counters()
         # One search per status waiting for a decision, then the window: for both kinds.
-        self.assertEqual(counters.get(WORKS_SEARCH, 0), counters.get(SEARCH, 0))
-        self.assertGreaterEqual(counters.get(WORKS_SEARCH, 0), 3)
+        self.assertEqual(counters.get(OP_SEARCH_WORKS, 0), counters.get(OP_SEARCH_RECEIVED, 0))
+        self.assertGreaterEqual(counters.get(OP_SEARCH_WORKS, 0), 3)
 
 
 @tagged("post_install", "-at_install", "chorus_pro")
@@ -85,7 +83,8 @@ class TestSyncListingMoves(SyncCase):
         # onto the page already read (older than the cutoff: no other search brings them).
         long_ago = paris_iso(datetime.now(PARIS) - timedelta(days=90))
         self.sim.admin.arrive_between_pages(
-            SEARCH, [{"status_datetime": long_ago}, {"status_datetime": long_ago}], page=2)
+            OP_SEARCH_RECEIVED, [{"status_datetime": long_ago}, {"status_datetime": long_ago}],
+            page=2)
         run = self.sync()
         self.assertIn(run.state, ("done", "warning"), run.summary)
         arrived = self.sim_invoices(tag="deposited")
@@ -140,7 +139,7 @@ class TestSyncFirstSightHistory(SyncCase):
 @tagged("post_install", "-at_install", "chorus_pro")
 class TestSyncHistoryRetry(SyncCase):
     def test_failed_history_read_is_retried_by_the_next_run(self):
-        self.sim.admin.fault(HISTORY, "malformed", count=1000)
+        self.sim.admin.fault(OP_HISTORY, "malformed", count=1000)
         run = self.sync()
         self.assertIn(run.state, ("done", "warning"), run.summary)
         invoice, _sim = self.record("completed")
@@ -154,8 +153,8 @@ class TestSyncHistoryRetry(SyncCase):
         self.sim.admin.reset_counters()
         self.sync()
         counters = self.sim.admin.counters()
-        self.assertEqual(counters.get(HISTORY, 0), len(pending))
-        self.assertEqual(counters.get(DOWNLOAD, 0), len(self.Invoice.search(
+        self.assertEqual(counters.get(OP_HISTORY, 0), len(pending))
+        self.assertEqual(counters.get(OP_DOWNLOAD, 0), len(self.Invoice.search(
             [("files_state", "=", "unavailable"), ("files_attempted_at", "=", False)])))
         self.assertFalse(self.Invoice.search([("history_pending", "=", True)]))
         codes = invoice.status_history_ids.sorted(lambda s: (s.at, s.id)).mapped("code")
@@ -201,7 +200,7 @@ class TestSyncOneStructure(SyncCase):
         self.assertEqual(run.state, "failed")
         self.assertIn("recipient structure", run.summary)
         self.assertFalse(self.Invoice.search([]))
-        self.assertFalse(self.sim.admin.counters().get(SEARCH))
+        self.assertFalse(self.sim.admin.counters().get(OP_SEARCH_RECEIVED))
 
 
 @tagged("post_install", "-at_install", "chorus_pro")

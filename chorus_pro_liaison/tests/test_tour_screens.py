@@ -9,9 +9,9 @@ from datetime import date
 
 from odoo.tests import HttpCase, tagged
 
-from .common import ChorusCase
+from chorus_pro.client import OP_PROCESS
 
-PROCESS = "factures/v1/traiter/recue"
+from .common import ChorusCase
 
 
 class WorklistTourCase(ChorusCase, HttpCase):
@@ -19,7 +19,7 @@ class WorklistTourCase(ChorusCase, HttpCase):
     browser_size = "1440x900"
 
     def status_calls(self):
-        return self.sim.admin.counters().get(PROCESS, 0)
+        return self.sim.admin.counters().get(OP_PROCESS, 0)
 
 
 @tagged("post_install", "-at_install", "chorus_pro", "chorus_pro_browser")

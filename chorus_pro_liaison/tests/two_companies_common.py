@@ -7,8 +7,10 @@ client does: ``with_user(...)`` and any ids, whatever the views show."""
 
 from odoo.tests.common import TransactionCase
 
+from chorus_pro.client import OP_PROCESS
+
 from .common import WHOLE_WORLD
-from .mandate_common import TRAITER, MandateCommon
+from .mandate_common import MandateCommon
 
 
 class TwoCompaniesCommon(MandateCommon):
@@ -57,7 +59,7 @@ class TwoCompaniesCommon(MandateCommon):
 
     def pending_decision(self, invoice, user, status="REJETEE", motif="Commande non reçue"):
         """A decision recorded while Chorus Pro is unreachable: waiting to be sent."""
-        self.sim.admin.fault(TRAITER, "503", count=20)
+        self.sim.admin.fault(OP_PROCESS, "503", count=20)
         push = invoice.with_user(user)._chorus_push_status(status, motif=motif)
         self.sim.admin.clear_faults()
         self.assertEqual(push.state, "pending")

@@ -8,6 +8,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.languages import selection_labels
 
 from chorus_pro import statuses as chorus_statuses
 
@@ -26,11 +27,7 @@ class ChorusProProcessingConfirm(models.TransientModel):
 
     @api.depends("invoice_ids.decision_status")
     def _compute_summary(self):
-        labels = dict(
-            self.env["chorus.pro.invoice"]._fields["decision_status"]._description_selection(
-                self.env
-            )
-        )
+        labels = selection_labels(self.env["chorus.pro.invoice"], "decision_status")
         for wizard in self:
             invoices = wizard.invoice_ids
             blocks = []

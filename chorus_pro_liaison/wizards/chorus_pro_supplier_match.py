@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_invoice_matching import REASONS
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_supplier import MATCHABLE_PARTNER_DOMAIN
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.languages import selection_labels
 
 from chorus_pro import identifiers
 
@@ -249,7 +250,7 @@ class ChorusProSupplierMatchLine(models.TransientModel):
 
     @api.depends("reason_codes", "trusted", "similarity", "match_id.partner_id")
     def _compute_display(self):
-        labels = dict(self._fields["best_reason"]._description_selection(self.env))
+        labels = selection_labels(self, "best_reason")
         for line in self:
             codes = [code for code in (line.reason_codes or "").split(",") if code]
             texts = []

@@ -5,6 +5,7 @@ import { Component } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { _t } from "@web/core/l10n/translation";
 import { useOwnedDialogs, useService } from "@web/core/utils/hooks";
+import { getFieldDomain } from "@web/model/relational_model/utils";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 import { SelectCreateDialog } from "@web/views/view_dialogs/select_create_dialog";
 
@@ -18,12 +19,9 @@ export class ChorusPartnerPicker extends Component {
     }
 
     get domain() {
-        const company = this.props.record.data.company_id;
-        const companyId = Array.isArray(company) ? company[0] : company;
-        return [
-            ["parent_id", "=", false],
-            "|", ["company_id", "=", false], ["company_id", "=", companyId || false],
-        ];
+        // The partners the field itself accepts: its domain as the server defines it
+        // (MATCHABLE_PARTNER_DOMAIN), evaluated on the screen's record (its company).
+        return getFieldDomain(this.props.record, this.props.field);
     }
 
     open() {

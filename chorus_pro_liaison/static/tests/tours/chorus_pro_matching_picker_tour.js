@@ -2,9 +2,30 @@
 // The tiers screen: a supplier's line opens the matching screen, "…" lists every partner over
 // it and brings the one chosen back into it; the invoice's PDF and files open in Odoo's viewer
 // over it (no new tab, the screen stays); Valider says what it did.
+import { browser } from "@web/core/browser/browser";
 import { registry } from "@web/core/registry";
 
 const OTHER = "Autre Fournisseur Choisi SAS";
+const OTHER_CONTACT = "Contact Caché du tour";
+// Every tab opened from the moment the guard is set: Odoo's actions open theirs with
+// browser.open (a bound copy of window.open, taken when the page loaded); a few widgets call
+// window.open itself. Both are recorded and refused.
+const openedTabs = [];
+
+function refuseNewTabs() {
+    const refuse = (url) => {
+        openedTabs.push(String(url));
+        throw new Error(`A new tab was opened: ${url}`);
+    };
+    browser.open = refuse;
+    window.open = refuse;
+}
+
+function assertNoNewTab() {
+    if (openedTabs.length) {
+        throw new Error(`A new tab was opened: ${openedTabs.join(", ")}`);
+    }
+}
 
 registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
     steps: () => [
@@ -25,11 +46,7 @@ registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
         {
             content: "Opening the invoice's files must not open a new tab",
             trigger: ".modal .o_chorus_match_chorus_side",
-            run() {
-                window.open = (url) => {
-                    throw new Error(`A new tab was opened: ${url}`);
-                };
-            },
+            run: refuseNewTabs,
         },
         {
             content: "Open the invoice's PDF",
@@ -40,6 +57,7 @@ registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
             content: "The PDF is shown in Odoo's viewer, over the matching screen that stays",
             trigger: ".o-FileViewer iframe.o-FileViewer-view",
             run() {
+                assertNoNewTab();
                 if (!document.querySelector(".modal .o_chorus_match_chorus_side")) {
                     throw new Error("The matching screen was left to show the PDF");
                 }
@@ -59,6 +77,7 @@ registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
             content: "The files are shown in Odoo's viewer, the matching screen stays",
             trigger: ".o-FileViewer .o-FileViewer-view",
             run() {
+                assertNoNewTab();
                 if (!document.querySelector(".modal .o_chorus_match_chorus_side")) {
                     throw new Error("The matching screen was left to show the files");
                 }
@@ -70,12 +89,34 @@ registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
             run: "click",
         },
         {
-            content: "Back on the matching screen",
+            content: "Back on the matching screen, no tab opened",
             trigger: "body:not(:has(.o-FileViewer)) .modal .o_chorus_match_chorus_side",
+            run: assertNoNewTab,
         },
         {
             content: "Open the list of all partners with …",
             trigger: ".modal .o_chorus_match_more",
+            run: "click",
+        },
+        {
+            content: "Search a contact of a company",
+            trigger: ".modal:not(:has(.o_chorus_match_more)) .o_searchview_input",
+            run: `edit ${OTHER_CONTACT}`,
+        },
+        {
+            trigger: ".modal:not(:has(.o_chorus_match_more)) .o_searchview_input",
+            run: "press Enter",
+        },
+        {
+            content: "A contact is not offered: the list keeps to the field's partners",
+            trigger: ".modal:not(:has(.o_chorus_match_more)) .o_searchview .o_facet_value:contains('Contact Caché')",
+        },
+        {
+            trigger: ".modal:not(:has(.o_chorus_match_more)) .o_list_renderer:not(:has(.o_data_row))",
+        },
+        {
+            content: "Clear the search",
+            trigger: ".modal:not(:has(.o_chorus_match_more)) .o_searchview .o_facet_remove",
             run: "click",
         },
         {
