@@ -27,6 +27,33 @@ function assertNoNewTab() {
     }
 }
 
+// The button opens what it shows in Odoo's viewer, over the matching screen that stays; then the
+// viewer is closed.
+function shownOverTheMatchingScreen(button, what, viewer) {
+    return [
+        {
+            content: `Open ${what} of the invoice`,
+            trigger: `body:not(:has(.o-FileViewer)) .modal button[name='${button}']`,
+            run: "click",
+        },
+        {
+            content: `${what} shown in Odoo's viewer, the matching screen stays`,
+            trigger: viewer,
+            run() {
+                assertNoNewTab();
+                if (!document.querySelector(".modal .o_chorus_match_chorus_side")) {
+                    throw new Error(`The matching screen was left to show ${what}`);
+                }
+            },
+        },
+        {
+            content: "Close the viewer",
+            trigger: ".o-FileViewer .o-FileViewer-headerButton[aria-label='Close']",
+            run: "click",
+        },
+    ];
+}
+
 registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
     steps: () => [
         {
@@ -48,46 +75,8 @@ registry.category("web_tour.tours").add("chorus_pro_matching_picker_tour", {
             trigger: ".modal .o_chorus_match_chorus_side",
             run: refuseNewTabs,
         },
-        {
-            content: "Open the invoice's PDF",
-            trigger: ".modal button[name='action_open_pdf']",
-            run: "click",
-        },
-        {
-            content: "The PDF is shown in Odoo's viewer, over the matching screen that stays",
-            trigger: ".o-FileViewer iframe.o-FileViewer-view",
-            run() {
-                assertNoNewTab();
-                if (!document.querySelector(".modal .o_chorus_match_chorus_side")) {
-                    throw new Error("The matching screen was left to show the PDF");
-                }
-            },
-        },
-        {
-            content: "Close the viewer",
-            trigger: ".o-FileViewer .o-FileViewer-headerButton[aria-label='Close']",
-            run: "click",
-        },
-        {
-            content: "Open the invoice's files",
-            trigger: "body:not(:has(.o-FileViewer)) .modal button[name='action_open_files']",
-            run: "click",
-        },
-        {
-            content: "The files are shown in Odoo's viewer, the matching screen stays",
-            trigger: ".o-FileViewer .o-FileViewer-view",
-            run() {
-                assertNoNewTab();
-                if (!document.querySelector(".modal .o_chorus_match_chorus_side")) {
-                    throw new Error("The matching screen was left to show the files");
-                }
-            },
-        },
-        {
-            content: "Close the viewer",
-            trigger: ".o-FileViewer .o-FileViewer-headerButton[aria-label='Close']",
-            run: "click",
-        },
+        ...shownOverTheMatchingScreen("action_open_pdf", "the PDF", ".o-FileViewer iframe.o-FileViewer-view"),
+        ...shownOverTheMatchingScreen("action_open_files", "the files", ".o-FileViewer .o-FileViewer-view"),
         {
             content: "Back on the matching screen, no tab opened",
             trigger: "body:not(:has(.o-FileViewer)) .modal .o_chorus_match_chorus_side",
