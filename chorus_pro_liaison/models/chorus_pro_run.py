@@ -129,6 +129,7 @@ class ChorusProRun(models.Model):
 
     # ------------------------------------------------------------------ computes
     @api.depends("run_type", "create_date")
+    @api.depends_context("lang", "tz")
     def _compute_name(self):
         labels = selection_labels(self, "run_type")
         for run in self:
