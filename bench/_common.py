@@ -46,17 +46,17 @@ class OdooDatabase:
             "--data-dir", str(self.data_dir),
         ]
 
-    def create(self) -> None:
+    def create(self, modules: str = odoo_env.ADDON) -> None:
         odoo_env.drop_database(self.name)
         started = time.time()
-        log(f"creating database {self.name} with the addon")
+        log(f"creating database {self.name} with {modules}")
         result = subprocess.run(
-            [*self.base_command(), "-i", odoo_env.ADDON, "--without-demo", "all",
+            [*self.base_command(), "-i", modules, "--without-demo", "all",
              "--stop-after-init", "--log-level", "warn", "--http-port", str(odoo_env.free_port())],
             cwd=REPO, capture_output=True, text=True,
         )
         if result.returncode:
-            raise SystemExit(f"installing the addon failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+            raise SystemExit(f"installing {modules} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
         log(f"database ready in {time.time() - started:.0f} s")
 
     def shell(self, code: str, *, log_level: str = "warn", popen: bool = False):

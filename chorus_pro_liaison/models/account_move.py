@@ -18,6 +18,7 @@ from collections import defaultdict
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools.sql import SQL, column_exists, table_exists
 
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.mandating import (
@@ -61,6 +62,12 @@ def changes_value(record, name, value):
     return (current or False) != (value or False)
 
 MANDATING_GROUP = "chorus_pro_liaison.group_chorus_pro_mandating"
+# The stored mandate amounts and the signed amounts of Odoo they are the opposite of on a
+# mandate: filled in SQL when their columns are created (see _auto_init).
+MANDATE_AMOUNT_FIELDS = {
+    "chorus_pro_mandate_untaxed": "amount_untaxed_signed",
+    "chorus_pro_mandate_total": "amount_total_signed",
+}
 # Push states after which Chorus knows (or may know) the mandate number.
 PUSH_LIVE = ("pending", "sent", "already")
 PUSH_DONE = ("sent", "already")
@@ -161,6 +168,57 @@ class AccountMove(models.Model):
             sign = -1 if move.chorus_pro_invoice_id else 0
             move.chorus_pro_mandate_untaxed = sign * move.amount_untaxed_signed
             move.chorus_pro_mandate_total = sign * move.amount_total_signed
+
+    def _auto_init(self):
+        # Odoo would compute the new stored mandate amounts of every existing move through the
+        # ORM (slow, and memory-hungry on a database with many moves): the columns are created
+        # and filled here instead (Odoo's way, as website_sale or l10n_latam_invoice_document
+        # do), so that Odoo finds them and computes nothing.
+        self._chorus_pro_create_mandate_amount_columns()
+        return super()._auto_init()
+
+    @api.model
+    def _chorus_pro_create_mandate_amount_columns(self):
+        """Create the missing mandate amount columns with the values the compute gives; ``True``
+        if created. Most moves are not mandates (none on a first install): the columns are
+        added with 0 for every row in one statement (a constant default, which PostgreSQL
+        records without rewriting the table), the default dropped as Odoo makes its columns,
+        and only the mandates, if the Chorus invoice column exists yet, are then updated."""
+        cr = self.env.cr
+        if not table_exists(cr, self._table):
+            return False  # Odoo creates the table with every column, and nothing to compute
+        missing = [name for name in MANDATE_AMOUNT_FIELDS
+                   if not column_exists(cr, self._table, name)]
+        if not missing:
+            return False
+        table = SQL.identifier(self._table)
+        cr.execute(SQL("ALTER TABLE %s %s", table, SQL(", ").join(
+            SQL("ADD COLUMN %s %s DEFAULT 0", SQL.identifier(name),
+                SQL(self._fields[name].column_type[1]))
+            for name in missing
+        )))
+        cr.execute(SQL("ALTER TABLE %s %s", table, SQL(", ").join(
+            SQL("ALTER COLUMN %s DROP DEFAULT", SQL.identifier(name)) for name in missing
+        )))
+        if column_exists(cr, self._table, "chorus_pro_invoice_id"):
+            self._chorus_pro_fill_mandate_amounts(mandates_only=True)
+        return True
+
+    @api.model
+    def _chorus_pro_fill_mandate_amounts(self, mandates_only=False):
+        """The moves' mandate amounts in one UPDATE, as ``_compute_chorus_pro_mandate_amounts``
+        gives them: the opposite of Odoo's signed amounts on a mandate, 0 on any other move
+        (left alone with ``mandates_only``)."""
+        self.env.cr.execute(SQL(
+            "UPDATE %s SET %s %s",
+            SQL.identifier(self._table),
+            SQL(", ").join(
+                SQL("%s = CASE WHEN chorus_pro_invoice_id IS NULL THEN 0 ELSE -coalesce(%s, 0) END",
+                    SQL.identifier(name), SQL.identifier(source))
+                for name, source in MANDATE_AMOUNT_FIELDS.items()
+            ),
+            SQL("WHERE chorus_pro_invoice_id IS NOT NULL") if mandates_only else SQL(),
+        ))
 
     def init(self):
         super().init()

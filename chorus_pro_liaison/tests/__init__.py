@@ -27,3 +27,4 @@ from . import test_every_button
 from . import test_real_shapes
 from . import test_french_messages
 from . import test_tour_french_mandate
+from . import test_mandate_amount_columns

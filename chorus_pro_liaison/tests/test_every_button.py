@@ -53,27 +53,45 @@ class TestEveryButton(TwoCompaniesCase):
         cls.ccas_all_rights = cls.ccas_manager  # every Chorus Pro group, in the CCAS only
 
     # ------------------------------------------------------------------ samples
-    def commune_samples(self):
-        """One record of the commune per model with buttons (screens opened by the commune's
-        own users), after the real steps: decisions, matching, a mandate on a bordereau."""
+    def commune_samples(self, owner):
+        """One record of the commune per model with buttons, after the real steps: decisions,
+        matching, a mandate on a bordereau. The screens (transient records, each person seeing
+        only their own) belong to ``owner``, the person pressing the buttons: a screen of
+        someone else would be refused by the own-screen rule before the button's own check ran.
+        They are made as superuser under ``owner``'s name (``with_user(owner).sudo()``: the
+        screen is ``owner``'s even where their rights would not let them open it, as when a
+        user's rights or companies change after the screen opened), and armed: ticked,
+        selected, filled, so that a button without its own check would change something."""
         env = self.env
-        invoice = self.ready_invoices(1)
+        invoice, unmandated = self.ready_invoices(2)
         self.mandate(invoice)
         awaiting = self.commune_awaiting_invoice()
         move = invoice.mandate_move_id
         bordereau = move.chorus_pro_bordereau_id
+        # A matched invoice whose IBAN nobody trusted yet: what the bank confirmation is for.
+        untrusted = self.Invoice.search([
+            ("company_id", "=", self.commune.id), ("bank_state", "=", "to_confirm"),
+            ("bank_account_valid", "=", True),
+        ], limit=1)
+
+        def screens(model):
+            return env[model].with_user(owner).sudo()
 
         partner = env["res.partner"].create({
             "name": "Fournisseur de la commune", "is_company": True,
             "company_id": self.commune.id,
         })
-        match = env["chorus.pro.supplier.match"].with_user(self.processor).browse(
-            awaiting.with_user(self.processor).action_open_supplier_match()["res_id"])
         self.pending_decision(awaiting, self.processor)
-        if not match.line_ids:
-            match.sudo().write({"line_ids": [(0, 0, {"partner_id": partner.id, "sequence": 1})]})
-        wizard = self.open_screen(invoice)
-        choice = env["chorus.pro.structure.choice"].create({
+        match = screens("chorus.pro.supplier.match").create({
+            "invoice_id": awaiting.id, "partner_id": partner.id,
+            "line_ids": [(0, 0, {"partner_id": partner.id, "sequence": 1})],
+        })
+        wizard = screens("chorus.pro.mandate.wizard").create({
+            "company_id": self.commune.id, "budget_id": self.budget_ttc.id,
+            "article_id": self.article_ttc.id,
+            "line_ids": [(0, 0, {"invoice_id": unmandated.id, "selected": True})],
+        })
+        choice = screens("chorus.pro.structure.choice").create({
             "account_id": self.account.id,
             "line_ids": [(0, 0, {"chorus_id": self.sim.info["structure_id"], "name": "Commune"})],
         })
@@ -92,33 +110,36 @@ class TestEveryButton(TwoCompaniesCase):
             }),
             "account.move": move,
             "res.partner": partner,
-            "res.config.settings": env["res.config.settings"].create(
+            "res.config.settings": screens("res.config.settings").create(
                 {"company_id": self.commune.id}),
             "chorus.pro.supplier.match": match,
             "chorus.pro.supplier.match.line": match.line_ids[:1],
-            "chorus.pro.bank.confirm": env["chorus.pro.bank.confirm"].with_user(
-                self.bank_validator).create({"invoice_id": invoice.id}),
+            "chorus.pro.bank.confirm": screens("chorus.pro.bank.confirm").create({
+                "invoice_id": untrusted.id, "confirmed_by_trusted_channel": True,
+                "note": "Appel au numéro connu",
+            }),
             "chorus.pro.mandate.wizard": wizard,
             "chorus.pro.mandate.wizard.line": wizard.line_ids[:1],
-            "chorus.pro.processing.confirm": env["chorus.pro.processing.confirm"].with_user(
-                self.processor).create({"invoice_ids": [(6, 0, awaiting.ids)]}),
-            "chorus.pro.dashboard": env["chorus.pro.dashboard"].with_user(
-                self.processor).create({}),
-            "chorus.pro.partner.history": env["chorus.pro.partner.history"].with_user(
-                self.processor).create({"partner_id": partner.id, "match_id": match.id}),
+            "chorus.pro.processing.confirm": screens("chorus.pro.processing.confirm").create(
+                {"invoice_ids": [(6, 0, awaiting.ids)], "acknowledged": True}),
+            "chorus.pro.dashboard": screens("chorus.pro.dashboard").create(
+                {"company_id": self.commune.id}),
+            "chorus.pro.partner.history": screens("chorus.pro.partner.history").create(
+                {"partner_id": partner.id, "match_id": match.id}),
             "chorus.pro.structure.choice": choice,
             "chorus.pro.structure.choice.line": choice.line_ids,
-            "chorus.pro.pes.sign": env["chorus.pro.pes.sign"].create(
+            "chorus.pro.pes.sign": screens("chorus.pro.pes.sign").create(
                 {"bordereau_id": bordereau.id}),
-            "chorus.pro.pes.acquittement": env["chorus.pro.pes.acquittement"].with_user(
-                self.mandating_user).create({
-                    "bordereau_id": bordereau.id, "data": base64.b64encode(b"<PES_Acquit/>"),
-                }),
+            "chorus.pro.pes.acquittement": screens("chorus.pro.pes.acquittement").create({
+                "bordereau_id": bordereau.id, "data": base64.b64encode(b"<PES_Acquit/>"),
+            }),
         }
         for name, records in samples.items():
             self.assertTrue(records, f"no sample record of {name}")
             if "company_id" in records._fields and records._fields["company_id"].store:
                 self.assertEqual(records.sudo().company_id, self.commune, name)
+            if records._transient:
+                self.assertEqual(records.sudo().create_uid, owner, f"{name}: not owner's screen")
         return {name: records.sudo(False).with_env(self.env) for name, records in samples.items()}
 
     # ------------------------------------------------------------------ the state compared
@@ -155,7 +176,7 @@ class TestEveryButton(TwoCompaniesCase):
 
     # ------------------------------------------------------------------ the walk
     def press_every_button(self, user, foreign):
-        samples = self.commune_samples()
+        samples = self.commune_samples(user)
         buttons = addon_buttons(self.env)
         self.assertIn("chorus.pro.bordereau", buttons)
         self.assertIn("action_pes_generate", buttons["chorus.pro.bordereau"])
