@@ -23,11 +23,10 @@ from datetime import datetime, timezone
 from _common import CONFIGURE_ACCOUNT, RUN_SYNC, OdooDatabase, SimulatorProcess, log
 
 from chorus_pro import statuses
-from chorus_pro.client import ChorusProClient
+from chorus_pro.client import OP_DOWNLOAD, ChorusProClient
 from chorus_pro import retrieval as rules  # the addon's retrieval follows the same rules
 from chorus_pro.pivot import iter_pivot_invoices
 
-DOWNLOAD = "factures/v1/telecharger/groupe"
 # The account's defaults (chorus.pro.account: sync_parallel_calls, sync_bundle_mb).
 PARALLEL_CALLS, BUNDLE_MB = 3, 15
 
@@ -131,7 +130,7 @@ def main() -> int:
         simulator.admin.reset_counters()
         second = database.shell(RUN_SYNC.format(profile=""))[0]
         log(f"re-sync: {json.dumps(second)}")
-        resync_downloads = simulator.admin.counters().get(DOWNLOAD, 0)
+        resync_downloads = simulator.admin.counters().get(OP_DOWNLOAD, 0)
         factored = database.shell(FACTORED)[0]
         simulator.admin.reset_counters()
         floor = library_floor(simulator.info, factored)
