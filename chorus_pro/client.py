@@ -412,9 +412,9 @@ class SearchResult(Iterator[T]):
 
     A listing is paged while Chorus keeps receiving invoices: an invoice arriving (or leaving)
     before the page being read shifts the following ones, and one may be skipped at a page
-    boundary. :attr:`consistent` tells, once iterated, whether the listing can be trusted: every
-    page announced the same total and that many items were served (or skipped as unreadable);
-    when it is False, run the search again.
+    boundary. :meth:`complete` tells, once iterated, whether the listing can be trusted: every
+    page announced the same total (:attr:`total_moved` is False) and that many distinct items
+    were served (or skipped as unreadable); when it is False, run the search again.
     """
 
     def __init__(self, fetch_page: Callable[[int], tuple[list, Optional[Page]]]):
