@@ -49,6 +49,7 @@ from .records import (
     Supplier,
     TaxLine,
 )
+from .text import clean_file_name
 from .timeutil import parse_date, parse_datetime
 
 _logger = logging.getLogger(__name__)
@@ -71,7 +72,6 @@ MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 # compress 2 to 20 times; a zip bomb, thousands of times).
 MAX_UNPACK_RATIO = 200
 UNPACK_RATIO_FLOOR = 1024 * 1024
-_CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -634,15 +634,18 @@ def _member_name(raw: str, label: str, keep_folders: bool = False) -> str:
     text = raw.replace("\\", "/")
     parts = [part.strip() for part in text.split("/")]
     if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or ".." in parts:
-        shown = _CONTROL_CHARS_RE.sub("?", raw)[:80]
+        # Shown, never used: what cannot be printed (controls, bidirectional marks) as "?".
+        shown = "".join(char if char.isprintable() else "?" for char in raw)[:80]
         raise PivotError(
             f"attachment {label}: refused, its ZIP archive holds a file named {shown!r} that "
             "points outside the archive",
             code=CODE_UNSAFE_NAME, params={"label": label, "member": shown},
         )
-    cleaned = [_CONTROL_CHARS_RE.sub("", part).strip() for part in parts]
+    # Each part cleaned like any file name we store (chorus_pro.text): no control, zero-width
+    # or bidirectional characters ("facture\u202efdp.exe" would read "factureexe.pdf").
+    cleaned = [clean_file_name(part, default="") for part in parts]
     if keep_folders:
-        return "/".join(part for part in cleaned if part and part != ".")
+        return "/".join(part for part in cleaned if part)
     return cleaned[-1]
 
 

@@ -192,6 +192,23 @@ def test_member_names_are_labels_not_paths():
     assert invoice.main_document.archive_member == "Facture T-1.pdf"
 
 
+@pytest.mark.parametrize("member, label", [
+    ("facture\u202efdp.exe", "facturefdp.exe"),  # right-to-left override: shown "pdf.exe"
+    ("Fac\u200bture.pdf", "Facture.pdf"),  # zero-width space
+    ("Facture\tmars.pdf", "Facture mars.pdf"),
+])
+def test_member_names_lose_invisible_characters_like_any_stored_file_name(member, label):
+    (invoice,) = read_pivot_invoices(pivot_with(zipped((member, b"%PDF-1.4\n")), name=""))
+    assert invoice.main_document.name == invoice.main_document.archive_member == label
+    assert unpack_zip(zipped(("1_F/" + member, b"x")), keep_folders=True)[0][0] == "1_F/" + label
+
+
+def test_a_refused_member_name_is_shown_without_its_invisible_characters():
+    with pytest.raises(PivotError) as caught:
+        read_pivot_invoices(pivot_with(zipped(("../\u202eexe.pdf", b"%PDF-1.4\n"))))
+    assert caught.value.params["member"] == "../?exe.pdf"
+
+
 def test_damaged_encrypted_and_empty_archives_are_clear_errors():
     damaged = zipped(("f.pdf", b"%PDF-1.4\n" * 100))
     damaged = damaged[:40] + b"\x00" * 30 + damaged[70:]
