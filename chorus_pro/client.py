@@ -69,7 +69,7 @@ from .errors import (
     ChorusTransitionRefused,
     ChorusTransportError,
 )
-from .pivot import PivotError, unpack_zip
+from .pivot import PivotError, is_pdf, sniff_mime_type, unpack_zip
 from .records import (
     DownloadedFile,
     InvoiceDetail,
@@ -377,23 +377,14 @@ class Base64FieldExtractor:
         )
 
 
+_KIND_OF_MIME_TYPE = {"application/pdf": "pdf", "application/zip": "zip",
+                      "application/xml": "xml"}
+
+
 def detect_kind(head: bytes) -> str:
-    """``pdf`` / ``zip`` / ``xml`` / ``unknown`` from the first bytes of a file (magic bytes)."""
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    text = head
-    if text.startswith(b"\xef\xbb\xbf"):
-        text = text[3:]
-    elif text.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            text = text.decode("utf-16", errors="ignore").encode("ascii", errors="ignore")
-        except (UnicodeError, LookupError):
-            text = b""
-    if text.lstrip(b" \t\r\n").startswith(b"<"):
-        return "xml"
-    return "unknown"
+    """``pdf`` / ``zip`` / ``xml`` / ``unknown`` from the first bytes of a file: the PIVOT
+    parser's reading of magic bytes (:func:`chorus_pro.pivot.sniff_mime_type`), one rule."""
+    return _KIND_OF_MIME_TYPE.get(sniff_mime_type(head), "unknown")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1443,11 +1434,11 @@ class ChorusProClient:
         try:
             content = downloaded.read() if downloaded.kind != "zip" else next((
                 # One invoice zipped all the same [unconfirmed]: its first PDF.
-                data for _name, data in self._unpack_pdfs(downloaded) if data.startswith(b"%PDF")
+                data for _name, data in self._unpack_pdfs(downloaded) if is_pdf(data)
             ), b"")
         finally:
             downloaded.cleanup()
-        if not content.startswith(b"%PDF"):
+        if not is_pdf(content):
             raise ChorusMalformedResponse(
                 f"Chorus Pro sent a {downloaded.kind} file where the PDF of the invoice was "
                 "expected.",
@@ -1478,7 +1469,7 @@ class ChorusProClient:
             folder, _sep, _rest = name.partition("/")
             match = re.match(r"\d+", folder) if _sep else None
             chorus_id = wanted.get(match.group(0)) if match else None
-            if chorus_id is not None and chorus_id not in found and content.startswith(b"%PDF"):
+            if chorus_id is not None and chorus_id not in found and is_pdf(content):
                 found[chorus_id] = content
         return found
 

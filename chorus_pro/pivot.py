@@ -652,12 +652,27 @@ def _member_name(raw: str, label: str, keep_folders: bool = False) -> str:
 _ZIP_BASED_TYPES = ("zip", "openxmlformats", "opendocument", "oasis", "epub")
 
 
+def is_pdf(content: bytes) -> bool:
+    """A PDF, as readers take it: its ``%PDF-`` header within the first 1024 bytes (some
+    producers write a few bytes before it); never a ZIP, whose stored member may be a PDF."""
+    return not content.startswith(ZIP_MAGIC) and b"%PDF-" in content[:1024]
+
+
+def _looks_like_xml(head: bytes) -> bool:
+    """Text starting with ``<`` once its byte-order mark (UTF-8 or UTF-16) and blanks are off."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", errors="ignore").encode("ascii", errors="ignore")
+    return head.lstrip(b" \t\r\n").startswith(b"<")
+
+
 def sniff_mime_type(content: bytes, declared: str = "") -> str:
     """The MIME type of a file from its first bytes; ``declared`` (``MimeTypePJ``) is kept when
     the bytes agree with it or say nothing (a ZIP-based office file stays what it said)."""
     declared = (declared or "").strip().lower()
     head = content[:1024]
-    if b"%PDF-" in head:
+    if is_pdf(head):
         return "application/pdf"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
@@ -670,10 +685,7 @@ def sniff_mime_type(content: bytes, declared: str = "") -> str:
     if head.startswith(ZIP_MAGIC):
         return declared if any(kind in declared for kind in _ZIP_BASED_TYPES) else \
             "application/zip"
-    text = head
-    if text.startswith(b"\xef\xbb\xbf"):
-        text = text[3:]
-    if text.lstrip(b" \t\r\n").startswith(b"<"):
+    if _looks_like_xml(head):
         return declared if "xml" in declared else "application/xml"
     if not declared or declared in ("application/pdf", "application/xml", "text/xml",
                                     "application/zip") or declared.startswith("image/"):

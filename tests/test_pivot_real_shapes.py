@@ -251,3 +251,24 @@ def test_raw_content_is_still_accepted_without_version_attribute():
 ])
 def test_mime_type_comes_from_the_bytes(content, declared, expected):
     assert sniff_mime_type(content, declared) == expected
+
+
+def test_one_reading_of_a_pdf_for_the_pivot_and_the_client():
+    """A PDF with bytes before its header is a PDF for both (renderings and PIVOT files alike);
+    a ZIP that stores a PDF uncompressed is a ZIP, not a PDF."""
+    from chorus_pro.client import detect_kind
+    from chorus_pro.pivot import is_pdf
+
+    preceded = b"\r\n\x00junk" + b"%PDF-1.7\n%%EOF\n"
+    assert is_pdf(preceded)
+    assert sniff_mime_type(preceded) == "application/pdf"
+    assert detect_kind(preceded) == "pdf"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("FA-1.pdf", b"%PDF-1.4\n%%EOF\n")
+    stored = buffer.getvalue()
+    assert b"%PDF-" in stored[:1024]
+    assert not is_pdf(stored)
+    assert sniff_mime_type(stored) == "application/zip"
+    assert detect_kind(stored) == "zip"
+    assert sniff_mime_type("\ufeff<Invoice/>".encode("utf-16")) == "application/xml"
