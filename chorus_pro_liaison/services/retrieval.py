@@ -980,8 +980,13 @@ class InvoiceSynchronizer:
                 lambda bundle: self.client.download_invoice_pdfs(bundle)):
             if isinstance(error, chorus_errors.ChorusTransportError):
                 raise SyncInterrupted(chorus_error_message(error, self.env))
+            if error is not None and len(bundle) == 1:
+                # A bundle of one was already the invoice asked alone (the client's
+                # download_invoice_pdfs): its refusal is the invoice's, not asked twice.
+                errors[bundle[0]] = chorus_error_message(error, self.env)
             renderings.update(found or {})
-        alone = [invoice.chorus_id for invoice in missing if invoice.chorus_id not in renderings]
+        alone = [invoice.chorus_id for invoice in missing
+                 if invoice.chorus_id not in renderings and invoice.chorus_id not in errors]
         for chorus_id, content, error in self._parallel(
                 [(chorus_id, chorus_id) for chorus_id in alone],
                 lambda chorus_id: self.client.download_invoice_pdf(chorus_id)):
