@@ -125,8 +125,8 @@ class InvoiceSynchronizer:
         if not account.structure_chorus_id:
             # Without a structure, Chorus lists the invoices of every structure the technical
             # account is attached to: another company's among them.
+            # Said by the summary, in each reader's language.
             run.write({"state": "failed", "summary_facts": {"kind": "no_structure"}})
-            run._log(run._no_structure_summary(), level="error")
             return
         self._after_sync_leftovers()
         try:
