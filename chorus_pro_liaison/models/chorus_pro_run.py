@@ -167,6 +167,9 @@ class ChorusProRun(models.Model):
             return self._interrupted_summary()
         if kind == "no_structure":
             return self._no_structure_summary()
+        if kind == "unexpected":
+            # The error's own message is a free text; the sentence around it is the reader's.
+            return _("Unexpected error: %(error)s", error=facts.get("error") or "?")
         return self.summary_message or False
 
     def _no_structure_summary(self):
@@ -361,12 +364,8 @@ class ChorusProRun(models.Model):
                 engine.execute()
         except Exception as error:  # noqa: BLE001 - a run must end recorded, never hang
             _logger.exception("Chorus Pro run %s failed", run.id)
-            run.write(
-                {
-                    "state": "failed",
-                    "summary": _("Unexpected error: %(error)s", error=str(error)),
-                }
-            )
+            run.write({"state": "failed", "summary_message": False,
+                       "summary_facts": {"kind": "unexpected", "error": str(error)}})
         run.write({"ended_at": fields.Datetime.now()})
         _logger.info(
             "Chorus Pro run %s (%s) ended %s in %.1f s",
@@ -422,10 +421,10 @@ class ChorusProRun(models.Model):
             if not run._try_lock():
                 continue  # its process is alive
             try:
+                # Said by the summary, in each reader's language (no line repeating it in
+                # the launcher's).
                 run.write({"state": "failed", "summary_facts": {"kind": "interrupted"},
                            "summary_message": False, "ended_at": fields.Datetime.now()})
-                writing = in_writer_lang(run, run.user_id, run.company_id)
-                writing._log(writing._interrupted_summary(), level="error")
                 _logger.warning("Chorus Pro run %s (%s) was interrupted: marked failed",
                                 run.id, run.run_type)
             finally:

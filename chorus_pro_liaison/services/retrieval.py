@@ -125,8 +125,8 @@ class InvoiceSynchronizer:
         if not account.structure_chorus_id:
             # Without a structure, Chorus lists the invoices of every structure the technical
             # account is attached to: another company's among them.
+            # Said by the summary, in each reader's language.
             run.write({"state": "failed", "summary_facts": {"kind": "no_structure"}})
-            run._log(run._no_structure_summary(), level="error")
             return
         self._after_sync_leftovers()
         try:
@@ -316,15 +316,17 @@ class InvoiceSynchronizer:
     def _fetch(self, todo):
         """The Chorus calls of a planned chunk: HTTP only (a worker thread, no ORM)."""
         histories = self._fetch_histories([
-            summary.chorus_id for summary, _invoice, is_new, _history, _files in todo
-            if not is_new or chorus_retrieval.history_needed(summary)])
+            summary.chorus_id for summary, _invoice, _new, _history, _files, read_history in todo
+            if read_history])
         downloads = self._fetch_downloads(
-            [summary for summary, _invoice, _new, _history, files in todo if files])
+            [summary for summary, _invoice, _new, _history, files, _read in todo if files])
         return histories, downloads
 
     def _plan_chunk(self, summaries, first_sync=False):
         """What is new or changed in ``summaries``: the todo list ``(summary, invoice or None,
-        is_new, as_history, needs_files)``, empty when nothing is to be done."""
+        is_new, as_history, needs_files, read_history)``, empty when nothing is to be done. The
+        history is read for a new invoice when the library says so, for a known one when its
+        status changed: an invoice whose files only are asked again needs no history call."""
         run = self.run
         fresh = []
         for summary in summaries:
@@ -350,7 +352,7 @@ class InvoiceSynchronizer:
             ("is_local", "=", True),
         ]).invoice_id.ids) if existing else set()
         cutoff = self.account.sync_cutoff_date
-        todo = []  # (summary, invoice or None, is_new, as_history, needs_files)
+        todo = []  # (summary, invoice or None, is_new, as_history, needs_files, read_history)
         for summary in fresh:
             run.done += 1
             invoice = existing.get(summary.chorus_id)
@@ -364,7 +366,8 @@ class InvoiceSynchronizer:
                         run.total -= 1 if run.total else 0
                         continue
                     as_history = old
-                todo.append((summary, None, True, as_history, True))
+                todo.append((summary, None, True, as_history, True,
+                             chorus_retrieval.history_needed(summary)))
                 continue
             changed = (
                 invoice.chorus_status_code != summary.status
@@ -380,7 +383,7 @@ class InvoiceSynchronizer:
                 summary.size and invoice.files_size and summary.size != invoice.files_size
             )
             if changed or needs_files:
-                todo.append((summary, invoice, False, False, bool(needs_files)))
+                todo.append((summary, invoice, False, False, bool(needs_files), bool(changed)))
             else:
                 run.count_unchanged += 1
         return todo
@@ -400,7 +403,7 @@ class InvoiceSynchronizer:
             self._cleanup(raw_downloads)
             raise
         downloads = self._downloads_outcome(raw_downloads)
-        file_items = [summary for summary, _invoice, _new, _history, files in todo if files]
+        file_items = [summary for summary, _invoice, _new, _history, files, _read in todo if files]
         try:
             records = self._write_batch(todo, histories)
             items = {summary.chorus_id: (summary, records[summary.chorus_id][1])
@@ -436,7 +439,7 @@ class InvoiceSynchronizer:
     def _write_batch_together(self, todo, histories):
         written = {}
         new_vals, new_summaries = [], []
-        for summary, invoice, is_new, as_history, _files in todo:
+        for summary, invoice, is_new, as_history, _files, _read in todo:
             if is_new:
                 # Created together below: one INSERT for the batch.
                 new_vals.append(self._new_invoice_values(summary, as_history))
@@ -449,7 +452,7 @@ class InvoiceSynchronizer:
             self.fresh_ids.update(created.ids)
         records = {
             summary.chorus_id: (summary, written[summary.chorus_id], is_new)
-            for summary, _invoice, is_new, _history, _files in todo
+            for summary, _invoice, is_new, _history, _files, _read in todo
         }
         for chorus_id, (history, error) in histories.items():
             if chorus_id not in records:
@@ -463,7 +466,7 @@ class InvoiceSynchronizer:
 
     def _write_batch_one_by_one(self, todo, histories):
         records = {}
-        for summary, invoice, is_new, as_history, _files in todo:
+        for summary, invoice, is_new, as_history, _files, _read in todo:
             written, error = self._isolated(
                 self._write_invoice, summary, invoice, is_new, as_history
             )
@@ -977,8 +980,13 @@ class InvoiceSynchronizer:
                 lambda bundle: self.client.download_invoice_pdfs(bundle)):
             if isinstance(error, chorus_errors.ChorusTransportError):
                 raise SyncInterrupted(chorus_error_message(error, self.env))
+            if error is not None and len(bundle) == 1:
+                # A bundle of one was already the invoice asked alone (the client's
+                # download_invoice_pdfs): its refusal is the invoice's, not asked twice.
+                errors[bundle[0]] = chorus_error_message(error, self.env)
             renderings.update(found or {})
-        alone = [invoice.chorus_id for invoice in missing if invoice.chorus_id not in renderings]
+        alone = [invoice.chorus_id for invoice in missing
+                 if invoice.chorus_id not in renderings and invoice.chorus_id not in errors]
         for chorus_id, content, error in self._parallel(
                 [(chorus_id, chorus_id) for chorus_id in alone],
                 lambda chorus_id: self.client.download_invoice_pdf(chorus_id)):

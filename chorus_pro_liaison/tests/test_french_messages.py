@@ -7,13 +7,16 @@ cron) are the ones that used to mix them."""
 
 import re
 from datetime import date
+from unittest.mock import patch
 
 from markupsafe import Markup
 
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
+from odoo.tools import mute_logger
 
 from odoo.addons.chorus_pro_liaison.services.languages import selection_label
+from odoo.addons.chorus_pro_liaison.services.retrieval import InvoiceSynchronizer
 
 from .common import ChorusCase
 
@@ -106,6 +109,28 @@ class TestFrenchLabelsWrittenByScripts(FrenchMessagesCase):
         run.invalidate_recordset(["name"])
         self.assertTrue(run.with_context(lang="en_US").name.startswith(
             "Retrieval from Chorus Pro "))
+
+    def test_failed_runs_told_in_the_language_of_the_user_reading_them(self):
+        """A run Marie launched that failed unexpectedly, and one interrupted: each summary in
+        the reader's language, and no message line repeating it in Marie's."""
+        Run = self.env["chorus.pro.run"].sudo()
+        values = {"company_id": self.account.company_id.id, "account_id": self.account.id,
+                  "run_type": "sync", "trigger": "manual", "user_id": self.marie.id}
+        failed = Run.create(values)
+        with patch.object(InvoiceSynchronizer, "execute", side_effect=RuntimeError("boom")), \
+                mute_logger("odoo.addons.chorus_pro_liaison.models.chorus_pro_run"):
+            failed.with_context(lang=None)._execute()
+        interrupted = Run.create(dict(values, state="running"))
+        interrupted._reap_interrupted()
+        for run, english, french in (
+                (failed, "Unexpected error: boom", "Erreur inattendue : boom"),
+                (interrupted, "Interrupted:", "Interrompu :")):
+            self.assertEqual(run.state, "failed")
+            run.invalidate_recordset(["summary"])
+            self.assertIn(english, run.with_context(lang="en_US").summary)
+            run.invalidate_recordset(["summary"])
+            self.assertIn(french, run.with_context(lang="fr_FR").summary)
+            self.assertFalse(run.line_ids, run.line_ids.mapped("message"))
 
     def test_bank_details_state_told_in_french_when_a_script_matches_the_supplier(self):
         chorus_id = self.deposited("FR-LBL-1")

@@ -136,7 +136,7 @@ class TestRealShapesSync(RealShapesCase):
         self.sim.admin.reset_counters()
         self.sync()
         self.assertEqual(self.sim.admin.invoice(item["idFacture"])["downloads_asked"],
-                         {"PIVOT": 0, "PDF": 2})  # its renderings' bundle, then alone
+                         {"PIVOT": 0, "PDF": 1})  # alone: a bundle of one is asked once
         self.assertTrue(invoice.rendering_pending)
         # Chorus renders it again: the run after brings the PDF, and nothing else.
         self.sim.admin.corrupt(item["idFacture"], "clear")

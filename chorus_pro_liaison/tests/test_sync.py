@@ -177,6 +177,22 @@ class TestSyncFull(SyncCase):
         self.sync()
         self.assertEqual(self.sim.admin.counters().get(OP_DOWNLOAD, 0), len(refused))
 
+    def test_files_asked_again_without_reading_the_history(self):
+        """An invoice listed again with its status unchanged and only its files to fetch again:
+        its files are downloaded, its history (nothing new in it) is not read."""
+        self.sync()
+        invoice = self.Invoice.search([("files_state", "=", "done"), ("is_works", "=", False)],
+                                      limit=1)
+        invoice.write({"files_state": "error"})
+        # The whole listing examined again (as the overlap does), nothing changed in Chorus.
+        self.account.last_sync_at = "2000-01-01 00:00:00"
+        self.sim.admin.reset_counters()
+        self.sync()
+        self.assertEqual(invoice.files_state, "done", invoice.sync_error)
+        counters = self.sim.admin.counters()
+        self.assertGreaterEqual(counters.get(OP_DOWNLOAD, 0), 1)
+        self.assertEqual(counters.get(OP_HISTORY, 0), 0)
+
     def test_status_changes_made_elsewhere_come_in(self):
         self.sync()
         target = next(i for i in self.sim_invoices() if i["statut"] == "MISE_A_DISPOSITION"
