@@ -90,7 +90,6 @@ class ChorusProRun(models.Model):
     summary_facts = fields.Json(string="Summary facts", readonly=True, copy=False)
     summary_message = fields.Text(string="Summary text", readonly=True, copy=False)
     line_ids = fields.One2many("chorus.pro.run.line", "run_id", string="Run messages", readonly=True)
-    failed_line_count = fields.Integer(compute="_compute_failed_line_count")
 
     # ------------------------------------------------------------------ retrieval runs
     window_from = fields.Datetime(string="Status changes from", readonly=True)
@@ -232,10 +231,6 @@ class ChorusProRun(models.Model):
     def _compute_invoice_count(self):
         for run in self:
             run.invoice_count = len(run.invoice_ids)
-
-    def _compute_failed_line_count(self):
-        for run in self:
-            run.failed_line_count = len(run.line_ids.filtered(lambda line: line.level == "error"))
 
     def _compute_mandate_move_ids(self):
         for run in self:
