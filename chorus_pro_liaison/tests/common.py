@@ -97,8 +97,7 @@ class ChorusCase(ChorusSimulatorMixin):
         cls.account = cls.create_chorus_account(cls.sim, **cls.account_options)
         cls.Invoice = cls.env["chorus.pro.invoice"]
         if cls.retrieve_at_setup:
-            run = cls.sync()
-            assert run.state in ("done", "warning"), run.summary
+            cls.sync_run()
 
     def setUp(self):
         super().setUp()
@@ -166,6 +165,13 @@ class ChorusCase(ChorusSimulatorMixin):
             "trigger": trigger,
         })
         run._execute()
+        return run
+
+    @classmethod
+    def sync_run(cls, account=None):
+        """:meth:`sync`, asserting the retrieval went through (done, or done with notices)."""
+        run = cls.sync(account)
+        assert run.state in ("done", "warning"), run.summary
         return run
 
 

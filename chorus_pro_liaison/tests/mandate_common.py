@@ -88,12 +88,6 @@ class MandateCommon(ChorusCase):
             "type_tax_use": "purchase", "company_id": cls.company.id,
         })
 
-    @classmethod
-    def sync_run(cls):
-        run = cls.sync()
-        assert run.state in ("done", "warning"), run.summary
-        return run
-
     # ------------------------------------------------------------------ helpers
     def resync_simulator(self):
         """Back to the seeded world, with the same invoices certified Service fait as in Odoo."""

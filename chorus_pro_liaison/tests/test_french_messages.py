@@ -48,7 +48,7 @@ class TestFrenchPushMessages(FrenchMessagesCase):
         cls.sync()
 
     def invoice(self, rank):
-        return self.env["chorus.pro.invoice"].search([("chorus_id", "=", self.chorus_ids[rank])])
+        return self.received(self.chorus_ids[rank])
 
     def assert_french_service_fait(self, invoice, push):
         self.assertEqual(push.state, "sent", push.answer_message)

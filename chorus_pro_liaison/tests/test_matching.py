@@ -212,9 +212,9 @@ class TestRememberedMatches(MatchingCase):
         self.assertEqual(new.partner_id, corrected)
         # Mandated invoices keep the partner of their mandate (the world holds one for works).
         mandated = siblings.filtered(lambda i: i.chorus_status in chorus_statuses.MANDATED)
+        self.assertTrue(mandated, "the supplier has a mandated invoice")
         self.assertEqual((siblings - mandated).partner_id, corrected)
-        if mandated:
-            self.assertEqual(mandated.partner_id, partner)
+        self.assertEqual(mandated.partner_id, partner)
         self.assertEqual(invoice.partner_id, partner, "a match confirmed by a person is kept")
 
     def test_archived_memory_or_partner_not_applied(self):

@@ -14,25 +14,18 @@ from chorus_pro import billing
 from chorus_pro import errors as chorus_errors
 from chorus_pro.client import OP_DOWNLOAD, OP_HISTORY, OP_PROCESS, ChorusProClient
 
-from .common import WHOLE_WORLD, ChorusCase
 from .mandate_common import MandateCommon
+from .test_sync import SyncCase
 
 
-class RealShapesCase(ChorusCase, TransactionCase):
-    account_options = WHOLE_WORLD
-    reset_simulator = True
-
+class RealShapesCase(SyncCase):
     def sim_items(self, tag=None):
-        structure_id = self.sim.info["structure_id"]
-        return [
-            item for item in self.sim.admin.invoices(tag=tag)
-            if item.get("idDestinataire") == structure_id
-            and item.get("statut") not in ("BROUILLON", "DEPOSEE", "EN_COURS_ACHEMINEMENT")
-            and "download_refused" not in item.get("tags", [])
-        ]
+        """The structure's invoices in Chorus, but the one whose files Chorus refuses."""
+        return [item for item in self.sim_invoices(tag=tag)
+                if "download_refused" not in item.get("tags", [])]
 
-    def record(self, item):
-        invoice = self.Invoice.search([("chorus_id", "=", item["idFacture"])])
+    def retrieved(self, item):
+        invoice = self.received(item["idFacture"])
         self.assertTrue(invoice, item["idFacture"])
         return invoice
 
@@ -55,7 +48,7 @@ class TestRealShapesSync(RealShapesCase):
         xml_items = self.sim_items(tag="xml_main")
         self.assertTrue(xml_items, "the simulated world deposits some invoices as UBL")
         for item in xml_items:
-            invoice = self.record(item)
+            invoice = self.retrieved(item)
             main = invoice.main_attachment_pdf_id
             # Named after the invoice, a label never a path ("VEP2026/0254" → "VEP2026-0254.pdf").
             self.assertEqual(main.name, invoice.number.replace("/", "-") + ".pdf")
@@ -83,7 +76,7 @@ class TestRealShapesSync(RealShapesCase):
         run = self.sync()
         self.assertEqual(run.state, "warning", run.summary)
         self.assertEqual(run.count_failed, 2)
-        bad_bomb, bad_path = self.record(bomb), self.record(path)
+        bad_bomb, bad_path = self.retrieved(bomb), self.retrieved(path)
         for bad in (bad_bomb, bad_path):
             self.assertEqual(bad.files_state, "error")
             self.assertFalse(bad.attachment_ids)
@@ -110,7 +103,7 @@ class TestRealShapesSync(RealShapesCase):
         item = self.sim_items(tag="xml_main")[0]
         self.sim.admin.corrupt(item["idFacture"], "no_rendering")
         run = self.sync()
-        invoice = self.record(item)
+        invoice = self.retrieved(item)
         # Its PIVOT (data, lines, the supplier's XML) is in: only Chorus's PDF is missing.
         self.assertEqual(invoice.files_state, "done", invoice.sync_error)
         self.assertTrue(invoice.rendering_pending)

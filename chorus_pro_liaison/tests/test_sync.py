@@ -82,7 +82,7 @@ class TestSyncFull(SyncCase):
         self.assertEqual(len(notice), 1, notice.mapped("message"))
         refused = self.sim_invoices(tag="download_refused")
         self.assertEqual(len(refused), 1)
-        invoice = self.Invoice.search([("chorus_id", "=", refused[0]["idFacture"])])
+        invoice = self.received(refused[0]["idFacture"])
         self.assertEqual(notice.invoice_id, invoice)
         self.assertEqual(notice.level, "warning")
         # What Chorus said is quoted, its code number is not; what is kept and what happens next.
@@ -125,7 +125,7 @@ class TestSyncFull(SyncCase):
         # Besides the complementary files, the supplier's XML when it deposited a UBL flow
         # (then the main document is Chorus's PDF of it).
         xml = others.filtered(lambda att: att.mimetype == "application/xml")
-        self.assertTrue(all(att.chorus_pro_type_code == "02" for att in others - xml))
+        self.assertEqual(set((others - xml).mapped("chorus_pro_type_code")), {"02"})
         self.assertTrue(all(att.chorus_pro_type_code == "01" for att in xml))
         # Structured invoice: lines and VAT by rate, consistent to the cent.
         invoice, sim = self.record("multi_vat")

@@ -40,12 +40,12 @@ class TestSyncWorksCutoff(SyncCase):
         self.cutoff_after_old_works("skip")
         run = self.sync()
         self.assertIn(run.state, ("done", "warning"), run.summary)
-        waiting = self.Invoice.search([("chorus_id", "=", self.old_works("MISE_A_DISPOSITION"))])
+        waiting = self.received(self.old_works("MISE_A_DISPOSITION"))
         self.assertTrue(waiting, "a works invoice waiting for a decision always comes in")
         self.assertTrue(waiting.is_works)
         self.assertFalse(waiting.imported_as_history)
         self.assertEqual(waiting.files_state, "done")
-        self.assertFalse(self.Invoice.search([("chorus_id", "=", self.old_works("MANDATEE"))]),
+        self.assertFalse(self.received(self.old_works("MANDATEE")),
                          "a closed works invoice older than the cutoff is left out")
         recent = [item["idFacture"] for item in self.sim_invoices(tag="works")
                   if "old_works" not in item["tags"]]
@@ -57,8 +57,8 @@ class TestSyncWorksCutoff(SyncCase):
     def test_history_mode_imports_old_closed_works_as_history(self):
         self.cutoff_after_old_works("history")
         self.sync()
-        closed = self.Invoice.search([("chorus_id", "=", self.old_works("MANDATEE"))])
-        waiting = self.Invoice.search([("chorus_id", "=", self.old_works("MISE_A_DISPOSITION"))])
+        closed = self.received(self.old_works("MANDATEE"))
+        waiting = self.received(self.old_works("MISE_A_DISPOSITION"))
         self.assertTrue(closed.imported_as_history)
         self.assertTrue(waiting)
         self.assertFalse(waiting.imported_as_history)
@@ -112,7 +112,7 @@ class TestSyncFirstSightHistory(SyncCase):
         return deposited
 
     def assert_history_known(self, deposited):
-        invoice = self.Invoice.search([("chorus_id", "=", deposited["idFacture"])])
+        invoice = self.received(deposited["idFacture"])
         self.assertTrue(invoice)
         self.assertEqual(invoice.chorus_status, "MISE_A_DISPOSITION")
         codes = invoice.status_history_ids.sorted(lambda s: (s.at, s.id)).mapped("code")

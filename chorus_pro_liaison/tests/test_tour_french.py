@@ -49,6 +49,8 @@ class TestFrenchUserTour(FrenchUserCase):
         self.assertEqual(self.invoice.chorus_status, "SERVICE_FAIT")
         self.assertIn(" new, ", self.scheduled_run.with_context(lang="en_US").summary)
         self.assertIn(" nouvelle(s), ", self.scheduled_run.with_context(lang="fr_FR").summary)
+        # Its messages name invoices by Chorus id: the tour checks how they are written.
+        self.assertTrue(self.scheduled_run.line_ids.filtered("chorus_id"))
         self.tour_as_marie(
             f"/odoo/action-chorus_pro_liaison.chorus_pro_run_action/{self.scheduled_run.id}",
             "chorus_pro_french_run_tour")

@@ -16,6 +16,7 @@ class TestMatchingTour(WholeWorldCase, HttpCase):
         Invoice = cls.Invoice
         cls.invoice = cls.unmatched_invoices(
             ("payment_iban", "!=", False), ("amount_to_pay", ">", 0))[:1]
+        assert cls.invoice, "the simulated world has an unmatched invoice with an IBAN"
         # A partner known under another name, holding the supplier's IBAN (trusted) and SIRET.
         cls.partner = cls.env["res.partner"].create({
             "name": PARTNER_NAME, "is_company": True,

@@ -27,9 +27,15 @@ function noEnglish() {
 }
 
 function noThousandsSeparator(selector) {
-    for (const element of document.querySelectorAll(selector)) {
-        if (/\d[\s\u00a0\u202f,.]\d{3}\b/.test(element.textContent.trim())) {
-            throw new Error(`Identifier shown with a thousands separator: ${element.textContent}`);
+    const identifiers = [...document.querySelectorAll(selector)]
+        .map((element) => element.textContent.trim())
+        .filter((text) => /\d/.test(text));
+    if (!identifiers.length) {
+        throw new Error(`No identifier ${selector} on the page to check`);
+    }
+    for (const identifier of identifiers) {
+        if (/\d[\s\u00a0\u202f,.]\d{3}\b/.test(identifier)) {
+            throw new Error(`Identifier shown with a thousands separator: ${identifier}`);
         }
     }
 }
@@ -79,11 +85,11 @@ registry.category("web_tour.tours").add("chorus_pro_french_run_tour", {
             trigger: ".o-mail-Chatter",
         },
         {
-            content: "No English on the run's page",
-            trigger: ".o_form_view",
+            content: "No English on the run's page; the Chorus ids of its messages without separators",
+            trigger: ".o_form_view .o_field_widget[name='line_ids'] td[name='chorus_id']",
             run() {
                 noEnglish();
-                noThousandsSeparator(".o_field_widget[name='chorus_id']");
+                noThousandsSeparator(".o_field_widget[name='line_ids'] td[name='chorus_id']");
             },
         },
         {

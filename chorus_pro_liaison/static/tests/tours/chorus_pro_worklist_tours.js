@@ -8,7 +8,9 @@ const REJ = ".o_data_row:contains('TOUR-REJ-0001')";
 const SUS = ".o_data_row:contains('TOUR-SUS-0002')";
 const MOTIF_INPUT = ".o_chorus_detail_editing .o_chorus_detail_decision_motif_id input";
 
-function chooseDecision(row, label) {
+// The decision chosen on the row, then its usual motifs opened (open: how the motif field is
+// entered, a click or typing the start of a motif).
+function chooseDecisionAndOpenMotifs(row, label, open = "click") {
     return [
         {
             content: `Edit the decision of ${row}`,
@@ -20,17 +22,17 @@ function chooseDecision(row, label) {
             trigger: ".o_data_row.o_selected_row td[name='decision_status'] select",
             run: `selectByLabel ${label}`,
         },
+        {
+            content: `Open the usual motifs of ${label}`,
+            trigger: MOTIF_INPUT,
+            run: open,
+        },
     ];
 }
 
 registry.category("web_tour.tours").add("chorus_pro_worklist_motif_tour", {
     steps: () => [
-        ...chooseDecision(SUS, "Service fait"),
-        {
-            content: "Open the usual motifs of Service fait",
-            trigger: MOTIF_INPUT,
-            run: "click",
-        },
+        ...chooseDecisionAndOpenMotifs(SUS, "Service fait"),
         {
             content: "Only the motifs of Service fait are offered (not Service non fait)",
             trigger: ".o-autocomplete--dropdown-menu:has(.dropdown-item:contains('Service fait conforme')):not(:has(.dropdown-item:contains('Service non fait')))",
@@ -45,12 +47,7 @@ registry.category("web_tour.tours").add("chorus_pro_worklist_motif_tour", {
             trigger: ".o_list_button_discard",
             run: "click",
         },
-        ...chooseDecision(REJ, "Rejetée"),
-        {
-            content: "Open the usual motifs of Rejetée",
-            trigger: MOTIF_INPUT,
-            run: "click",
-        },
+        ...chooseDecisionAndOpenMotifs(REJ, "Rejetée"),
         {
             content: "The motifs of Rejetée, not those of Suspendue",
             trigger: ".o-autocomplete--dropdown-menu:has(.dropdown-item:contains('Montant erroné')):not(:has(.dropdown-item:contains('Bon de commande manquant')))",
@@ -87,12 +84,7 @@ registry.category("web_tour.tours").add("chorus_pro_worklist_motif_tour", {
 
 registry.category("web_tour.tours").add("chorus_pro_worklist_suspend_tour", {
     steps: () => [
-        ...chooseDecision(SUS, "Suspendue"),
-        {
-            content: "Open the usual motifs of Suspendue",
-            trigger: MOTIF_INPUT,
-            run: "edit Bon",
-        },
+        ...chooseDecisionAndOpenMotifs(SUS, "Suspendue", "edit Bon"),
         {
             content: "Pick Bon de commande manquant",
             trigger: ".o-autocomplete--dropdown-menu .dropdown-item:contains('Bon de commande manquant')",
