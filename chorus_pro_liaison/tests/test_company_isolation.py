@@ -139,7 +139,9 @@ class TestCompanyIsolation(TwoCompaniesCase):
         })
         wizard = self.open_screen(self.ready_invoices(1))
         budget = wizard.budget_id
-        with self.assertRaisesRegex(UserError, "Incompatible companies"):
+        # (the savepoint stands for the rollback of the refused RPC call)
+        with self.assertRaisesRegex(UserError, "Incompatible companies"), \
+                self.env.cr.savepoint():
             wizard.write({"budget_id": ccas_budget.id})
         wizard.invalidate_recordset()
         self.assertEqual(wizard.budget_id, budget)
