@@ -21,6 +21,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools.sql import SQL, column_exists, table_exists
 
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
+from odoo.addons.chorus_pro_liaison.services.languages import field_labels
 from odoo.addons.chorus_pro_liaison.services.mandating import (
     bookkeeping_allowed,
     checked_mandate_ids,
@@ -253,7 +254,7 @@ class AccountMove(models.Model):
         if touched:
             raise AccessError(_(
                 "The Chorus Pro fields of a mandate (%(fields)s) are set by the mandating "
-                "(\"Mandater\") only.", fields=", ".join(touched),
+                "(\"Mandater\") only.", fields=field_labels(self, touched),
             ))
 
     def _chorus_pro_frozen_mandates(self):
@@ -278,7 +279,7 @@ class AccountMove(models.Model):
                 "reduce or cancel it with a credit note.",
                 number=", ".join(str(n) for n in frozen.mapped("chorus_pro_mandate_number") if n)
                 or frozen[:1].display_name,
-                fields=", ".join(self._fields[name].string for name in changed),
+                fields=field_labels(self, changed),
             ))
 
     @api.model_create_multi
@@ -573,7 +574,7 @@ class AccountMoveLine(models.Model):
                     "(%(fields)s): reset it to draft or reduce it with a credit note.",
                     number=", ".join(str(n) for n in posted.move_id.mapped(
                         "chorus_pro_mandate_number") if n) or posted.move_id[:1].display_name,
-                    fields=", ".join(self._fields[name].string for name in changed),
+                    fields=field_labels(self, changed),
                 ))
         return super().write(vals)
 

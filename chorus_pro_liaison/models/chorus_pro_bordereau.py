@@ -122,6 +122,7 @@ class ChorusProBordereau(models.Model):
             })
         return bordereau
 
+    @api.private  # for the printed bordereau's template; not a button (no RPC)
     def mandates_sorted(self):
         """Mandates in number order (for the printed bordereau and the PES flow)."""
         self.ensure_one()

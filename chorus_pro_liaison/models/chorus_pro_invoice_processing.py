@@ -20,6 +20,7 @@ from odoo.addons.chorus_pro_liaison.models.chorus_pro_motif import PROCESSING_TA
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_STATES
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
+from odoo.addons.chorus_pro_liaison.services.languages import field_labels
 
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro import text as chorus_text
@@ -284,7 +285,7 @@ class ChorusProInvoice(models.Model):
             raise AccessError(_(
                 "A Chorus Pro invoice stays in the company and on the Chorus Pro account it was "
                 "received for: %(fields)s cannot be changed.",
-                fields=", ".join(self._fields[name].string for name in moved),
+                fields=field_labels(self, moved),
             ))
         if vals.get("message_main_attachment_id"):
             self._chorus_check_main_attachment(vals["message_main_attachment_id"])
@@ -306,7 +307,7 @@ class ChorusProInvoice(models.Model):
             raise AccessError(_(
                 "These fields of a Chorus Pro invoice are set by Chorus Pro or by the "
                 "application, not by hand: %(fields)s.",
-                fields=", ".join(self._fields[name].string for name in read_only),
+                fields=field_labels(self, read_only),
             ))
         can_process = user.has_group(PROCESSOR_GROUP)
         if touched & DECISION_FIELDS and not can_process:

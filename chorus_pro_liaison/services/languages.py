@@ -41,3 +41,13 @@ def selection_label(records, field_name, value):
     """The label of ``value`` of the selection field ``field_name`` (see
     :func:`selection_labels`); an unknown value is shown as it is."""
     return selection_labels(records, field_name).get(value, value or "?")
+
+
+def field_labels(records, names):
+    """The labels of the fields ``names`` of ``records``, comma-separated, in the language of
+    the sentence they are written into (see :func:`sentence_lang`): a refusal that names the
+    fields names them as the reader's screen does, never by their English source string."""
+    env = records.env
+    if not env.lang:
+        env = env(context=dict(env.context, lang=sentence_lang(env)))
+    return ", ".join(records._fields[name]._description_string(env) for name in names)

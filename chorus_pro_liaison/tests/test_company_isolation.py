@@ -130,6 +130,25 @@ class TestCompanyIsolation(TwoCompaniesCase):
         with self.assertRaises(AccessError):
             wizard.write({"company_id": self.ccas.id})
 
+    def test_mandating_screen_takes_only_its_companys_budget(self):
+        # An RPC client gives the commune's mandating screen a budget of the CCAS: refused
+        # before "Mandater" could number mandates in the CCAS's series.
+        ccas_budget = self.env["chorus.pro.budget"].create({
+            "name": "Budget du CCAS", "code": "00", "kind": "principal", "instruction": "M57",
+            "company_id": self.ccas.id,
+        })
+        wizard = self.open_screen(self.ready_invoices(1))
+        budget = wizard.budget_id
+        # (the savepoint stands for the rollback of the refused RPC call)
+        with self.assertRaisesRegex(UserError, "Incompatible companies"), \
+                self.env.cr.savepoint():
+            wizard.write({"budget_id": ccas_budget.id})
+        wizard.invalidate_recordset()
+        self.assertEqual(wizard.budget_id, budget)
+        # Its own budget is still taken.
+        wizard.write({"budget_id": self.budget_ht.id})
+        self.assertEqual(wizard.budget_id, self.budget_ht)
+
     def test_a_screen_on_another_company_invoice_shows_nothing_of_it(self):
         # A screen left over from before the checks (made by server code, say), owned by a
         # reader of the commune, about the CCAS's invoice: its fields are read with the

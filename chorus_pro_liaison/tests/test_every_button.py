@@ -14,7 +14,10 @@ import inspect
 import re
 
 from odoo.exceptions import AccessError, UserError
+from odoo.models import BaseModel
+from odoo.service.model import get_public_method
 from odoo.tests import tagged
+from odoo.tests.common import TransactionCase
 
 from .two_companies_common import TwoCompaniesCase
 
@@ -220,3 +223,29 @@ class TestEveryButton(TwoCompaniesCase):
 
     def test_every_button_changes_nothing_for_a_read_only_user(self):
         self.press_every_button(self.commune_reader, foreign=False)
+
+
+@tagged("post_install", "-at_install", "chorus_pro")
+class TestNoOtherPublicMethod(TransactionCase):
+    """The buttons are the only business methods RPC may call: any other public method the
+    addon defines is an ORM override (checked by the ORM and the addon's own overrides) or is
+    made private (``@api.private``), so that it is never called with ids nobody checked."""
+
+    def test_only_buttons_and_orm_methods_are_callable_over_rpc(self):
+        orm = set(dir(BaseModel))
+        exposed = []
+        for name in self.env.registry:
+            model = self.env[name]
+            for cls in type(model).__mro__:
+                if not (cls.__module__ or "").startswith(ADDON_MODULE):
+                    continue
+                for attr, value in vars(cls).items():
+                    if (attr.startswith("_") or BUTTON.match(attr) or attr in orm
+                            or not callable(value)):
+                        continue
+                    try:
+                        get_public_method(model, attr)
+                    except AccessError:
+                        continue
+                    exposed.append(f"{name}.{attr}")
+        self.assertFalse(sorted(set(exposed)), "public methods that are not buttons")

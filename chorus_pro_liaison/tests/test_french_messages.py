@@ -11,6 +11,7 @@ from unittest.mock import patch
 
 from markupsafe import Markup
 
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 from odoo.tests.common import TransactionCase
 from odoo.tools import mute_logger
@@ -86,6 +87,22 @@ class TestFrenchPushMessages(FrenchMessagesCase):
                          ._status_label("SERVICE_FAIT"), "Service fait")
         self.assertEqual(invoice.with_context(lang="en_US")._status_label("SERVICE_FAIT"),
                          "Service done")
+
+    def test_refusal_names_the_fields_as_the_reader_reads_them(self):
+        # A refusal listing fields names them by their French labels, with or without a
+        # language in the context (a script acting as Marie).
+        invoice = self.invoice(0)
+        for context in ({"lang": "fr_FR"}, {"lang": None}):
+            with self.assertRaises(AccessError) as refused:
+                invoice.with_user(self.marie).with_context(**context).write(
+                    {"supplier_name": "Autre fournisseur"})
+            message = str(refused.exception)
+            self.assertIn("Nom du fournisseur", message)
+            self.assertNotIn("Supplier Name", message)
+        with self.assertRaises(AccessError) as refused:
+            invoice.with_user(self.marie).with_context(lang="en_US").write(
+                {"supplier_name": "Autre fournisseur"})
+        self.assertIn("Supplier Name", str(refused.exception))
 
 
 @tagged("post_install", "-at_install", "chorus_pro")

@@ -28,6 +28,8 @@ class ChorusProMandateWizard(models.TransientModel):
     _name = "chorus.pro.mandate.wizard"
     _inherit = ["chorus.pro.screen.mixin"]
     _description = "Mandate Chorus Pro invoices"
+    # The budget and article given (by the screen or any RPC client) are the company's own.
+    _check_company_auto = True
 
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company,
                                  required=True, readonly=True)
@@ -40,13 +42,13 @@ class ChorusProMandateWizard(models.TransientModel):
     exercice = fields.Selection(selection="_exercice_selection", required=True,
                                 default=lambda self: str(self._exercice_default()))
     budget_id = fields.Many2one(
-        "chorus.pro.budget", string="Budget", required=True,
+        "chorus.pro.budget", string="Budget", required=True, check_company=True,
         domain="[('company_id', '=', company_id)]",
         default=lambda self: self._default_budget(),
     )
     vat_regime_label = fields.Char(related="budget_id.vat_regime_label")
     article_id = fields.Many2one(
-        "chorus.pro.budget.article", string="Budget article",
+        "chorus.pro.budget.article", string="Budget article", check_company=True,
         domain="[('budget_id', '=', budget_id)]",
         help="Imputation of the mandates; a different article can be chosen on each line.",
     )
