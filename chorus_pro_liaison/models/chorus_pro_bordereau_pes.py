@@ -343,7 +343,6 @@ class ChorusProBordereau(models.Model):
 
     def action_pes_download(self):
         check_action_access(self, "read")
-        self.check_access("read")
         self.ensure_one()
         if not self.pes_attachment_id:
             raise UserError(_("This bordereau has no PES file yet."))

@@ -15,12 +15,13 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
+from odoo.tools.sql import escape_psql
 
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_motif import PROCESSING_TARGET_SELECTION
 from odoo.addons.chorus_pro_liaison.models.chorus_pro_status_push import PUSH_STATES
 from odoo.addons.chorus_pro_liaison.services.access import check_action_access
 from odoo.addons.chorus_pro_liaison.services.errors import text_refusal_message
-from odoo.addons.chorus_pro_liaison.services.languages import field_labels
+from odoo.addons.chorus_pro_liaison.services.languages import field_labels, selection_label
 
 from chorus_pro import statuses as chorus_statuses
 from chorus_pro import text as chorus_text
@@ -37,6 +38,11 @@ DECISION_FIELDS = frozenset({
 })
 VALIDATION_FIELDS = frozenset({"chorus_pro_validated", "validation_reset_reason"})
 DUPLICATE_MOTIF_CODE = "duplicate"
+# Why an invoice looks like one already received (see _chorus_twin_searches).
+DUPLICATE_REASONS = [
+    ("number", "same supplier and invoice number"),
+    ("amount_date", "same supplier, amount and invoice date"),
+]
 
 
 class ChorusProInvoice(models.Model):
@@ -115,7 +121,8 @@ class ChorusProInvoice(models.Model):
     is_duplicate_suspect = fields.Boolean(
         string="Suspected duplicate", readonly=True, copy=False, index=True,
     )
-    duplicate_reason = fields.Char(readonly=True, copy=False)
+    # A code, shown in the reader's language (the retrieval that found the twin writes in its own).
+    duplicate_reason = fields.Selection(DUPLICATE_REASONS, readonly=True, copy=False)
 
     # ------------------------------------------------------------------ internal validation
     chorus_pro_validated = fields.Boolean(
@@ -172,8 +179,9 @@ class ChorusProInvoice(models.Model):
 
     @api.depends(
         "decision_status", "chorus_status_code", "is_duplicate_suspect", "duplicate_of_id",
-        "account_id.require_service_fait_motif",
+        "account_id.require_service_fait_motif", "duplicate_reason",
     )
+    @api.depends_context("lang")
     def _compute_decision_warning(self):
         for invoice in self:
             target = invoice.decision_status
@@ -189,7 +197,7 @@ class ChorusProInvoice(models.Model):
                 lines.append(_(
                     "Suspected duplicate of %(twin)s (%(reason)s).",
                     twin=invoice.duplicate_of_id.display_name,
-                    reason=invoice.duplicate_reason or "",
+                    reason=selection_label(invoice, "duplicate_reason", invoice.duplicate_reason),
                 ))
             invoice.decision_warning = "\n".join(lines) or False
 
@@ -350,7 +358,7 @@ class ChorusProInvoice(models.Model):
                 validation_reset_reason=False,
             )
         else:
-            reason = " ".join((vals.get("validation_reset_reason") or "").split())
+            reason = chorus_text.fold_spaces(vals.get("validation_reset_reason"))
             if not reason:
                 raise UserError(_(
                     "Give the reason for withdrawing the internal validation (it is recorded "
@@ -818,7 +826,8 @@ class ChorusProInvoice(models.Model):
         return (when or fields.Datetime.now(), self.chorus_id)
 
     def _chorus_twin_searches(self):
-        """The searches for an invoice's twin, in the order they are tried: [(domain, reason)]:
+        """The searches for an invoice's twin, in the order they are tried: [(domain, reason
+        code of DUPLICATE_REASONS)]:
         same supplier and number, or same supplier, amount and date, under another Chorus id
         (whatever the twin's status, mandated included)."""
         self.ensure_one()
@@ -835,19 +844,19 @@ class ChorusProInvoice(models.Model):
         if self.supplier_identifier:
             base.append(("supplier_identifier", "=", self.supplier_identifier))
         else:
-            base.append(("supplier_name", "=ilike", self.supplier_name))
+            # =ilike compares the names whole: their % and _ are letters, not wildcards.
+            base.append(("supplier_name", "=ilike", escape_psql(self.supplier_name or "")))
         searches = []
         if self.number:
-            escaped = self.number.strip().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-            searches.append((base + [("number", "=ilike", escaped)],
-                             _("same supplier and invoice number")))
+            searches.append((base + [("number", "=ilike", escape_psql(self.number.strip()))],
+                             "number"))
         if self.amount_total and self.invoice_date:
             searches.append((base + [
                 ("amount_total", "=", self.amount_total),
                 ("invoice_date", "=", self.invoice_date),
                 # A rejected invoice is normally re-issued with the same amount.
                 ("chorus_status_code", "!=", chorus_statuses.REJETEE),
-            ], _("same supplier, amount and invoice date")))
+            ], "amount_date"))
         return searches
 
     def _chorus_find_twins(self):
@@ -923,7 +932,8 @@ class ChorusProInvoice(models.Model):
             )
             invoice.sudo().message_post(
                 body=Markup("%s %s (%s).") % (
-                    _("Suspected duplicate of"), twin_link, reason
+                    _("Suspected duplicate of"), twin_link,
+                    selection_label(invoice, "duplicate_reason", reason),
                 ) + (Markup(" ") + _("Rejetée with the motif \"doublon\" is proposed.")
                      if awaiting else ""),
                 subtype_xmlid="mail.mt_note",

@@ -65,8 +65,10 @@ class ChorusProStatusPush(models.Model):
     _inherit = ["chorus.pro.evidence.mixin"]
     _description = "Chorus Pro status push"
     _order = "id desc"
+    _rec_names_search = ["invoice_number"]
 
-    name = fields.Char(compute="_compute_name", store=True)
+    # Not stored: the status in it is read in the reader's language.
+    name = fields.Char(compute="_compute_name")
     invoice_id = fields.Many2one(
         "chorus.pro.invoice", required=True, index=True, ondelete="restrict", readonly=True
     )
@@ -125,6 +127,7 @@ class ChorusProStatusPush(models.Model):
 
     # ------------------------------------------------------------------ compute
     @api.depends("invoice_id.number", "target_status")
+    @api.depends_context("lang")
     def _compute_name(self):
         labels = selection_labels(self, "target_status")
         for push in self:

@@ -44,7 +44,7 @@ class TestFrenchPushMessages(FrenchMessagesCase):
         super().setUpClass()
         cls.chorus_ids = [
             cls.deposited(f"FR-MSG-{rank}")
-            for rank in (1, 2)
+            for rank in (1, 2, 3)
         ]
         cls.sync()
 
@@ -80,6 +80,23 @@ class TestFrenchPushMessages(FrenchMessagesCase):
         cron_env["chorus.pro.status.push"]._cron_retry_pending()
         push.invalidate_recordset()
         self.assert_french_service_fait(invoice, push)
+
+    def test_a_decision_is_named_in_the_language_of_the_user_reading_it(self):
+        invoice = self.invoice(2)  # its own: the simulator keeps what is pushed
+        push = invoice.with_context(lang="en_US")._chorus_push_status(
+            "SERVICE_FAIT", motif="Conforme", service_date=date.today())
+        self.assertEqual(push.with_context(lang="en_US").name, f"{invoice.number} → Service done")
+        self.assertEqual(push.with_context(lang="fr_FR").name, f"{invoice.number} → Service fait")
+        # Found by the invoice number it names.
+        found = self.env["chorus.pro.status.push"].name_search(invoice.number)
+        self.assertIn(push.id, [push_id for push_id, _name in found])
+
+    def test_why_an_invoice_looks_like_a_duplicate_is_read_in_the_readers_language(self):
+        invoice = self.invoice(0)
+        self.assertEqual(selection_label(invoice.with_context(lang="fr_FR"), "duplicate_reason",
+                                         "number"), "même fournisseur et même numéro de facture")
+        self.assertEqual(selection_label(invoice.with_context(lang="en_US"), "duplicate_reason",
+                                         "amount_date"), "same supplier, amount and invoice date")
 
     def test_status_label_follows_the_sentence_language(self):
         invoice = self.invoice(0)

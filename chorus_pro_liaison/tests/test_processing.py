@@ -410,6 +410,9 @@ class TestProcessingScreen(ProcessingCase):
             self.assertEqual(twin.decision_status, "REJETEE")
             self.assertEqual(twin.decision_motif_id.code, "duplicate")
             self.assertIn("doublon", twin.decision_motif.lower())
+            # Why, as a code told in the reader's language (French: TestFrenchPushMessages).
+            self.assertIn(twin.duplicate_reason, ("number", "amount_date"))
+            self.assertIn("same supplier", twin.with_context(lang="en_US").decision_warning)
             self.assertFalse(original.is_duplicate_suspect)
             self.assertTrue(twin.message_ids.filtered(lambda m: "duplicate" in (m.body or "")))
         self.assertEqual(set(flagged.ids), expected)
@@ -426,6 +429,26 @@ class TestProcessingScreen(ProcessingCase):
         new.with_user(self.processor).action_not_duplicate()
         self.assertFalse(new.is_duplicate_suspect)
         self.assertFalse(new.decision_status)
+
+    def test_twin_search_takes_names_and_numbers_letter_for_letter(self):
+        """A supplier without identifier is compared by name, whole: "_" and "%" in a name or a
+        number are letters, not wildcards (the twin search escapes them)."""
+        first, second = self.Invoice.search([
+            ("invoice_type", "=", "invoice"), ("company_id", "=", self.account.company_id.id),
+            ("chorus_status_code", "!=", "A_RECYCLER"),
+        ], limit=2)
+        values = {"supplier_identifier": False, "number": "F_2026%01"}
+        first.sudo().write(dict(values, supplier_name="Atelier_Bleu"))
+        second.sudo().write(dict(values, supplier_name="AtelierXBleu"))
+
+        def twins(invoice):
+            return self.Invoice.search(invoice._chorus_twin_searches()[0][0])
+
+        self.assertFalse(twins(second), "AtelierXBleu is not Atelier_Bleu")
+        second.sudo().write({"supplier_name": "ATELIER_BLEU", "number": "F_2026%01"})
+        self.assertEqual(twins(second), first, "the same name in capitals is the same supplier")
+        second.sudo().write({"number": "FX2026X01"})
+        self.assertFalse(twins(second), "the number is compared letter for letter")
 
 
 @tagged("post_install", "-at_install", "chorus_pro")
